@@ -1,0 +1,116 @@
+/**
+ * Client addresses as the web server itself prints them.
+ *
+ * The map is looked up with the server's own rendering of the client address
+ * (inet_ntop: lower-case, RFC 5952 compression, IPv4-mapped addresses with a
+ * dotted quad), so every address we write must be in exactly that form, and
+ * nothing that is not an address may ever reach the map.
+ */
+
+const MAX_ADDRESS_LENGTH = 45; // ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255
+
+/** Returns the canonical form of an IPv4 or IPv6 address, or undefined if `raw` is not one. */
+export function canonicalizeIp(raw: string): string | undefined {
+  if (raw.length === 0 || raw.length > MAX_ADDRESS_LENGTH) return undefined;
+  if (raw.includes(':')) {
+    const groups = parseIpv6(raw);
+    return groups && formatIpv6(groups);
+  }
+  return parseIpv4(raw) === undefined ? undefined : raw;
+}
+
+export function isIpv6(canonical: string): boolean {
+  return canonical.includes(':');
+}
+
+/** Strict dotted quad: four decimal parts 0-255 without leading zeros (which some parsers read as octal). */
+function parseIpv4(text: string): number[] | undefined {
+  const parts = text.split('.');
+  if (parts.length !== 4) return undefined;
+  const octets: number[] = [];
+  for (const part of parts) {
+    if (part.length === 0 || part.length > 3) return undefined;
+    if (part.length > 1 && part.charCodeAt(0) === 0x30) return undefined;
+    let value = 0;
+    for (let i = 0; i < part.length; i++) {
+      const digit = part.charCodeAt(i) - 0x30;
+      if (digit < 0 || digit > 9) return undefined;
+      value = value * 10 + digit;
+    }
+    if (value > 255) return undefined;
+    octets.push(value);
+  }
+  return octets;
+}
+
+function parseHexGroup(text: string): number | undefined {
+  if (text.length === 0 || text.length > 4) return undefined;
+  let value = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i) | 0x20; // fold A-F to a-f
+    let digit: number;
+    if (c >= 0x30 && c <= 0x39) digit = c - 0x30;
+    else if (c >= 0x61 && c <= 0x66) digit = c - 0x61 + 10;
+    else return undefined;
+    value = value * 16 + digit;
+  }
+  return value;
+}
+
+/** Parses into eight 16-bit groups; zone indices (`%eth0`) are refused: they never identify a remote client. */
+function parseIpv6(text: string): number[] | undefined {
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const parseSide = (side: string, mayEndInIpv4: boolean): number[] | undefined => {
+    if (side === '') return [];
+    const pieces = side.split(':');
+    const groups: number[] = [];
+    for (let i = 0; i < pieces.length; i++) {
+      const piece = pieces[i];
+      if (mayEndInIpv4 && i === pieces.length - 1 && piece.includes('.')) {
+        const octets = parseIpv4(piece);
+        if (!octets) return undefined;
+        groups.push((octets[0] << 8) | octets[1], (octets[2] << 8) | octets[3]);
+      } else {
+        const group = parseHexGroup(piece);
+        if (group === undefined) return undefined;
+        groups.push(group);
+      }
+    }
+    return groups;
+  };
+  if (halves.length === 1) {
+    const groups = parseSide(halves[0], true);
+    return groups && groups.length === 8 ? groups : undefined;
+  }
+  const head = parseSide(halves[0], false);
+  const tail = parseSide(halves[1], true);
+  if (!head || !tail || head.length + tail.length > 7) return undefined;
+  return [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
+}
+
+function formatIpv6(groups: number[]): string {
+  const isIpv4Mapped = groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff;
+  if (isIpv4Mapped) {
+    return `::ffff:${groups[6] >> 8}.${groups[6] & 0xff}.${groups[7] >> 8}.${groups[7] & 0xff}`;
+  }
+  // RFC 5952 4.2: compress the longest run of two or more zero groups, the first one on a tie.
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength) {
+      bestStart = i;
+      bestLength = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
+}

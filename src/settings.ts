@@ -1,0 +1,69 @@
+/**
+ * The effective settings of a run. Keys keep the names operators already use
+ * in ip_blocks.conf (the original script's variables), so that messages,
+ * `check-config` and the documentation all speak one vocabulary.
+ */
+export interface Settings {
+  /** The map file written for the web server. */
+  BLOCKEDFILE: string;
+  /** The change log for the operators. */
+  LOGFILE: string;
+  /** Canonical addresses that never get statistics and never appear in the map. */
+  WHITELIST: string[];
+  /** Canonical addresses always written as `ban`. */
+  BLACKLIST: string[];
+  /** User-agent prefixes that turn a would-be bulk client into a block. */
+  UA_BLOCKLIST: string[];
+  /** Length of the long window, in seconds (BLOCKCOOLOFF_DELTA or BLOCKCOOLOFF_PERIOD). */
+  BLOCKCOOLOFF_SECONDS: number;
+  /** Length of the short window, in seconds (BULKCOOLOFF_DELTA or BULKCOOLOFF_PERIOD). */
+  BULKCOOLOFF_SECONDS: number;
+  BULKLONG_LIMIT: number;
+  BULKSHORT_LIMIT: number;
+  BLOCK_UPPER: number;
+  BLOCK_LOWER: number;
+  BLOCK_LOADFAC: number;
+  BULK_LOADFAC: number;
+  BULK_LOWER: number;
+  MAX_BULK_IPS: number;
+  /** A log smaller than this many bytes is not analysed (the original's "not enough data" rule). */
+  MIN_LOG_SIZE: number;
+  /** Path fragments that make a request an API request. */
+  API_ENDPOINTS: string[];
+  /** Where the 15-minute load average is read (third field). */
+  LOADAVG_FILE: string;
+}
+
+/** Where an effective value came from: `default`, or `FILE:LINE`. */
+export type SettingOrigins = Partial<Record<keyof Settings, string>>;
+
+export interface LoadedSettings {
+  settings: Settings;
+  origins: SettingOrigins;
+  /** The settings file that was read, if any. */
+  file: string | undefined;
+}
+
+/** The original's defaults. Paths hang off the installation's base directory, as in the original. */
+export function defaultSettings(baseDir: string): Settings {
+  return {
+    BLOCKEDFILE: `${baseDir}/settings/ip_blocks.map`,
+    LOGFILE: `${baseDir}/log/restricted_ip.log`,
+    WHITELIST: [],
+    BLACKLIST: [],
+    UA_BLOCKLIST: [],
+    BLOCKCOOLOFF_SECONDS: 3600,
+    BULKCOOLOFF_SECONDS: 900,
+    BULKLONG_LIMIT: 8000,
+    BULKSHORT_LIMIT: 2000,
+    BLOCK_UPPER: 19000,
+    BLOCK_LOWER: 4000,
+    BLOCK_LOADFAC: 380,
+    BULK_LOADFAC: 160,
+    BULK_LOWER: 1500,
+    MAX_BULK_IPS: 85,
+    MIN_LOG_SIZE: 2 * 1030 * 1024,
+    API_ENDPOINTS: ['/search', '/reverse', '/details'],
+    LOADAVG_FILE: '/proc/loadavg',
+  };
+}
