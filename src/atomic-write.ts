@@ -1,0 +1,109 @@
+/**
+ * Writing files that a web server reads while we write them.
+ *
+ * A temporary file in the same directory, fsync'd, then renamed over the
+ * target: a reader (or a crash) sees the old file or the new one, never half
+ * of either. The old file's mode is kept, so a map readable by www-data stays so.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { OutputError, describeSystemError } from './errors.js';
+
+const TEMP_MARK = '.ipanalyse-tmp-';
+
+function tempPathFor(target: string): string {
+  const suffix = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+  return path.join(path.dirname(target), `.${path.basename(target)}${TEMP_MARK}${suffix}`);
+}
+
+/** Replaces `target` with `content` atomically. Throws OutputError naming the path and the cause. */
+export function writeFileAtomic(target: string, content: string): void {
+  let mode = 0o644;
+  try {
+    mode = fs.statSync(target).mode & 0o7777;
+  } catch {
+    // A first run: the default mode.
+  }
+  const temp = tempPathFor(target);
+  let fd: number | undefined;
+  let renamed = false;
+  let stage = temp;
+  try {
+    fd = fs.openSync(temp, 'wx', mode);
+    fs.writeSync(fd, content);
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fd = undefined;
+    stage = target;
+    fs.renameSync(temp, target);
+    renamed = true;
+    syncDirectory(path.dirname(target));
+  } catch (error) {
+    throw new OutputError(`cannot write ${describeSystemError(error, stage)}`);
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+    if (!renamed) fs.rmSync(temp, { force: true });
+  }
+}
+
+/** Makes the rename itself durable; some file systems refuse to open a directory, which is fine. */
+function syncDirectory(directory: string): void {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(directory, 'r');
+    fs.fsyncSync(fd);
+  } catch {
+    // Best effort only.
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/**
+ * Removes temporary files that a killed run left next to `target`. Only call
+ * while holding the run lock, so no live writer's file is taken away.
+ */
+export function removeStaleTempFiles(target: string): string[] {
+  const directory = path.dirname(target);
+  const prefix = `.${path.basename(target)}${TEMP_MARK}`;
+  let names: string[];
+  try {
+    names = fs.readdirSync(directory);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const stale = path.join(directory, name);
+    fs.rmSync(stale, { force: true });
+    removed.push(stale);
+  }
+  return removed;
+}
+
+/**
+ * Appends `text` in a single write(2) on an O_APPEND descriptor, so that
+ * concurrent appenders and a killed run never leave half a line, and fsyncs it.
+ * Creates the directory when missing (the original crashes instead).
+ */
+export function appendDurably(target: string, text: string): void {
+  let fd: number | undefined;
+  try {
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fd = fs.openSync(target, 'a', 0o644);
+    const bytes = Buffer.from(text, 'utf8');
+    const written = fs.writeSync(fd, bytes);
+    if (written !== bytes.length) {
+      // A short write means the disk filled up under us; take the torn tail back out.
+      const size = fs.fstatSync(fd).size;
+      fs.ftruncateSync(fd, size - written);
+      throw Object.assign(new Error('short write'), { code: 'ENOSPC' });
+    }
+    fs.fsyncSync(fd);
+  } catch (error) {
+    throw new OutputError(`cannot append to ${describeSystemError(error, target)}`);
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * The bulk / block / ban state machine (SPEC "The state machine"; the
+ * original's IPstats.new_state and its main loop). Pure.
+ */
+import type { Limits } from './limits.js';
+import { formatNumber } from './limits.js';
+import type { ClientStats } from './window-stats.js';
+
+export type ClientState = 'bulk' | 'block';
+export type MapState = ClientState | 'ban';
+
+/** The change-log categories, in the order and spelling the original writes them. */
+export const CHANGE_KINDS = ['unblocked', 'debulked', 'new bulks', 'dir.block', 'ua block', 'new block'] as const;
+export type ChangeKind = (typeof CHANGE_KINDS)[number];
+
+export interface Verdict {
+  state: ClientState | undefined;
+  change: ChangeKind | undefined;
+  /** The rule that decided, in plain words, for `explain` and the verbose summary. */
+  rule: string;
+}
+
+const RELEASE_BELOW = 5;
+
+/** Decides one client's next state from its previous state and its window statistics. */
+export function decide(previous: ClientState | undefined, stats: ClientStats, limits: Limits): Verdict {
+  const n = formatNumber;
+  if (previous === 'block') {
+    // Release only the really quiet ones: this catches clients that ignore the HTTP error.
+    if (stats.longTotal < RELEASE_BELOW) {
+      return { state: undefined, change: 'unblocked', rule: `was blocked and made only ${stats.longTotal} requests in the long window (fewer than ${RELEASE_BELOW}): released` };
+    }
+    return { state: 'block', change: undefined, rule: `was blocked and still made ${stats.longTotal} requests in the long window (${RELEASE_BELOW} or more): stays blocked` };
+  }
+  if (stats.longApi > limits.blockUpper || stats.shortApi > limits.blockUpper / 3) {
+    return {
+      state: 'block',
+      change: 'new block',
+      rule: `${stats.longApi} API requests in the long window / ${stats.shortApi} in the short window exceed BLOCK_UPPER ${n(limits.blockUpper)} / ${n(limits.blockUpper / 3)}: blocked outright`,
+    };
+  }
+  if (previous === 'bulk') {
+    if (stats.shortTotal < RELEASE_BELOW) {
+      return { state: undefined, change: 'debulked', rule: `was bulk and made only ${stats.shortTotal} requests in the short window (fewer than ${RELEASE_BELOW}): released` };
+    }
+    if (stats.longApi > limits.blockLimit || stats.shortApi > limits.blockLimit / 3) {
+      return {
+        state: 'block',
+        change: 'dir.block',
+        rule: `was bulk and still hammering: ${stats.longApi} / ${stats.shortApi} API requests exceed the block limit ${n(limits.blockLimit)} / ${n(limits.blockLimit / 3)} (${limits.blockLimitReason}): blocked`,
+      };
+    }
+    return {
+      state: 'bulk',
+      change: undefined,
+      rule: `was bulk, still active (${stats.shortTotal} requests in the short window) and within the block limit ${n(limits.blockLimit)} / ${n(limits.blockLimit / 3)}: stays bulk`,
+    };
+  }
+  if (stats.longApi > limits.bulkLongLimit || stats.shortApi > limits.bulkShortLimit) {
+    const over = `${stats.longApi} / ${stats.shortApi} API requests exceed the bulk limits ${n(limits.bulkLongLimit)} / ${n(limits.bulkShortLimit)}`;
+    if (stats.badUa) {
+      return { state: 'block', change: 'ua block', rule: `${over}, with no or a blocklisted user agent: blocked` };
+    }
+    return { state: 'bulk', change: 'new bulks', rule: `${over}: moved to the bulk pool` };
+  }
+  return {
+    state: undefined,
+    change: undefined,
+    rule: `${stats.longApi} / ${stats.shortApi} API requests are within the bulk limits ${n(limits.bulkLongLimit)} / ${n(limits.bulkShortLimit)}: no restriction`,
+  };
+}
+
+export type Changes = Record<ChangeKind, string[]>;
+
+export interface Decision {
+  /** The whole new map: address to state. */
+  states: Map<string, MapState>;
+  changes: Changes;
+}
+
+export interface DecideAllInput {
+  /** The previous map, as read (may contain addresses that are now listed). */
+  previous: ReadonlyMap<string, MapState>;
+  clients: Iterable<[string, ClientStats]>;
+  limits: Limits;
+  blacklist: readonly string[];
+}
+
+/** Previous block/bulk states that carry over: blacklisted addresses are bans, never blocks. */
+export function previousClientState(previous: ReadonlyMap<string, MapState>, address: string, blacklist: ReadonlySet<string>): ClientState | undefined {
+  const state = previous.get(address);
+  return state === 'ban' || blacklist.has(address) ? undefined : state;
+}
+
+/** Runs the state machine over every client and builds the new map and the change-log entries. */
+export function decideAll(input: DecideAllInput): Decision {
+  const blacklist = new Set(input.blacklist);
+  const states = new Map<string, MapState>();
+  const changes: Changes = { unblocked: [], debulked: [], 'new bulks': [], 'dir.block': [], 'ua block': [], 'new block': [] };
+  const seen = new Set<string>();
+  for (const [address, stats] of input.clients) {
+    seen.add(address);
+    const previous = previousClientState(input.previous, address, blacklist);
+    const verdict = decide(previous, stats, input.limits);
+    if (verdict.state) states.set(address, verdict.state);
+    if (verdict.change) changes[verdict.change].push(address);
+  }
+  // The original drops these silently; an operator wants to see every release.
+  for (const [address, state] of input.previous) {
+    if (seen.has(address) || state === 'ban' || blacklist.has(address)) continue;
+    changes[state === 'block' ? 'unblocked' : 'debulked'].push(address);
+  }
+  for (const address of blacklist) states.set(address, 'ban');
+  for (const kind of CHANGE_KINDS) changes[kind].sort();
+  return { states, changes };
+}

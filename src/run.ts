@@ -1,0 +1,172 @@
+/**
+ * One run: stat, seek, read the window, aggregate, decide, render, write.
+ * The only module that sequences I/O; every decision it makes is delegated to
+ * a pure function, and the clock and the load average are read here once.
+ */
+import fs from 'node:fs';
+import { appendDurably, writeFileAtomic } from './atomic-write.js';
+import { renderChangeLines, countChanges } from './change-log.js';
+import { InputError, OutputError, describeSystemError } from './errors.js';
+import { type Limits, adjustLimits } from './limits.js';
+import { readLoadAverage } from './load-average.js';
+import { newRequestClassifier } from './log-line.js';
+import { type MapFormat, countStates, parseMap, renderMap } from './map-file.js';
+import { type Changes, type MapState, decideAll, previousClientState } from './policy.js';
+import { seekToTime } from './seek-to-time.js';
+import type { Settings } from './settings.js';
+import { type AnalysisWindow, type WindowStats, WindowReader } from './window-stats.js';
+
+/**
+ * How much older than the line before it a line may be. Servers log a request
+ * when it ends, so a slow request lands after quicker, later ones; nginx and
+ * Apache time out requests after 60 s by default.
+ */
+export const DISORDER_SECONDS = 120;
+const READ_CHUNK_BYTES = 1024 * 1024;
+
+export interface RunOptions {
+  settings: Settings;
+  logFile: string;
+  /** Start of the long window (a replay); default: `now` minus the long window. */
+  startDate?: Date;
+  /** The clock; stamps the change log and, without startDate, ends the window. */
+  now: Date;
+  /** Overrides the load average file (replays and tests). */
+  loadAverage?: number;
+  mapFile: string;
+  changeLogFile: string;
+  format: MapFormat;
+  dryRun: boolean;
+}
+
+export interface RunReport {
+  logFile: string;
+  logBytes: number;
+  window: AnalysisWindow;
+  /** Set when the run decided nothing and left the map as it was. */
+  skipped?: string;
+  seek?: { offset: number; reads: number };
+  stats?: Omit<WindowStats, 'clients'> & { clients: number };
+  limits?: Limits;
+  previous?: Record<MapState, number>;
+  mapWarnings: string[];
+  map?: { file: string; counts: Record<MapState, number>; changed: boolean; written: boolean; content: string };
+  changes?: Changes;
+  changeLines?: string;
+  changeLogWritten: boolean;
+}
+
+/** The analysis window for a run, from the start date or the clock. */
+export function analysisWindow(settings: Settings, now: Date, startDate?: Date): AnalysisWindow {
+  const start = startDate ? Math.floor(startDate.getTime() / 1000) : Math.floor(now.getTime() / 1000) - settings.BLOCKCOOLOFF_SECONDS;
+  const end = start + settings.BLOCKCOOLOFF_SECONDS;
+  return { start, shortStart: end - settings.BULKCOOLOFF_SECONDS, end };
+}
+
+export function runAnalysis(options: RunOptions): RunReport {
+  const { settings } = options;
+  const window = analysisWindow(settings, options.now, options.startDate);
+  const { stats, logBytes, seek } = readWindow(options.logFile, settings, window);
+  const report: RunReport = { logFile: options.logFile, logBytes, window, mapWarnings: [], changeLogWritten: false };
+  if (!stats) {
+    report.skipped = `the log is smaller than MIN_LOG_SIZE (${logBytes} < ${settings.MIN_LOG_SIZE} bytes): not enough data`;
+    return report;
+  }
+  report.seek = seek;
+  report.stats = { ...stats, clients: stats.clients.size };
+  if (stats.linesInWindow === 0) {
+    // A wrong log or broken logging must not release every client at once.
+    report.skipped = 'no usable lines in the window: the map is left as it is';
+    return report;
+  }
+
+  const previousText = readMapText(options.mapFile);
+  const previousMap = parseMap(previousText ?? '');
+  report.mapWarnings = previousMap.warnings.map((warning) => `${options.mapFile}:${warning}`);
+  const blacklist = new Set(settings.BLACKLIST);
+  let numbulks = 0;
+  for (const address of previousMap.states.keys()) {
+    if (previousClientState(previousMap.states, address, blacklist) === 'bulk') numbulks++;
+  }
+  report.previous = countStates(previousMap.states);
+
+  const loadAverage = options.loadAverage ?? readLoadAverage(settings.LOADAVG_FILE);
+  const limits = adjustLimits(settings, loadAverage, stats.total200, numbulks);
+  report.limits = limits;
+  const decision = decideAll({ previous: previousMap.states, clients: stats.clients.entries(), limits, blacklist: settings.BLACKLIST });
+
+  const content = renderMap(decision.states, options.format);
+  const changed = content !== previousText;
+  report.map = { file: options.mapFile, counts: countStates(decision.states), changed, written: false, content };
+  report.changes = decision.changes;
+  report.changeLines = renderChangeLines(options.now, decision.changes);
+  if (options.dryRun) return report;
+
+  if (changed) {
+    writeFileAtomic(options.mapFile, content);
+    report.map.written = true;
+  }
+  if (countChanges(decision.changes) > 0) {
+    appendDurably(options.changeLogFile, report.changeLines);
+    report.changeLogWritten = true;
+  }
+  return report;
+}
+
+/** The previous map's text, or undefined when there is none yet. */
+function readMapText(mapFile: string): string | undefined {
+  try {
+    return fs.readFileSync(mapFile, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new OutputError(`cannot read the previous map ${describeSystemError(error, mapFile)}`);
+  }
+}
+
+interface WindowRead {
+  stats: WindowStats | undefined;
+  logBytes: number;
+  seek?: { offset: number; reads: number };
+}
+
+function readWindow(logFile: string, settings: Settings, window: AnalysisWindow): WindowRead {
+  let fd: number;
+  try {
+    fd = fs.openSync(logFile, 'r');
+  } catch (error) {
+    throw new InputError(`cannot open the log ${describeSystemError(error, logFile)}`);
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    if (size < settings.MIN_LOG_SIZE) return { stats: undefined, logBytes: size };
+    const readAt = (buffer: Buffer, position: number): number => fs.readSync(fd, buffer, 0, buffer.length, position);
+    const seek = seekToTime(readAt, size, window.start - DISORDER_SECONDS);
+    const reader = new WindowReader({
+      window,
+      classifier: newRequestClassifier(settings.API_ENDPOINTS),
+      uaBlocklist: settings.UA_BLOCKLIST,
+      isListed: listMatcher(settings),
+      disorderSeconds: DISORDER_SECONDS,
+    });
+    const chunk = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+    // Up to the size seen at the start: lines appended meanwhile belong to the next run.
+    for (let position = seek.offset; position < size && !reader.done; ) {
+      const bytes = fs.readSync(fd, chunk, 0, Math.min(chunk.length, size - position), position);
+      if (bytes === 0) break;
+      reader.push(chunk, 0, bytes);
+      position += bytes;
+    }
+    return { stats: reader.finish(), logBytes: size, seek: { offset: seek.offset, reads: seek.reads } };
+  } catch (error) {
+    if (error instanceof InputError) throw error;
+    if ((error as NodeJS.ErrnoException).code) throw new InputError(`cannot read the log ${describeSystemError(error, logFile)}`);
+    throw error;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function listMatcher(settings: Settings): (address: string) => boolean {
+  const listed = new Set([...settings.WHITELIST, ...settings.BLACKLIST]);
+  return (address) => listed.has(address);
+}

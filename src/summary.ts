@@ -1,0 +1,57 @@
+/** The human summary of a run (`--verbose`) and its JSON twin (`--json`). Pure. */
+import { format } from 'date-fns';
+import { countChanges } from './change-log.js';
+import { formatNumber } from './limits.js';
+import type { RunReport } from './run.js';
+
+export function formatLocalTime(epochSeconds: number): string {
+  return format(new Date(epochSeconds * 1000), 'yyyy-MM-dd HH:mm:ss');
+}
+
+export function renderSummary(report: RunReport, dryRun: boolean): string {
+  const out: string[] = [];
+  const { window } = report;
+  out.push(`log:      ${report.logFile} (${report.logBytes} bytes)`);
+  out.push(
+    `window:   ${formatLocalTime(window.start)} .. ${formatLocalTime(window.end)}, short window from ${formatLocalTime(window.shortStart)} (local time)`,
+  );
+  if (report.seek && report.stats) {
+    const s = report.stats;
+    out.push(`read:     ${s.linesRead} lines from byte ${report.seek.offset} (found in ${report.seek.reads} reads); ${s.linesInWindow} in the window, ${s.garbageLines} garbage`);
+    for (const sample of s.garbageSamples) out.push(`          garbage: ${sample}`);
+    out.push(`clients:  ${s.clients} with statistics; ${s.listedLines} lines from whitelisted or blacklisted addresses`);
+  }
+  if (report.skipped) {
+    out.push(`nothing decided: ${report.skipped}`);
+    return `${out.join('\n')}\n`;
+  }
+  const limits = report.limits;
+  if (limits) {
+    out.push(
+      `load:     load average ${limits.loadAverage} (cpuload ${limits.cpuload}); dbload ${formatNumber(limits.dbload)}/s (${limits.total200} API requests answered 200 in the short window); ${limits.numbulks} bulk clients before`,
+    );
+    out.push(`limits:   bulk above ${formatNumber(limits.bulkLongLimit)} API requests (long window) or ${formatNumber(limits.bulkShortLimit)} (short window)`);
+    out.push(`          bulk clients blocked above ${formatNumber(limits.blockLimit)} / ${formatNumber(limits.blockLimit / 3)}: ${limits.blockLimitReason}`);
+    out.push(`          anyone blocked above ${formatNumber(limits.blockUpper)} / ${formatNumber(limits.blockUpper / 3)} (BLOCK_UPPER)`);
+  }
+  for (const warning of report.mapWarnings) out.push(`warning:  ${warning}`);
+  if (report.map) {
+    const c = report.map.counts;
+    const fate = dryRun ? 'dry run, not written' : report.map.written ? 'written' : 'unchanged, not rewritten';
+    out.push(`map:      ${c.bulk} bulk, ${c.block} block, ${c.ban} ban -> ${report.map.file} (${fate})`);
+  }
+  if (report.changes && countChanges(report.changes) > 0) {
+    out.push('changes:');
+    for (const line of (report.changeLines ?? '').trimEnd().split('\n')) out.push(`  ${line}`);
+  } else {
+    out.push('changes:  none');
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/** The report as one JSON object; the map's content is left out (it is in the map file). */
+export function renderJson(report: RunReport, dryRun: boolean): string {
+  const { map, ...rest } = report;
+  const mapSummary = map && { file: map.file, counts: map.counts, changed: map.changed, written: map.written };
+  return `${JSON.stringify({ ...rest, map: mapSummary, dryRun, window: { ...report.window, startLocal: formatLocalTime(report.window.start), endLocal: formatLocalTime(report.window.end) } })}\n`;
+}
