@@ -114,3 +114,20 @@ function formatIpv6(groups: number[]): string {
   if (bestStart < 0) return hex.join(':');
   return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
 }
+
+/** IPv4 before IPv6, IPv4 in numeric order: the order an operator scans a map in. */
+export function compareAddresses(a: string, b: string): number {
+  const aIsV6 = a.includes(':');
+  const bIsV6 = b.includes(':');
+  if (aIsV6 !== bIsV6) return aIsV6 ? 1 : -1;
+  if (!aIsV6) {
+    const x = a.split('.');
+    const y = b.split('.');
+    for (let i = 0; i < 4; i++) {
+      const d = Number(x[i]) - Number(y[i]);
+      if (d !== 0) return d;
+    }
+    return 0;
+  }
+  return a < b ? -1 : a > b ? 1 : 0;
+}

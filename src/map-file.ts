@@ -4,7 +4,7 @@
  * Apache's `RewriteMap txt:` reads `ADDRESS STATE` lines; an nginx `map`
  * include needs each to end in `;`. Both ignore `#` comments.
  */
-import { canonicalizeIp } from './ip-address.js';
+import { canonicalizeIp, compareAddresses } from './ip-address.js';
 import type { MapState } from './policy.js';
 
 export type MapFormat = 'apache' | 'nginx';
@@ -58,23 +58,6 @@ export function renderMap(states: ReadonlyMap<string, MapState>, format: MapForm
   let text = '';
   for (const address of addresses) text += `${address} ${states.get(address)}${end}`;
   return text;
-}
-
-/** IPv4 before IPv6, IPv4 in numeric order: the order an operator scans a map in. */
-export function compareAddresses(a: string, b: string): number {
-  const aIsV6 = a.includes(':');
-  const bIsV6 = b.includes(':');
-  if (aIsV6 !== bIsV6) return aIsV6 ? 1 : -1;
-  if (!aIsV6) {
-    const x = a.split('.');
-    const y = b.split('.');
-    for (let i = 0; i < 4; i++) {
-      const d = Number(x[i]) - Number(y[i]);
-      if (d !== 0) return d;
-    }
-    return 0;
-  }
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 export function countStates(states: ReadonlyMap<string, MapState>): Record<MapState, number> {

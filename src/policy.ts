@@ -2,6 +2,7 @@
  * The bulk / block / ban state machine (SPEC "The state machine"; the
  * original's IPstats.new_state and its main loop). Pure.
  */
+import { compareAddresses } from './ip-address.js';
 import type { Limits } from './limits.js';
 import { formatNumber } from './limits.js';
 import type { ClientStats } from './window-stats.js';
@@ -111,6 +112,6 @@ export function decideAll(input: DecideAllInput): Decision {
     changes[state === 'block' ? 'unblocked' : 'debulked'].push(address);
   }
   for (const address of blacklist) states.set(address, 'ban');
-  for (const kind of CHANGE_KINDS) changes[kind].sort();
+  for (const kind of CHANGE_KINDS) changes[kind].sort(compareAddresses);
   return { states, changes };
 }

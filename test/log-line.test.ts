@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { canonicalizeIp } from '../src/ip-address.js';
+import { newLogEntry, newRequestClassifier, parseLine, parseLineTime } from '../src/log-line.js';
+import { FIXTURES } from './support/paths.js';
+
+interface Expectation {
+  name: string;
+  garbage?: boolean;
+  address?: string | null;
+  time?: string;
+  isApi?: boolean;
+  status?: number;
+  hasUserAgent?: boolean;
+}
+
+/** Pairs each `# expect: {...}` with the raw bytes of the line below it. */
+function readExpectations(file: string): { expect: Expectation; line: Buffer }[] {
+  const bytes = fs.readFileSync(file);
+  const cases: { expect: Expectation; line: Buffer }[] = [];
+  let pending: Expectation | undefined;
+  for (let start = 0; start < bytes.length; ) {
+    let end = bytes.indexOf(0x0a, start);
+    if (end < 0) end = bytes.length;
+    const line = bytes.subarray(start, end);
+    const text = line.toString('latin1');
+    if (pending) {
+      cases.push({ expect: pending, line });
+      pending = undefined;
+    } else if (text.startsWith('# expect: ')) {
+      pending = JSON.parse(text.slice('# expect: '.length)) as Expectation;
+    }
+    start = end + 1;
+  }
+  return cases;
+}
+
+const classifier = newRequestClassifier(['/search', '/reverse', '/details']);
+
+describe('parseLine over fixtures/lines/combined.log', () => {
+  const cases = readExpectations(path.join(FIXTURES, 'lines/combined.log'));
+  test('the fixture has its cases', () => assert.ok(cases.length >= 25));
+  for (const { expect, line } of cases) {
+    test(expect.name, () => {
+      // Parse the line inside a larger buffer, as the reader does, so no field may run past the line.
+      const buf = Buffer.concat([Buffer.from('XX'), line, Buffer.from('\n9.9.9.9 - - [01/Jan/2030:00:00:00 +0000] "GET /search HTTP/1.1" 200 1 "-" "a"\n')]);
+      const entry = newLogEntry();
+      const parsed = parseLine(buf, 2, 2 + line.length, classifier, entry);
+      if (expect.garbage) {
+        assert.equal(parsed, false);
+        return;
+      }
+      assert.equal(parsed, true);
+      const raw = buf.toString('latin1', entry.ipStart, entry.ipEnd);
+      assert.equal(canonicalizeIp(raw) ?? null, expect.address);
+      assert.equal(new Date(entry.time * 1000).toISOString().replace('.000', ''), expect.time);
+      assert.equal(parseLineTime(buf, 2, 2 + line.length), entry.time);
+      assert.equal(entry.isApi, expect.isApi);
+      assert.equal(entry.status, expect.status);
+      assert.equal(entry.hasUserAgent, expect.hasUserAgent);
+    });
+  }
+});
+
+describe('canonicalizeIp', () => {
+  const cases: [string, string | undefined][] = [
+    ['192.0.2.1', '192.0.2.1'],
+    ['0.0.0.0', '0.0.0.0'],
+    ['255.255.255.255', '255.255.255.255'],
+    ['256.1.1.1', undefined],
+    ['1.2.3', undefined],
+    ['1.2.3.4.5', undefined],
+    ['01.2.3.4', undefined],
+    ['1.2.3.4 ', undefined],
+    ['2001:DB8::1', '2001:db8::1'],
+    ['2001:0db8:0000:0000:0000:0000:0000:0001', '2001:db8::1'],
+    ['2001:db8:0:0:1:0:0:1', '2001:db8::1:0:0:1'],
+    ['2001:db8:0:1:1:1:1:1', '2001:db8:0:1:1:1:1:1'],
+    ['::', '::'],
+    ['::1', '::1'],
+    ['::ffff:1.2.3.4', '::ffff:1.2.3.4'],
+    ['::ffff:0102:0304', '::ffff:1.2.3.4'],
+    ['64:ff9b::192.0.2.33', '64:ff9b::c000:221'],
+    ['fe80::1%eth0', undefined],
+    ['1:2:3:4:5:6:7:8:9', undefined],
+    ['1::2::3', undefined],
+    ['12345::1', undefined],
+    ['::g', undefined],
+    ['1.2.3.4 block;', undefined],
+    ['', undefined],
+  ];
+  for (const [raw, canonical] of cases) {
+    test(`${JSON.stringify(raw)} -> ${canonical ?? 'not an address'}`, () => assert.equal(canonicalizeIp(raw), canonical));
+  }
+});
