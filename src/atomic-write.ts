@@ -29,6 +29,7 @@ export function writeFileAtomic(target: string, content: string): void {
   let renamed = false;
   let stage = temp;
   try {
+    fs.mkdirSync(path.dirname(target), { recursive: true });
     fd = fs.openSync(temp, 'wx', mode);
     fs.writeSync(fd, content);
     fs.fsyncSync(fd);
