@@ -68,7 +68,7 @@ async function main(argv: string[]): Promise<number> {
     dryRun,
   });
 
-  for (const warning of report.mapWarnings) process.stderr.write(`ipanalyse: warning: ${warning}\n`);
+  for (const warning of report.warnings) process.stderr.write(`ipanalyse: warning: ${warning}\n`);
   if (report.stats && report.stats.linesInWindow === 0 && report.stats.garbageLines > 0) {
     process.stderr.write(`ipanalyse: ${report.logFile}: no usable lines (${report.stats.garbageLines} lines could not be read as combined log format); the map is left as it is\n`);
   }

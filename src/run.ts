@@ -4,7 +4,7 @@
  * a pure function, and the clock and the load average are read here once.
  */
 import fs from 'node:fs';
-import { appendDurably, writeFileAtomic } from './atomic-write.js';
+import { appendDurably, removeStaleTempFiles, writeFileAtomic } from './atomic-write.js';
 import { renderChangeLines, countChanges } from './change-log.js';
 import { InputError, OutputError, describeSystemError } from './errors.js';
 import { type Limits, adjustLimits } from './limits.js';
@@ -12,6 +12,7 @@ import { readLoadAverage } from './load-average.js';
 import { newRequestClassifier } from './log-line.js';
 import { type MapFormat, countStates, parseMap, renderMap } from './map-file.js';
 import { type Changes, type MapState, decideAll, previousClientState } from './policy.js';
+import { acquireRunLock, lockPathFor } from './run-lock.js';
 import { seekToTime } from './seek-to-time.js';
 import type { Settings } from './settings.js';
 import { type AnalysisWindow, type WindowStats, WindowReader } from './window-stats.js';
@@ -49,7 +50,8 @@ export interface RunReport {
   stats?: Omit<WindowStats, 'clients'> & { clients: number };
   limits?: Limits;
   previous?: Record<MapState, number>;
-  mapWarnings: string[];
+  /** Problems worth an operator's attention that did not stop the run. */
+  warnings: string[];
   map?: { file: string; counts: Record<MapState, number>; changed: boolean; written: boolean; content: string };
   changes?: Changes;
   changeLines?: string;
@@ -63,11 +65,27 @@ export function analysisWindow(settings: Settings, now: Date, startDate?: Date):
   return { start, shortStart: end - settings.BULKCOOLOFF_SECONDS, end };
 }
 
+/**
+ * Runs the analysis under the map's lock (a dry run writes nothing and takes
+ * no lock). Throws ExitErrors for the operator; the previous map stays whole.
+ */
 export function runAnalysis(options: RunOptions): RunReport {
+  if (options.dryRun) return analyse(options, []);
+  const lock = acquireRunLock(lockPathFor(options.mapFile));
+  try {
+    const warnings = lock.warning ? [lock.warning] : [];
+    for (const stale of removeStaleTempFiles(options.mapFile)) warnings.push(`removed ${stale}, left by a run that was killed`);
+    return analyse(options, warnings);
+  } finally {
+    lock.release();
+  }
+}
+
+function analyse(options: RunOptions, warnings: string[]): RunReport {
   const { settings } = options;
   const window = analysisWindow(settings, options.now, options.startDate);
   const { stats, logBytes, seek } = readWindow(options.logFile, settings, window);
-  const report: RunReport = { logFile: options.logFile, logBytes, window, mapWarnings: [], changeLogWritten: false };
+  const report: RunReport = { logFile: options.logFile, logBytes, window, warnings, changeLogWritten: false };
   if (!stats) {
     report.skipped = `the log is smaller than MIN_LOG_SIZE (${logBytes} < ${settings.MIN_LOG_SIZE} bytes): not enough data`;
     return report;
@@ -82,7 +100,7 @@ export function runAnalysis(options: RunOptions): RunReport {
 
   const previousText = readMapText(options.mapFile);
   const previousMap = parseMap(previousText ?? '');
-  report.mapWarnings = previousMap.warnings.map((warning) => `${options.mapFile}:${warning}`);
+  report.warnings.push(...previousMap.warnings.map((warning) => `${options.mapFile}:${warning}`));
   const blacklist = new Set(settings.BLACKLIST);
   let numbulks = 0;
   for (const address of previousMap.states.keys()) {

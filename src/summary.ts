@@ -34,7 +34,7 @@ export function renderSummary(report: RunReport, dryRun: boolean): string {
     out.push(`          bulk clients blocked above ${formatNumber(limits.blockLimit)} / ${formatNumber(limits.blockLimit / 3)}: ${limits.blockLimitReason}`);
     out.push(`          anyone blocked above ${formatNumber(limits.blockUpper)} / ${formatNumber(limits.blockUpper / 3)} (BLOCK_UPPER)`);
   }
-  for (const warning of report.mapWarnings) out.push(`warning:  ${warning}`);
+  for (const warning of report.warnings) out.push(`warning:  ${warning}`);
   if (report.map) {
     const c = report.map.counts;
     const fate = dryRun ? 'dry run, not written' : report.map.written ? 'written' : 'unchanged, not rewritten';
