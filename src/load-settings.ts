@@ -1,0 +1,80 @@
+/**
+ * Reads ip_blocks.conf from disk and turns it into Settings, or into one
+ * ConfigError that lists every problem in the file.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ConfigError, describeSystemError } from './errors.js';
+import { parsePythonAssignments, type Assignment, type PyValue } from './python-literal.js';
+import { formatProblem, validateSettings } from './settings-schema.js';
+import { defaultSettings, type LoadedSettings, type SettingOrigins } from './settings.js';
+
+/**
+ * Loads the settings file, `settings/ip_blocks.conf` under `baseDir` unless
+ * `file` is given. A missing file that was not asked for explicitly means
+ * "all defaults", as in the original; any other failure to read it, and every
+ * problem in its content, throws a ConfigError.
+ */
+export async function loadSettings(file: string | undefined, baseDir: string, options: { explicit: boolean }): Promise<LoadedSettings> {
+  const path = file ?? join(baseDir, 'settings', 'ip_blocks.conf');
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    // Only absence is ignored: an unreadable file would silently drop a whitelist.
+    if (!options.explicit && (error as NodeJS.ErrnoException).code === 'ENOENT') {
+      const settings = defaultSettings(baseDir);
+      const origins: SettingOrigins = Object.fromEntries(Object.keys(settings).map((key) => [key, 'default']));
+      return { settings, origins, file: undefined };
+    }
+    throw new ConfigError([describeSystemError(error, `${path}: cannot read settings`)]);
+  }
+
+  // Lenient decoding: bytes in a comment harm nobody; in a value they are reported below.
+  const text = new TextDecoder('utf-8').decode(bytes);
+  const { assignments, problems: parseProblems } = parsePythonAssignments(text, { BASEDIR: baseDir });
+  const problems = [
+    ...parseProblems.map((p) => ({ line: p.line, text: formatProblem(path, p.line, p.key, p.message) })),
+    ...findUndecodableValues(bytes, assignments).map(({ line, key }) => ({
+      line,
+      text: formatProblem(path, line, key, 'the value contains bytes that are not valid UTF-8; save the file as UTF-8'),
+    })),
+  ];
+  const validated = validateSettings(assignments, path, baseDir);
+  if ('problems' in validated) {
+    const lineOf = (problem: string) => Number(/^:(\d+)/.exec(problem.slice(path.length))?.[1] ?? 0);
+    problems.push(...validated.problems.map((text) => ({ line: lineOf(text), text })));
+  }
+  if (problems.length > 0 || 'problems' in validated) throw new ConfigError(problems.sort((a, b) => a.line - b.line).map((p) => p.text));
+  return { settings: validated.settings, origins: validated.origins, file: path };
+}
+
+/** Assignments whose value holds a character decoded from invalid UTF-8, with the line of those bytes. */
+function findUndecodableValues(bytes: Buffer, assignments: Assignment[]): { line: number; key: string }[] {
+  const strict = new TextDecoder('utf-8', { fatal: true });
+  const badLines: number[] = [];
+  let start = 0;
+  let line = 1;
+  for (let i = 0; i <= bytes.length; i++) {
+    if (i < bytes.length && bytes[i] !== 0x0a) continue;
+    try {
+      strict.decode(bytes.subarray(start, i));
+    } catch {
+      badLines.push(line);
+    }
+    start = i + 1;
+    line++;
+  }
+  const found = new Map<Assignment, number>();
+  for (const badLine of badLines) {
+    // The statement holding a line is the last one that starts at or before it.
+    const holder = assignments.filter((a) => a.line <= badLine).pop();
+    if (holder && !found.has(holder) && containsReplacementCharacter(holder.value)) found.set(holder, badLine);
+  }
+  return [...found].map(([assignment, badLine]) => ({ line: badLine, key: assignment.key }));
+}
+
+function containsReplacementCharacter(value: PyValue): boolean {
+  if (typeof value === 'string') return value.includes('\uFFFD');
+  return Array.isArray(value) && value.some(containsReplacementCharacter);
+}

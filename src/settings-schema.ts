@@ -1,0 +1,227 @@
+/**
+ * What each setting in ip_blocks.conf may hold, and the words an operator
+ * reads when it holds something else.
+ */
+import { z } from 'zod';
+import { canonicalizeIp } from './ip-address.js';
+import { describePyValue, type Assignment } from './python-literal.js';
+import { defaultSettings, type SettingOrigins, type Settings } from './settings.js';
+
+type WindowSecondsKey = 'BLOCKCOOLOFF_SECONDS' | 'BULKCOOLOFF_SECONDS';
+type PlainKey = Exclude<keyof Settings, WindowSecondsKey>;
+
+/** An error map that says what was expected and shows what the file holds. */
+const expected = (what: string) => (issue: { input?: unknown }) => `expected ${what}, got ${describePyValue(issue.input)}`;
+
+const filePath = z.string({ error: expected('a file path in quotes') }).min(1, { error: expected('a file path in quotes') });
+
+const nonNegativeNumber = (what: string) => z.number({ error: expected(what) }).min(0, { error: expected(what) });
+
+/** One string or a tuple/list of strings, as a list. */
+const stringOrStrings = (what: string) =>
+  z
+    .union([z.string(), z.array(z.string())], { error: expected(what) })
+    .transform((value) => (typeof value === 'string' ? [value] : value));
+
+/** The original's space-separated string, or a tuple; every entry must be an address the web server could log. */
+const addressList = stringOrStrings("addresses, as one space-separated string or a tuple of strings such as ('1.2.3.4', '2001:db8::1')").transform(
+  (values, ctx) => {
+    const canonical = new Set<string>();
+    for (const entry of values.flatMap((value) => value.split(/\s+/)).filter(Boolean)) {
+      const address = canonicalizeIp(entry);
+      if (address !== undefined) canonical.add(address);
+      else {
+        const hint = entry.includes('/') ? ' (networks are not supported; list single addresses)' : '';
+        ctx.addIssue({ code: 'custom', message: `'${entry}' is not an IPv4 or IPv6 address${hint}`, input: entry });
+      }
+    }
+    return [...canonical];
+  },
+);
+
+const PLAIN_SCHEMAS: { [K in PlainKey]: z.ZodType<Settings[K]> } = {
+  BLOCKEDFILE: filePath,
+  LOGFILE: filePath,
+  LOADAVG_FILE: filePath,
+  WHITELIST: addressList,
+  BLACKLIST: addressList,
+  UA_BLOCKLIST: stringOrStrings("user-agent prefixes, as a tuple of strings such as ('curl/', 'python-requests')").refine(
+    (prefixes) => prefixes.every((prefix) => prefix !== ''),
+    { error: 'an empty user-agent prefix would match every client' },
+  ),
+  BULKLONG_LIMIT: nonNegativeNumber('a number of requests (0 or more)'),
+  BULKSHORT_LIMIT: nonNegativeNumber('a number of requests (0 or more)'),
+  BLOCK_UPPER: nonNegativeNumber('a number of requests (0 or more)'),
+  BLOCK_LOWER: nonNegativeNumber('a number of requests (0 or more)'),
+  BULK_LOWER: nonNegativeNumber('a number of requests (0 or more)'),
+  BLOCK_LOADFAC: nonNegativeNumber('a number of requests per unit of load (0 or more)'),
+  BULK_LOADFAC: nonNegativeNumber('a number of requests per unit of load (0 or more)'),
+  MAX_BULK_IPS: nonNegativeNumber('a number of clients (0 or more)'),
+  MIN_LOG_SIZE: z
+    .number({ error: expected('a whole number of bytes (0 or more)') })
+    .int({ error: expected('a whole number of bytes (0 or more)') })
+    .min(0, { error: expected('a whole number of bytes (0 or more)') }),
+  API_ENDPOINTS: stringOrStrings("path fragments, as a tuple of strings such as ('/search', '/reverse')")
+    .refine((endpoints) => endpoints.length > 0, { error: 'expected at least one path fragment, got an empty tuple' })
+    .refine((endpoints) => endpoints.every((endpoint) => endpoint !== ''), {
+      error: 'an empty path fragment would make every request an API request',
+    }),
+};
+
+const UNIT_SECONDS: Record<string, number> = {
+  ...Object.fromEntries(['s', 'sec', 'secs', 'second', 'seconds'].map((unit) => [unit, 1])),
+  ...Object.fromEntries(['m', 'min', 'mins', 'minute', 'minutes'].map((unit) => [unit, 60])),
+  ...Object.fromEntries(['h', 'hour', 'hours'].map((unit) => [unit, 3600])),
+  ...Object.fromEntries(['d', 'day', 'days'].map((unit) => [unit, 86400])),
+  ...Object.fromEntries(['w', 'week', 'weeks'].map((unit) => [unit, 604800])),
+};
+const UNIT_HINT = 'use s, min, h, d or w';
+
+const positiveSeconds = z.number().gt(0, { error: (issue) => `expected a duration longer than zero, got ${formatDuration(issue.input as number)}` });
+
+const timedeltaSeconds = z
+  .object({ timedeltaSeconds: z.number() }, { error: expected('a timedelta such as timedelta(hours=1)') })
+  .transform((delta) => delta.timedeltaSeconds)
+  .pipe(positiveSeconds);
+
+/** '1 hour', '15 min', '1 hour 30 min', '2.5 days'. */
+const periodSeconds = z
+  .string({ error: expected("a duration in quotes such as '1 hour' or '15 min'") })
+  .transform((text, ctx) => {
+    let seconds = 0;
+    const part = /\s*(\d+(?:\.\d*)?|\.\d+)\s*([A-Za-z]*)\s*/y;
+    let match: RegExpExecArray | null;
+    while (part.lastIndex < text.length && (match = part.exec(text))) {
+      const unit = match[2].toLowerCase();
+      const factor = UNIT_SECONDS[unit];
+      if (factor === undefined) {
+        const problem = unit === '' ? `the number ${match[1]} has no unit` : `unknown unit '${match[2]}'`;
+        ctx.addIssue({ code: 'custom', message: `${problem} in '${text}' (${UNIT_HINT})`, input: text });
+        return z.NEVER;
+      }
+      seconds += Number(match[1]) * factor;
+    }
+    if (part.lastIndex < text.length || text.trim() === '') {
+      ctx.addIssue({ code: 'custom', message: `expected a duration such as '1 hour' or '15 min', got '${text}'`, input: text });
+      return z.NEVER;
+    }
+    return seconds;
+  })
+  .pipe(positiveSeconds);
+
+const WINDOWS = [
+  { name: 'long window', prefix: 'BLOCKCOOLOFF', target: 'BLOCKCOOLOFF_SECONDS' },
+  { name: 'short window', prefix: 'BULKCOOLOFF', target: 'BULKCOOLOFF_SECONDS' },
+] as const;
+
+const KNOWN_KEYS = [...Object.keys(PLAIN_SCHEMAS), ...WINDOWS.flatMap((w) => [`${w.prefix}_DELTA`, `${w.prefix}_PERIOD`])];
+
+/** The original's base directory: later lines may use it, and setting it changes no setting here (nor did it there). */
+const IGNORED_KEYS = new Set(['BASEDIR']);
+
+/** One line per problem, in the form every message about the settings file takes. */
+export function formatProblem(file: string, line: number, key: string | undefined, message: string): string {
+  return key ? `${file}:${line} ${key}: ${message}` : `${file}:${line}: ${message}`;
+}
+
+/**
+ * Checks the parsed assignments against what each setting may hold and fills
+ * the rest from the defaults. Returns all problems at once, in line order,
+ * each formatted by formatProblem; the last assignment of a key wins, as in Python.
+ */
+export function validateSettings(
+  assignments: Assignment[],
+  file: string,
+  baseDir: string,
+): { settings: Settings; origins: SettingOrigins } | { problems: string[] } {
+  const settings = defaultSettings(baseDir);
+  const origins: SettingOrigins = Object.fromEntries(Object.keys(settings).map((key) => [key, 'default']));
+  const problems: { line: number; key: string; message: string }[] = [];
+
+  const last = new Map<string, Assignment>();
+  for (const assignment of assignments) last.set(assignment.key, assignment);
+
+  for (const [key, { line, value }] of last) {
+    if (key in PLAIN_SCHEMAS) {
+      const result = PLAIN_SCHEMAS[key as PlainKey].safeParse(value);
+      if (result.success) {
+        (settings as Record<PlainKey, unknown>)[key as PlainKey] = result.data;
+        origins[key as PlainKey] = `${file}:${line}`;
+      } else for (const issue of result.error.issues) problems.push({ line, key, message: issue.message });
+    } else if (!KNOWN_KEYS.includes(key) && !IGNORED_KEYS.has(key)) {
+      const suggestion = KNOWN_KEYS.find((known) => editDistance(known, key.toUpperCase()) <= 2);
+      problems.push({ line, key, message: `unknown setting${suggestion ? `; did you mean ${suggestion}?` : ''}` });
+    }
+  }
+
+  const windowsGiven: Partial<Record<WindowSecondsKey, Assignment>> = {};
+  for (const window of WINDOWS) {
+    const delta = last.get(`${window.prefix}_DELTA`);
+    const period = last.get(`${window.prefix}_PERIOD`);
+    if (delta && period) {
+      const [earlier, later] = delta.line < period.line ? [delta, period] : [period, delta];
+      problems.push({
+        line: later.line,
+        key: later.key,
+        message: `${earlier.key} already sets the ${window.name} on line ${earlier.line}; give only one of ${window.prefix}_DELTA and ${window.prefix}_PERIOD`,
+      });
+      continue;
+    }
+    const given = delta ?? period;
+    if (!given) continue;
+    const result = (given === delta ? timedeltaSeconds : periodSeconds).safeParse(given.value);
+    if (!result.success) {
+      for (const issue of result.error.issues) problems.push({ line: given.line, key: given.key, message: issue.message });
+      continue;
+    }
+    settings[window.target] = result.data;
+    origins[window.target] = `${file}:${given.line}`;
+    windowsGiven[window.target] = given;
+  }
+
+  const long = windowsGiven.BLOCKCOOLOFF_SECONDS;
+  const short = windowsGiven.BULKCOOLOFF_SECONDS;
+  // The later of the two lines is the one that broke the pair.
+  const blamed = [long, short].filter((given) => given !== undefined).sort((a, b) => b.line - a.line)[0];
+  if (blamed && settings.BULKCOOLOFF_SECONDS > settings.BLOCKCOOLOFF_SECONDS) {
+    const describeWindow = (prefix: string, given: Assignment | undefined) =>
+      `(${given?.key ?? prefix}, ${formatDuration(settings[`${prefix}_SECONDS` as WindowSecondsKey])}${given ? '' : ' by default'})`;
+    problems.push({
+      line: blamed.line,
+      key: blamed.key,
+      message: `the short window ${describeWindow('BULKCOOLOFF', short)} must not be longer than the long window ${describeWindow('BLOCKCOOLOFF', long)}`,
+    });
+  }
+
+  if (problems.length > 0) {
+    problems.sort((a, b) => a.line - b.line);
+    return { problems: problems.map((p) => formatProblem(file, p.line, p.key, p.message)) };
+  }
+  return { settings, origins };
+}
+
+/** Seconds in the largest unit that divides them evenly: '1 hour', '90 minutes', '45 seconds'. */
+function formatDuration(seconds: number): string {
+  const units: [string, number][] = [
+    ['week', 604800],
+    ['day', 86400],
+    ['hour', 3600],
+    ['minute', 60],
+  ];
+  const [unit, size] = units.find(([, size]) => seconds !== 0 && seconds % size === 0) ?? ['second', 1];
+  const count = seconds / size;
+  return `${count} ${unit}${count === 1 ? '' : 's'}`;
+}
+
+/** Levenshtein distance, for suggesting the setting a typo meant. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
