@@ -79,3 +79,10 @@ export function describeSystemError(error: unknown, path: string): string {
   const cause = (code && causes[code]) ?? (error instanceof Error ? error.message : String(error));
   return `${path}: ${cause}`;
 }
+
+export class SafetyValveError extends ExitError {
+  constructor(message: string) {
+    super(message, ExitCode.safetyValve);
+    this.name = 'SafetyValveError';
+  }
+}

@@ -115,3 +115,54 @@ export function decideAll(input: DecideAllInput): Decision {
   for (const kind of CHANGE_KINDS) changes[kind].sort(compareAddresses);
   return { states, changes };
 }
+
+const NEWLY_BLOCKING: readonly ChangeKind[] = ['new block', 'ua block', 'dir.block'];
+
+export interface SafetyValveInput {
+  decision: Decision;
+  previous: ReadonlyMap<string, MapState>;
+  /** Requests per client in the long window, for the share check. */
+  longTotalOf: (address: string) => number;
+  /** All requests in the long window, every client. */
+  totalRequests: number;
+  maxNewBlocks: number;
+  maxBlockedShare: number;
+}
+
+export interface SafetyValveResult {
+  decision: Decision;
+  /** Why the valve closed; undefined when the decision stands as it was. */
+  tripped?: string;
+  withheld: string[];
+}
+
+/**
+ * Withholds every new block when the new blocks look like a broken input
+ * rather than abuse: too many at once, or one "client" making nearly all the
+ * traffic (a proxy or load balancer whose address replaced everyone's).
+ * Withheld clients keep their previous state; everything else stands.
+ */
+export function applySafetyValve(input: SafetyValveInput): SafetyValveResult {
+  const { decision } = input;
+  const newBlocks = NEWLY_BLOCKING.flatMap((kind) => decision.changes[kind]);
+  let tripped: string | undefined;
+  if (newBlocks.length > input.maxNewBlocks) {
+    tripped = `${newBlocks.length} clients would newly be blocked, more than MAX_NEW_BLOCKS ${input.maxNewBlocks}`;
+  } else if (input.maxBlockedShare < 1 && input.totalRequests > 0) {
+    const dominant = newBlocks.find((address) => input.longTotalOf(address) / input.totalRequests > input.maxBlockedShare);
+    if (dominant !== undefined) {
+      const share = Math.round((100 * input.longTotalOf(dominant)) / input.totalRequests);
+      tripped = `${dominant} made ${share}% of all requests in the window, more than MAX_BLOCKED_SHARE ${input.maxBlockedShare}: a proxy or load balancer address, not a client?`;
+    }
+  }
+  if (!tripped) return { decision, withheld: [] };
+  const states = new Map(decision.states);
+  for (const address of newBlocks) {
+    const before = input.previous.get(address);
+    if (before === 'bulk') states.set(address, 'bulk');
+    else states.delete(address);
+  }
+  const changes = { ...decision.changes };
+  for (const kind of NEWLY_BLOCKING) changes[kind] = [];
+  return { decision: { states, changes }, tripped, withheld: newBlocks };
+}

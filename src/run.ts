@@ -6,12 +6,12 @@
 import fs from 'node:fs';
 import { appendDurably, removeStaleTempFiles, writeFileAtomic } from './atomic-write.js';
 import { renderChangeLines, countChanges } from './change-log.js';
-import { InputError, OutputError, describeSystemError } from './errors.js';
+import { InputError, OutputError, SafetyValveError, describeSystemError } from './errors.js';
 import { type Limits, adjustLimits } from './limits.js';
 import { readLoadAverage } from './load-average.js';
 import { newRequestClassifier } from './log-line.js';
 import { type MapFormat, countStates, parseMap, renderMap } from './map-file.js';
-import { type Changes, type MapState, decideAll, previousClientState } from './policy.js';
+import { type Changes, type MapState, applySafetyValve, decideAll, previousClientState } from './policy.js';
 import { acquireRunLock, lockPathFor } from './run-lock.js';
 import { seekToTime } from './seek-to-time.js';
 import type { Settings } from './settings.js';
@@ -55,6 +55,8 @@ export interface RunReport {
   map?: { file: string; counts: Record<MapState, number>; changed: boolean; written: boolean; content: string };
   changes?: Changes;
   changeLines?: string;
+  /** Set when the safety valve withheld the new blocks. */
+  safetyValve?: { reason: string; withheld: string[] };
   changeLogWritten: boolean;
 }
 
@@ -111,7 +113,16 @@ function analyse(options: RunOptions, warnings: string[]): RunReport {
   const loadAverage = options.loadAverage ?? readLoadAverage(settings.LOADAVG_FILE);
   const limits = adjustLimits(settings, loadAverage, stats.total200, numbulks);
   report.limits = limits;
-  const decision = decideAll({ previous: previousMap.states, clients: stats.clients.entries(), limits, blacklist: settings.BLACKLIST });
+  const valve = applySafetyValve({
+    decision: decideAll({ previous: previousMap.states, clients: stats.clients.entries(), limits, blacklist: settings.BLACKLIST }),
+    previous: previousMap.states,
+    longTotalOf: (address) => stats.clients.get(address)?.longTotal ?? 0,
+    totalRequests: stats.linesInWindow,
+    maxNewBlocks: settings.MAX_NEW_BLOCKS,
+    maxBlockedShare: settings.MAX_BLOCKED_SHARE,
+  });
+  const decision = valve.decision;
+  report.safetyValve = valve.tripped ? { reason: valve.tripped, withheld: valve.withheld } : undefined;
 
   const content = renderMap(decision.states, options.format);
   const changed = content !== previousText;
@@ -127,6 +138,10 @@ function analyse(options: RunOptions, warnings: string[]): RunReport {
   if (countChanges(decision.changes) > 0) {
     appendDurably(options.changeLogFile, report.changeLines);
     report.changeLogWritten = true;
+  }
+  if (report.safetyValve) {
+    const sample = valve.withheld.slice(0, 5).join(', ') + (valve.withheld.length > 5 ? ', ...' : '');
+    throw new SafetyValveError(`safety valve: ${report.safetyValve.reason}; no new block written (withheld: ${sample}); everything else was applied`);
   }
   return report;
 }

@@ -61,6 +61,14 @@ const PLAIN_SCHEMAS: { [K in PlainKey]: z.ZodType<Settings[K]> } = {
     .number({ error: expected('a whole number of bytes (0 or more)') })
     .int({ error: expected('a whole number of bytes (0 or more)') })
     .min(0, { error: expected('a whole number of bytes (0 or more)') }),
+  MAX_NEW_BLOCKS: z
+    .number({ error: expected('a whole number of clients (0 or more)') })
+    .int({ error: expected('a whole number of clients (0 or more)') })
+    .min(0, { error: expected('a whole number of clients (0 or more)') }),
+  MAX_BLOCKED_SHARE: z
+    .number({ error: expected('a share of all requests, above 0 and at most 1 (1 turns this check off)') })
+    .gt(0, { error: expected('a share of all requests, above 0 and at most 1 (1 turns this check off)') })
+    .max(1, { error: expected('a share of all requests, above 0 and at most 1 (1 turns this check off)') }),
   API_ENDPOINTS: stringOrStrings("path fragments, as a tuple of strings such as ('/search', '/reverse')")
     .refine((endpoints) => endpoints.length > 0, { error: 'expected at least one path fragment, got an empty tuple' })
     .refine((endpoints) => endpoints.every((endpoint) => endpoint !== ''), {

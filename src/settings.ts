@@ -32,6 +32,10 @@ export interface Settings {
   API_ENDPOINTS: string[];
   /** Where the 15-minute load average is read (third field). */
   LOADAVG_FILE: string;
+  /** Safety valve: more clients than this newly blocked in one run means the input is wrong. */
+  MAX_NEW_BLOCKS: number;
+  /** Safety valve: a would-be new block that made more than this share of all requests is a proxy, not a client. */
+  MAX_BLOCKED_SHARE: number;
 }
 
 /** Where an effective value came from: `default`, or `FILE:LINE`. */
@@ -65,5 +69,7 @@ export function defaultSettings(baseDir: string): Settings {
     MIN_LOG_SIZE: 2 * 1030 * 1024,
     API_ENDPOINTS: ['/search', '/reverse', '/details'],
     LOADAVG_FILE: '/proc/loadavg',
+    MAX_NEW_BLOCKS: 50,
+    MAX_BLOCKED_SHARE: 0.8,
   };
 }

@@ -35,6 +35,7 @@ export function renderSummary(report: RunReport, dryRun: boolean): string {
     out.push(`          anyone blocked above ${formatNumber(limits.blockUpper)} / ${formatNumber(limits.blockUpper / 3)} (BLOCK_UPPER)`);
   }
   for (const warning of report.warnings) out.push(`warning:  ${warning}`);
+  if (report.safetyValve) out.push(`SAFETY VALVE: ${report.safetyValve.reason}; new blocks withheld: ${report.safetyValve.withheld.join(', ')}`);
   if (report.map) {
     const c = report.map.counts;
     const fate = dryRun ? 'dry run, not written' : report.map.written ? 'written' : 'unchanged, not rewritten';

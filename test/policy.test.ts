@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { adjustLimits, type Limits } from '../src/limits.js';
-import { type ClientState, decide, decideAll } from '../src/policy.js';
+import { type ClientState, applySafetyValve, decide, decideAll } from '../src/policy.js';
 import { defaultSettings } from '../src/settings.js';
 import type { ClientStats } from '../src/window-stats.js';
 
@@ -128,5 +128,54 @@ describe('decideAll: the whole map', () => {
     assert.equal(decision.states.get('198.51.100.1'), 'bulk');
     assert.deepEqual(decision.changes['new bulks'], ['198.51.100.1']);
     assert.equal(decision.states.size, 4);
+  });
+});
+
+describe('applySafetyValve: new blocks that look like broken input are withheld', () => {
+  const previous = new Map([['192.0.2.50', 'bulk']] as const);
+  const base = (blocked: string[]) =>
+    decideAll({
+      previous,
+      clients: [
+        ...blocked.map((address): [string, ClientStats] => [address, stats({ longApi: 30000, longTotal: 30000 })]),
+        ['198.51.100.1', stats({ longApi: 9000 })],
+      ],
+      limits,
+      blacklist: [],
+    });
+  const valve = (blocked: string[], overrides: { maxNewBlocks?: number; maxBlockedShare?: number; totalRequests?: number } = {}) =>
+    applySafetyValve({
+      decision: base(blocked),
+      previous,
+      longTotalOf: (address) => (blocked.includes(address) ? 30000 : 100),
+      totalRequests: overrides.totalRequests ?? 1_000_000,
+      maxNewBlocks: overrides.maxNewBlocks ?? 3,
+      maxBlockedShare: overrides.maxBlockedShare ?? 0.8,
+    });
+
+  test('at MAX_NEW_BLOCKS the blocks stand', () => {
+    const result = valve(['192.0.2.1', '192.0.2.2', '192.0.2.3']);
+    assert.equal(result.tripped, undefined);
+    assert.equal(result.decision.states.get('192.0.2.3'), 'block');
+  });
+  test('one over MAX_NEW_BLOCKS withholds them all; a withheld bulk client stays bulk; other changes stand', () => {
+    const result = valve(['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.50']);
+    assert.match(result.tripped ?? '', /4 clients would newly be blocked, more than MAX_NEW_BLOCKS 3/);
+    assert.equal(result.decision.states.get('192.0.2.1'), undefined);
+    assert.equal(result.decision.states.get('192.0.2.50'), 'bulk');
+    assert.deepEqual(result.decision.changes['new block'], []);
+    assert.deepEqual(result.decision.changes['new bulks'], ['198.51.100.1']);
+    assert.equal(result.withheld.length, 4);
+  });
+  test('one address making nearly all the traffic (a load balancer) is not blocked', () => {
+    const result = valve(['192.0.2.1'], { totalRequests: 31000 });
+    assert.match(result.tripped ?? '', /192\.0\.2\.1 made 97% of all requests/);
+    assert.equal(result.decision.states.has('192.0.2.1'), false);
+  });
+  test('a share of exactly MAX_BLOCKED_SHARE does not trip', () => {
+    assert.equal(valve(['192.0.2.1'], { totalRequests: 37500 }).tripped, undefined);
+  });
+  test('MAX_BLOCKED_SHARE 1 turns the share check off', () => {
+    assert.equal(valve(['192.0.2.1'], { totalRequests: 30000, maxBlockedShare: 1 }).tripped, undefined);
   });
 });
