@@ -1,0 +1,87 @@
+/** What the commands share: the options that locate settings, map and clock, and turning them into values. */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Argv } from 'yargs';
+import { UsageError } from '../errors.js';
+import { loadSettings } from '../load-settings.js';
+import { parseLocalDateTime } from '../local-time.js';
+import { MAP_FORMATS, type MapFormat } from '../map-file.js';
+import type { LoadedSettings } from '../settings.js';
+
+/** The installation's base directory (the original's BASEDIR): settings/ and log/ hang off it. */
+export const BASE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+/** Where a command writes: the CLI passes process.stdout/stderr, tests may pass anything. */
+export interface Output {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+export function withSettingsOptions<T>(y: Argv<T>) {
+  return y
+    .option('settings', { type: 'string', describe: 'settings file (default: BASEDIR/settings/ip_blocks.conf)' })
+    .option('map', { type: 'string', describe: 'map file (default: BLOCKEDFILE)' })
+    .option('changelog', { type: 'string', describe: 'change log (default: LOGFILE)' })
+    .option('json', { type: 'boolean', default: false, describe: 'print one JSON object' });
+}
+
+export function withAnalysisOptions<T>(y: Argv<T>) {
+  return withSettingsOptions(y)
+    .positional('logfile', { type: 'string', describe: 'the access log (combined format)', demandOption: true })
+    .positional('startdate', { type: 'string', describe: 'start of the window, "YYYY-mm-dd HH:MM:SS" local time (a replay); default: now minus the long window' })
+    .option('loadavg', { type: 'number', describe: 'use N as the 15-minute load average instead of reading LOADAVG_FILE' })
+    .option('now', { type: 'string', describe: 'the clock, "YYYY-mm-dd HH:MM:SS": end of the window and change-log time (default: now)' })
+    .option('format', { choices: MAP_FORMATS, default: 'apache' as MapFormat, describe: 'map syntax: apache (RewriteMap txt:) or nginx (map include)' });
+}
+
+export function parseDateArgument(text: string, what: string): Date {
+  const date = parseLocalDateTime(text);
+  if (!date) throw new UsageError(`${what} '${text}' is not a date in the form "YYYY-mm-dd HH:MM:SS"`);
+  return date;
+}
+
+export interface SettingsArgs {
+  settings?: string;
+  map?: string;
+  changelog?: string;
+}
+
+export interface ResolvedPaths {
+  loaded: LoadedSettings;
+  mapFile: string;
+  changeLogFile: string;
+}
+
+/** Loads the settings and applies the flags over them: flag, then setting, then default. */
+export async function resolveSettings(args: SettingsArgs): Promise<ResolvedPaths> {
+  const settingsFile = args.settings ?? path.join(BASE_DIR, 'settings/ip_blocks.conf');
+  const loaded = await loadSettings(settingsFile, BASE_DIR, { explicit: args.settings !== undefined });
+  return { loaded, mapFile: args.map ?? loaded.settings.BLOCKEDFILE, changeLogFile: args.changelog ?? loaded.settings.LOGFILE };
+}
+
+export interface AnalysisArgs extends SettingsArgs {
+  logfile?: string;
+  startdate?: unknown;
+  loadavg?: number;
+  now?: string;
+}
+
+export interface AnalysisInputs {
+  logFile: string;
+  now: Date;
+  startDate: Date | undefined;
+  loadAverage: number | undefined;
+}
+
+/** Reads the clock once, here at the edge, unless --now replaces it. */
+export function resolveAnalysisInputs(args: AnalysisArgs): AnalysisInputs {
+  if (args.loadavg !== undefined && !(Number.isFinite(args.loadavg) && args.loadavg >= 0)) {
+    throw new UsageError('--loadavg needs a number of 0 or more');
+  }
+  return {
+    logFile: args.logfile as string,
+    now: args.now === undefined ? new Date() : parseDateArgument(args.now, '--now'),
+    startDate: typeof args.startdate === 'string' ? parseDateArgument(args.startdate, 'STARTDATE') : undefined,
+    loadAverage: args.loadavg,
+  };
+}
