@@ -6,14 +6,14 @@
 import fs from 'node:fs';
 import { appendDurably, removeStaleTempFiles, writeFileAtomic } from './atomic-write.js';
 import { renderChangeLines, countChanges } from './change-log.js';
-import { InputError, OutputError, SafetyValveError, describeSystemError } from './errors.js';
+import { OutputError, SafetyValveError, describeSystemError } from './errors.js';
 import { type Limits, adjustLimits } from './limits.js';
 import { readLoadAverage } from './load-average.js';
+import { type LogFileRead, findGenerations, generationsToRead, readGenerations } from './log-source.js';
 import { newRequestClassifier } from './log-line.js';
 import { type MapFormat, countStates, parseMap, renderMap } from './map-file.js';
 import { type Changes, type MapState, applySafetyValve, decideAll, previousClientState } from './policy.js';
 import { acquireRunLock, lockPathFor } from './run-lock.js';
-import { seekToTime } from './seek-to-time.js';
 import type { Settings } from './settings.js';
 import { type AnalysisWindow, type WindowStats, WindowReader } from './window-stats.js';
 
@@ -23,7 +23,6 @@ import { type AnalysisWindow, type WindowStats, WindowReader } from './window-st
  * Apache time out requests after 60 s by default.
  */
 export const DISORDER_SECONDS = 120;
-const READ_CHUNK_BYTES = 1024 * 1024;
 
 export interface RunOptions {
   settings: Settings;
@@ -46,7 +45,8 @@ export interface RunReport {
   window: AnalysisWindow;
   /** Set when the run decided nothing and left the map as it was. */
   skipped?: string;
-  seek?: { offset: number; reads: number };
+  /** The files read, oldest first, and from where. */
+  files: LogFileRead[];
   stats?: Omit<WindowStats, 'clients'> & { clients: number };
   limits?: Limits;
   previous?: Record<MapState, number>;
@@ -71,28 +71,27 @@ export function analysisWindow(settings: Settings, now: Date, startDate?: Date):
  * Runs the analysis under the map's lock (a dry run writes nothing and takes
  * no lock). Throws ExitErrors for the operator; the previous map stays whole.
  */
-export function runAnalysis(options: RunOptions): RunReport {
+export async function runAnalysis(options: RunOptions): Promise<RunReport> {
   if (options.dryRun) return analyse(options, []);
   const lock = acquireRunLock(lockPathFor(options.mapFile));
   try {
     const warnings = lock.warning ? [lock.warning] : [];
     for (const stale of removeStaleTempFiles(options.mapFile)) warnings.push(`removed ${stale}, left by a run that was killed`);
-    return analyse(options, warnings);
+    return await analyse(options, warnings);
   } finally {
     lock.release();
   }
 }
 
-function analyse(options: RunOptions, warnings: string[]): RunReport {
+async function analyse(options: RunOptions, warnings: string[]): Promise<RunReport> {
   const { settings } = options;
   const window = analysisWindow(settings, options.now, options.startDate);
-  const { stats, logBytes, seek } = readWindow(options.logFile, settings, window);
-  const report: RunReport = { logFile: options.logFile, logBytes, window, warnings, changeLogWritten: false };
+  const { stats, logBytes, files } = await readWindow(options.logFile, settings, window, warnings);
+  const report: RunReport = { logFile: options.logFile, logBytes, window, warnings, changeLogWritten: false, files };
   if (!stats) {
     report.skipped = `the log is smaller than MIN_LOG_SIZE (${logBytes} < ${settings.MIN_LOG_SIZE} bytes): not enough data`;
     return report;
   }
-  report.seek = seek;
   report.stats = { ...stats, clients: stats.clients.size };
   if (stats.linesInWindow === 0) {
     // A wrong log or broken logging must not release every client at once.
@@ -159,44 +158,23 @@ function readMapText(mapFile: string): string | undefined {
 interface WindowRead {
   stats: WindowStats | undefined;
   logBytes: number;
-  seek?: { offset: number; reads: number };
+  files: LogFileRead[];
 }
 
-function readWindow(logFile: string, settings: Settings, window: AnalysisWindow): WindowRead {
-  let fd: number;
-  try {
-    fd = fs.openSync(logFile, 'r');
-  } catch (error) {
-    throw new InputError(`cannot open the log ${describeSystemError(error, logFile)}`);
-  }
-  try {
-    const size = fs.fstatSync(fd).size;
-    if (size < settings.MIN_LOG_SIZE) return { stats: undefined, logBytes: size };
-    const readAt = (buffer: Buffer, position: number): number => fs.readSync(fd, buffer, 0, buffer.length, position);
-    const seek = seekToTime(readAt, size, window.start - DISORDER_SECONDS);
-    const reader = new WindowReader({
-      window,
-      classifier: newRequestClassifier(settings.API_ENDPOINTS),
-      uaBlocklist: settings.UA_BLOCKLIST,
-      isListed: listMatcher(settings),
-      disorderSeconds: DISORDER_SECONDS,
-    });
-    const chunk = Buffer.allocUnsafe(READ_CHUNK_BYTES);
-    // Up to the size seen at the start: lines appended meanwhile belong to the next run.
-    for (let position = seek.offset; position < size && !reader.done; ) {
-      const bytes = fs.readSync(fd, chunk, 0, Math.min(chunk.length, size - position), position);
-      if (bytes === 0) break;
-      reader.push(chunk, 0, bytes);
-      position += bytes;
-    }
-    return { stats: reader.finish(), logBytes: size, seek: { offset: seek.offset, reads: seek.reads } };
-  } catch (error) {
-    if (error instanceof InputError) throw error;
-    if ((error as NodeJS.ErrnoException).code) throw new InputError(`cannot read the log ${describeSystemError(error, logFile)}`);
-    throw error;
-  } finally {
-    fs.closeSync(fd);
-  }
+async function readWindow(logFile: string, settings: Settings, window: AnalysisWindow, warnings: string[]): Promise<WindowRead> {
+  const generations = findGenerations(logFile, settings.ROTATED_LOGS, warnings);
+  const logBytes = generations.reduce((sum, generation) => sum + generation.size, 0);
+  if (logBytes < settings.MIN_LOG_SIZE) return { stats: undefined, logBytes, files: [] };
+  const seekTarget = window.start - DISORDER_SECONDS;
+  const reader = new WindowReader({
+    window,
+    classifier: newRequestClassifier(settings.API_ENDPOINTS),
+    uaBlocklist: settings.UA_BLOCKLIST,
+    isListed: listMatcher(settings),
+    disorderSeconds: DISORDER_SECONDS,
+  });
+  const files = await readGenerations(await generationsToRead(generations, seekTarget), seekTarget, reader, warnings);
+  return { stats: reader.finish(), logBytes, files };
 }
 
 function listMatcher(settings: Settings): (address: string) => boolean {

@@ -61,6 +61,10 @@ const PLAIN_SCHEMAS: { [K in PlainKey]: z.ZodType<Settings[K]> } = {
     .number({ error: expected('a whole number of bytes (0 or more)') })
     .int({ error: expected('a whole number of bytes (0 or more)') })
     .min(0, { error: expected('a whole number of bytes (0 or more)') }),
+  ROTATED_LOGS: z
+    .union([z.string(), z.array(z.string())], { error: expected("file-name suffixes, newest first, as a tuple such as ('.1', '.2.gz'), or () for none") })
+    .transform((value) => (typeof value === 'string' ? [value] : value))
+    .refine((suffixes) => suffixes.every((suffix) => suffix !== ''), { error: 'an empty suffix would name the log itself' }),
   MAX_NEW_BLOCKS: z
     .number({ error: expected('a whole number of clients (0 or more)') })
     .int({ error: expected('a whole number of clients (0 or more)') })

@@ -28,6 +28,11 @@ export interface Settings {
   MAX_BULK_IPS: number;
   /** A log smaller than this many bytes is not analysed (the original's "not enough data" rule). */
   MIN_LOG_SIZE: number;
+  /**
+   * Suffixes of the log's previous generations, newest first (logrotate's
+   * LOG.1, LOG.2.gz). Read when the window starts before the log's first line.
+   */
+  ROTATED_LOGS: string[];
   /** Path fragments that make a request an API request. */
   API_ENDPOINTS: string[];
   /** Where the 15-minute load average is read (third field). */
@@ -67,6 +72,7 @@ export function defaultSettings(baseDir: string): Settings {
     BULK_LOWER: 1500,
     MAX_BULK_IPS: 85,
     MIN_LOG_SIZE: 2 * 1030 * 1024,
+    ROTATED_LOGS: ['.1', '.2.gz'],
     API_ENDPOINTS: ['/search', '/reverse', '/details'],
     LOADAVG_FILE: '/proc/loadavg',
     MAX_NEW_BLOCKS: 50,

@@ -15,9 +15,13 @@ export function renderSummary(report: RunReport, dryRun: boolean): string {
   out.push(
     `window:   ${formatLocalTime(window.start)} .. ${formatLocalTime(window.end)}, short window from ${formatLocalTime(window.shortStart)} (local time)`,
   );
-  if (report.seek && report.stats) {
+  for (const file of report.files) {
+    const from = file.seekReads > 0 ? `from byte ${file.offset} (found in ${file.seekReads} reads)` : 'from its start';
+    out.push(`file:     ${file.path}: ${file.bytesRead} bytes ${from}`);
+  }
+  if (report.stats) {
     const s = report.stats;
-    out.push(`read:     ${s.linesRead} lines from byte ${report.seek.offset} (found in ${report.seek.reads} reads); ${s.linesInWindow} in the window, ${s.garbageLines} garbage`);
+    out.push(`read:     ${s.linesRead} lines; ${s.linesInWindow} in the window, ${s.garbageLines} garbage`);
     for (const sample of s.garbageSamples) out.push(`          garbage: ${sample}`);
     out.push(`clients:  ${s.clients} with statistics; ${s.listedLines} lines from whitelisted or blacklisted addresses`);
   }

@@ -213,17 +213,23 @@ export class WindowReader {
   }
 
   /**
-   * Ends the input. A last line without a newline is counted only if it
-   * parses: on a live log it is usually one the server is still writing.
+   * Ends one file: a last line without a newline must not be joined with the
+   * first line of the next file. It is counted only if it parses: on a live
+   * log it is usually one the server is still writing.
    */
-  finish(): WindowStats {
+  endOfFile(): void {
     if (this.carry.length > 0 && !this.skippingOverlongLine) {
-      const entry = this.entry;
-      if (parseLine(this.carry, 0, this.carry.length, this.classifier, entry)) {
+      if (parseLine(this.carry, 0, this.carry.length, this.classifier, this.entry)) {
         this.processLine(this.carry, 0, this.carry.length);
       }
     }
     this.carry = Buffer.alloc(0);
+    this.skippingOverlongLine = false;
+  }
+
+  /** Ends the input and returns the statistics. */
+  finish(): WindowStats {
+    this.endOfFile();
     return this.stats;
   }
 

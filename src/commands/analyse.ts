@@ -16,7 +16,7 @@ export async function analyseCommand(args: AnalyseArgs, out: Output): Promise<vo
   const inputs = resolveAnalysisInputs(args);
   const { loaded, mapFile, changeLogFile } = await resolveSettings(args);
   const dryRun = args['dry-run'];
-  const report = runAnalysis({ settings: loaded.settings, ...inputs, mapFile, changeLogFile, format: args.format, dryRun });
+  const report = await runAnalysis({ settings: loaded.settings, ...inputs, mapFile, changeLogFile, format: args.format, dryRun });
 
   for (const warning of report.warnings) out.stderr(`ipanalyse: warning: ${warning}\n`);
   if (report.stats && report.stats.linesInWindow === 0 && report.stats.garbageLines > 0) {

@@ -1,0 +1,182 @@
+/**
+ * Reading the window from the log and, after a rotation, from its previous
+ * generations (logrotate's LOG.1, LOG.2.gz). The edge between the file system
+ * and the WindowReader: it decides which files and from where, never what a
+ * line means.
+ */
+import fs from 'node:fs';
+import zlib from 'node:zlib';
+import { InputError, describeSystemError } from './errors.js';
+import { parseLineTime } from './log-line.js';
+import { seekToTime } from './seek-to-time.js';
+import type { AnalysisWindow, WindowReader } from './window-stats.js';
+
+const READ_CHUNK_BYTES = 1024 * 1024;
+const HEAD_BYTES = 64 * 1024;
+
+export interface LogFileRead {
+  path: string;
+  /** Where reading started (0 for a compressed file, which cannot seek). */
+  offset: number;
+  /** Reads the seek needed. */
+  seekReads: number;
+  bytesRead: number;
+}
+
+export interface Generation {
+  path: string;
+  compressed: boolean;
+  size: number;
+}
+
+/** The log and those of its previous generations that exist, newest first. */
+export function findGenerations(logFile: string, rotatedSuffixes: readonly string[], warnings: string[]): Generation[] {
+  let size: number;
+  try {
+    const stat = fs.statSync(logFile);
+    if (!stat.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' });
+    size = stat.size;
+  } catch (error) {
+    throw new InputError(`cannot read the log ${describeSystemError(error, logFile)}`);
+  }
+  const generations: Generation[] = [{ path: logFile, compressed: false, size }];
+  for (const suffix of rotatedSuffixes) {
+    const path = logFile + suffix;
+    try {
+      generations.push({ path, compressed: path.endsWith('.gz'), size: fs.statSync(path).size });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') warnings.push(`skipping ${describeSystemError(error, path)}`);
+    }
+  }
+  return generations;
+}
+
+/** The time of the first readable line near the start of a file, or undefined for an empty or unreadable head. */
+async function firstLineTime(generation: Generation): Promise<number | undefined> {
+  const head = generation.compressed ? await readCompressedHead(generation.path) : readPlainHead(generation.path);
+  for (let start = 0; start < head.length; ) {
+    let end = head.indexOf(0x0a, start);
+    if (end < 0) end = head.length;
+    const time = parseLineTime(head, start, end);
+    if (time === time) return time;
+    start = end + 1;
+  }
+  return undefined;
+}
+
+function readPlainHead(path: string): Buffer {
+  const fd = fs.openSync(path, 'r');
+  try {
+    const head = Buffer.alloc(HEAD_BYTES);
+    return head.subarray(0, fs.readSync(fd, head, 0, HEAD_BYTES, 0));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+async function readCompressedHead(path: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  const source = fs.createReadStream(path);
+  const stream = zlib.createGunzip();
+  source.on('error', (error) => stream.destroy(error));
+  source.pipe(stream);
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      chunks.push(chunk);
+      length += chunk.length;
+      if (length >= HEAD_BYTES) break;
+    }
+  } catch {
+    // A damaged archive has no readable head; reading it later reports the error.
+  } finally {
+    source.destroy();
+    stream.destroy();
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Which generations hold the window, oldest first: an older one is needed
+ * only while the newer one starts after `from` (or holds no line yet).
+ */
+export async function generationsToRead(generations: Generation[], from: number): Promise<Generation[]> {
+  const chosen = [generations[0]];
+  for (let i = 0; i + 1 < generations.length; i++) {
+    const first = await firstLineTime(generations[i]);
+    if (first !== undefined && first <= from) break;
+    chosen.unshift(generations[i + 1]);
+  }
+  return chosen;
+}
+
+/**
+ * Feeds the lines from `seekTarget` on to the reader, file after file, and
+ * stops as soon as the reader has seen the window's end.
+ */
+export async function readGenerations(generations: Generation[], seekTarget: number, reader: WindowReader, warnings: string[]): Promise<LogFileRead[]> {
+  const reads: LogFileRead[] = [];
+  for (const generation of generations) {
+    if (reader.done) break;
+    const read = generation.compressed ? await readCompressed(generation, reader) : readPlain(generation, seekTarget, reader, warnings);
+    reader.endOfFile();
+    reads.push(read);
+  }
+  return reads;
+}
+
+function readPlain(generation: Generation, seekTarget: number, reader: WindowReader, warnings: string[]): LogFileRead {
+  const { path, size } = generation;
+  let fd: number;
+  try {
+    fd = fs.openSync(path, 'r');
+  } catch (error) {
+    throw new InputError(`cannot open the log ${describeSystemError(error, path)}`);
+  }
+  try {
+    const readAt = (buffer: Buffer, position: number): number => fs.readSync(fd, buffer, 0, buffer.length, position);
+    const seek = seekToTime(readAt, size, seekTarget);
+    const chunk = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+    let position = seek.offset;
+    // Up to the size seen at the start: lines appended meanwhile belong to the next run.
+    while (position < size && !reader.done) {
+      const bytes = fs.readSync(fd, chunk, 0, Math.min(chunk.length, size - position), position);
+      if (bytes === 0) {
+        warnings.push(`${path} shrank while it was read (truncated?): ${size - position} bytes of the window were not read`);
+        break;
+      }
+      reader.push(chunk, 0, bytes);
+      position += bytes;
+    }
+    return { path, offset: seek.offset, seekReads: seek.reads, bytesRead: position - seek.offset };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code) throw new InputError(`cannot read the log ${describeSystemError(error, path)}`);
+    throw error;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** A compressed generation cannot seek: it is streamed from its start, every line filtered by time as always. */
+async function readCompressed(generation: Generation, reader: WindowReader): Promise<LogFileRead> {
+  const { path } = generation;
+  const source = fs.createReadStream(path);
+  const gunzip = zlib.createGunzip();
+  let bytesRead = 0;
+  try {
+    // pipe() does not forward a read error; without this the loop below would wait forever.
+    source.on('error', (error) => gunzip.destroy(error));
+    source.pipe(gunzip);
+    for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+      reader.push(chunk);
+      bytesRead += chunk.length;
+      if (reader.done) break;
+    }
+  } catch (error) {
+    throw new InputError(`cannot read the rotated log ${describeSystemError(error, path)}`);
+  } finally {
+    source.destroy();
+    gunzip.destroy();
+  }
+  return { path, offset: 0, seekReads: 0, bytesRead };
+}

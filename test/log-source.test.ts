@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import zlib from 'node:zlib';
+import { type RunReport, runAnalysis } from '../src/run.js';
+import { defaultSettings, type Settings } from '../src/settings.js';
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ipanalyse-source-'));
+after(() => fs.rmSync(work, { recursive: true, force: true }));
+
+/** A combined line at an instant, written in the wall-clock time of a fixed UTC offset (minutes). */
+function line(address: string, epoch: number, offsetMinutes = 0): string {
+  const d = new Date((epoch + offsetMinutes * 60) * 1000);
+  const p = (n: number) => String(Math.abs(n)).padStart(2, '0');
+  const zone = `${offsetMinutes < 0 ? '-' : '+'}${p(Math.trunc(offsetMinutes / 60))}${p(offsetMinutes % 60)}`;
+  const stamp = `${p(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} ${zone}`;
+  return `${address} - - [${stamp}] "GET /search?q=x HTTP/1.1" 200 10 "-" "Mozilla/5.0"\n`;
+}
+
+/** One line every `step` seconds in [from, to), cycling over a few clients. */
+function traffic(from: number, to: number, step = 2, offsetMinutes = 0): string {
+  let text = '';
+  for (let t = from, i = 0; t < to; t += step, i++) text += line(`198.51.100.${i % 7}`, t, offsetMinutes);
+  return text;
+}
+
+const END = Date.UTC(2026, 10, 20, 12, 0, 0) / 1000;
+const settings: Settings = { ...defaultSettings(work), MIN_LOG_SIZE: 0, BULKLONG_LIMIT: 100, BULKSHORT_LIMIT: 30, BULK_LOWER: 10 };
+
+let runs = 0;
+async function analyse(files: Record<string, string | Buffer>, overrides: Partial<Settings> = {}, now = new Date(END * 1000), startDate?: Date): Promise<RunReport> {
+  const dir = path.join(work, `run-${runs++}`);
+  fs.mkdirSync(dir);
+  for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), content);
+  return runAnalysis({
+    settings: { ...settings, ...overrides },
+    logFile: path.join(dir, 'access.log'),
+    now,
+    startDate,
+    loadAverage: 14,
+    mapFile: path.join(dir, 'ip_blocks.map'),
+    changeLogFile: path.join(dir, 'changes.log'),
+    format: 'apache',
+    dryRun: true,
+  });
+}
+
+function clientsOf(report: RunReport): string {
+  return report.map?.content ?? `skipped: ${report.skipped}`;
+}
+
+describe('rotated logs: the window is read across generations', async () => {
+  const whole = traffic(END - 7200, END);
+  const single = await analyse({ 'access.log': whole });
+
+  test('the single-file run sees the whole window', () => {
+    assert.equal(single.stats?.linesInWindow, 1800, "one line every 2 s, the end excluded by the generator");
+    assert.equal(single.map?.counts.bulk, 7);
+  });
+
+  test('LOG.1 plain + LOG give the same statistics as one file', async () => {
+    const report = await analyse({ 'access.log.1': traffic(END - 7200, END - 1800), 'access.log': traffic(END - 1800, END) });
+    assert.equal(report.stats?.linesInWindow, single.stats?.linesInWindow);
+    assert.equal(clientsOf(report), clientsOf(single));
+    assert.deepEqual(report.files.map((f) => path.basename(f.path)), ['access.log.1', 'access.log']);
+  });
+
+  test('LOG.2.gz + LOG.1 + a fresh LOG: the compressed generation is streamed', async () => {
+    const report = await analyse({
+      'access.log.2.gz': zlib.gzipSync(traffic(END - 7200, END - 2400)),
+      'access.log.1': traffic(END - 2400, END - 600),
+      'access.log': traffic(END - 600, END),
+    });
+    assert.deepEqual(report.files.map((f) => path.basename(f.path)), ['access.log.2.gz', 'access.log.1', 'access.log']);
+    assert.equal(report.stats?.linesInWindow, single.stats?.linesInWindow);
+    assert.equal(clientsOf(report), clientsOf(single));
+  });
+
+  test('an empty log just after rotation is not blind, even below MIN_LOG_SIZE', async () => {
+    const report = await analyse({ 'access.log.1': whole, 'access.log': '' }, { MIN_LOG_SIZE: whole.length });
+    assert.equal(report.skipped, undefined);
+    assert.equal(clientsOf(report), clientsOf(single));
+  });
+
+  test('without ROTATED_LOGS the original rule holds: a small log is not analysed', async () => {
+    const report = await analyse({ 'access.log.1': whole, 'access.log': traffic(END - 60, END) }, { MIN_LOG_SIZE: 1_000_000, ROTATED_LOGS: [] });
+    assert.match(report.skipped ?? '', /smaller than MIN_LOG_SIZE/);
+  });
+
+  test('a previous generation is not opened when the log covers the window', async () => {
+    const report = await analyse({ 'access.log.1': 'garbage that would be counted\n', 'access.log': whole });
+    assert.deepEqual(report.files.map((f) => path.basename(f.path)), ['access.log']);
+    assert.equal(report.stats?.garbageLines, 0);
+  });
+
+  test('replaying an hour that lies wholly in LOG.1 stops before the current log', async () => {
+    const report = await analyse(
+      { 'access.log.1': traffic(END - 3 * 3600, END - 3600), 'access.log': traffic(END - 3600, END) },
+      {},
+      new Date(END * 1000),
+      new Date((END - 3 * 3600) * 1000),
+    );
+    assert.equal(report.stats?.linesInWindow, 1801, "both ends of the replayed hour");
+    assert.deepEqual(report.files.map((f) => path.basename(f.path)), ['access.log.1']);
+  });
+
+  test('a damaged compressed generation is an input error naming the file', async () => {
+    await assert.rejects(
+      analyse({ 'access.log.2.gz': Buffer.from('not gzip at all'), 'access.log.1': traffic(END - 1200, END - 600), 'access.log': traffic(END - 600, END) }),
+      (error: Error) => /access\.log\.2\.gz/.test(error.message) && (error as { exitCode?: number }).exitCode === 66,
+    );
+  });
+});
+
+describe('time zones: windows are instants, whatever offset the lines carry', async () => {
+  test('a log whose offset changes mid-file (a DST change) gives the exact window', async () => {
+    // 2026-03-29 01:00 UTC: Central Europe goes from +0100 to +0200 and the wall clock jumps from 02:00 to 03:00.
+    const change = Date.UTC(2026, 2, 29, 1, 0, 0) / 1000;
+    const log = traffic(change - 5400, change, 1, 60) + traffic(change, change + 5400, 1, 120);
+    const end = change + 1800;
+    const report = await analyse({ 'access.log': log }, {}, new Date(end * 1000));
+    assert.equal(report.stats?.linesInWindow, 3601, 'every second of the hour ending 30 minutes after the change, both ends included');
+  });
+
+  test('the same instants logged in UTC and in -0500 give the same decisions', async () => {
+    const utc = await analyse({ 'access.log': traffic(END - 7200, END, 2, 0) });
+    const newYork = await analyse({ 'access.log': traffic(END - 7200, END, 2, -300) });
+    assert.equal(newYork.stats?.linesInWindow, utc.stats?.linesInWindow);
+    assert.equal(clientsOf(newYork), clientsOf(utc));
+  });
+});
