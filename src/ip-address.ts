@@ -58,7 +58,7 @@ function parseHexGroup(text: string): number | undefined {
 }
 
 /** Parses into eight 16-bit groups; zone indices (`%eth0`) are refused: they never identify a remote client. */
-function parseIpv6(text: string): number[] | undefined {
+export function parseIpv6(text: string): number[] | undefined {
   const halves = text.split('::');
   if (halves.length > 2) return undefined;
   const parseSide = (side: string, mayEndInIpv4: boolean): number[] | undefined => {

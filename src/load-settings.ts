@@ -3,7 +3,8 @@
  * ConfigError that lists every problem in the file.
  */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
+import { parseListFile } from './address-list.js';
 import { ConfigError, describeSystemError } from './errors.js';
 import { parsePythonAssignments, type Assignment, type PyValue } from './python-literal.js';
 import { formatProblem, validateSettings } from './settings-schema.js';
@@ -46,7 +47,26 @@ export async function loadSettings(file: string | undefined, baseDir: string, op
     problems.push(...validated.problems.map((text) => ({ line: lineOf(text), text })));
   }
   if (problems.length > 0 || 'problems' in validated) throw new ConfigError(problems.sort((a, b) => a.line - b.line).map((p) => p.text));
-  return { settings: validated.settings, origins: validated.origins, file: path };
+  const { settings } = validated;
+  const listProblems: string[] = [];
+  for (const [fileKey, listKey] of [['WHITELIST_FILE', 'WHITELIST'], ['BLACKLIST_FILE', 'BLACKLIST']] as const) {
+    const listFile = settings[fileKey];
+    if (listFile === undefined) continue;
+    // Relative to the settings file, so a configuration-management checkout can hold both side by side.
+    const resolved = isAbsolute(listFile) ? listFile : join(dirname(path), listFile);
+    let text: string;
+    try {
+      text = await readFile(resolved, 'utf8');
+    } catch (error) {
+      listProblems.push(`${validated.origins[fileKey]} ${fileKey}: ${describeSystemError(error, resolved)}`);
+      continue;
+    }
+    const parsed = parseListFile(text, resolved);
+    listProblems.push(...parsed.problems);
+    settings[listKey] = [...new Set([...settings[listKey], ...parsed.entries])];
+  }
+  if (listProblems.length > 0) throw new ConfigError(listProblems);
+  return { settings, origins: validated.origins, file: path };
 }
 
 /** Assignments whose value holds a character decoded from invalid UTF-8, with the line of those bytes. */

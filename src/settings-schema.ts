@@ -3,7 +3,7 @@
  * reads when it holds something else.
  */
 import { z } from 'zod';
-import { canonicalizeIp } from './ip-address.js';
+import { parseListEntry } from './address-list.js';
 import { describePyValue, type Assignment } from './python-literal.js';
 import { defaultSettings, type SettingOrigins, type Settings } from './settings.js';
 
@@ -23,21 +23,20 @@ const stringOrStrings = (what: string) =>
     .union([z.string(), z.array(z.string())], { error: expected(what) })
     .transform((value) => (typeof value === 'string' ? [value] : value));
 
-/** The original's space-separated string, or a tuple; every entry must be an address the web server could log. */
-const addressList = stringOrStrings("addresses, as one space-separated string or a tuple of strings such as ('1.2.3.4', '2001:db8::1')").transform(
+/** The original's space-separated string, or a tuple; every entry an address or a network (CIDR). */
+const addressList = stringOrStrings("addresses or networks, as one space-separated string or a tuple of strings such as ('192.0.2.1', '2001:db8::/32')").transform(
   (values, ctx) => {
-    const canonical = new Set<string>();
-    for (const entry of values.flatMap((value) => value.split(/\s+/)).filter(Boolean)) {
-      const address = canonicalizeIp(entry);
-      if (address !== undefined) canonical.add(address);
-      else {
-        const hint = entry.includes('/') ? ' (networks are not supported; list single addresses)' : '';
-        ctx.addIssue({ code: 'custom', message: `'${entry}' is not an IPv4 or IPv6 address${hint}`, input: entry });
-      }
+    const entries = new Set<string>();
+    for (const text of values.flatMap((value) => value.split(/\s+/)).filter(Boolean)) {
+      const parsed = parseListEntry(text);
+      if ('entry' in parsed) entries.add(parsed.entry);
+      else ctx.addIssue({ code: 'custom', message: parsed.problem, input: text });
     }
-    return [...canonical];
+    return [...entries];
   },
 );
+
+const optionalFilePath = z.union([z.string(), z.null()], { error: expected('a file path in quotes, or None') }).transform((value) => value || undefined);
 
 const PLAIN_SCHEMAS: { [K in PlainKey]: z.ZodType<Settings[K]> } = {
   BLOCKEDFILE: filePath,
@@ -45,6 +44,9 @@ const PLAIN_SCHEMAS: { [K in PlainKey]: z.ZodType<Settings[K]> } = {
   LOADAVG_FILE: filePath,
   WHITELIST: addressList,
   BLACKLIST: addressList,
+  WHITELIST_FILE: optionalFilePath,
+  BLACKLIST_FILE: optionalFilePath,
+  EXCLUDE_NON_GLOBAL: z.boolean({ error: expected('True or False') }),
   UA_BLOCKLIST: stringOrStrings("user-agent prefixes, as a tuple of strings such as ('curl/', 'python-requests')").refine(
     (prefixes) => prefixes.every((prefix) => prefix !== ''),
     { error: 'an empty user-agent prefix would match every client' },

@@ -8,10 +8,15 @@ export interface Settings {
   BLOCKEDFILE: string;
   /** The change log for the operators. */
   LOGFILE: string;
-  /** Canonical addresses that never get statistics and never appear in the map. */
+  /** Canonical addresses and networks (CIDR) that never get statistics and never appear in the map. */
   WHITELIST: string[];
-  /** Canonical addresses always written as `ban`. */
+  /** Canonical addresses always written as `ban`, and networks whose clients are banned. */
   BLACKLIST: string[];
+  /** Files of more WHITELIST / BLACKLIST entries, one address or network per line, `#` comments. */
+  WHITELIST_FILE: string | undefined;
+  BLACKLIST_FILE: string | undefined;
+  /** Leave private, loopback, link-local and other non-global addresses out of the analysis. */
+  EXCLUDE_NON_GLOBAL: boolean;
   /** User-agent prefixes that turn a would-be bulk client into a block. */
   UA_BLOCKLIST: string[];
   /** Length of the long window, in seconds (BLOCKCOOLOFF_DELTA or BLOCKCOOLOFF_PERIOD). */
@@ -60,6 +65,9 @@ export function defaultSettings(baseDir: string): Settings {
     LOGFILE: `${baseDir}/log/restricted_ip.log`,
     WHITELIST: [],
     BLACKLIST: [],
+    WHITELIST_FILE: undefined,
+    BLACKLIST_FILE: undefined,
+    EXCLUDE_NON_GLOBAL: false,
     UA_BLOCKLIST: [],
     BLOCKCOOLOFF_SECONDS: 3600,
     BULKCOOLOFF_SECONDS: 900,

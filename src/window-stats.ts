@@ -50,6 +50,8 @@ export class ClientTable {
   private readonly indexByRawAddress = new Map<string, number>();
   private readonly indexByAddress = new Map<string, number>();
   private readonly addresses: string[] = [];
+  /** Whitelisted or blacklisted addresses seen in the window: a banned network's clients are banned one by one. */
+  readonly listedAddresses = new Set<string>();
   private longTotal = new Int32Array(INITIAL_CAPACITY);
   private longApi = new Int32Array(INITIAL_CAPACITY);
   private shortTotal = new Int32Array(INITIAL_CAPACITY);
@@ -69,8 +71,10 @@ export class ClientTable {
     const address = canonicalizeIp(raw);
     let index: number;
     if (address === undefined) index = NOT_AN_ADDRESS;
-    else if (this.isListed(address)) index = LISTED;
-    else index = this.indexByAddress.get(address) ?? this.add(address);
+    else if (this.isListed(address)) {
+      index = LISTED;
+      this.listedAddresses.add(address);
+    } else index = this.indexByAddress.get(address) ?? this.add(address);
     this.indexByRawAddress.set(raw, index);
     return index;
   }

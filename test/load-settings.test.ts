@@ -84,7 +84,7 @@ describe('loadSettings', () => {
     );
     assert.deepEqual(await problemsOf(file), [
       `${file}:1 BULKLONG_LIMIT: '8000x' is not a number (a text value needs quotes, such as '8000x')`,
-      `${file}:2 WHITELIST: '1.2.3.999' is not an IPv4 or IPv6 address`,
+      `${file}:2 WHITELIST: '1.2.3.999' is not an IPv4 or IPv6 address or network`,
       `${file}:3 X: calling exec() is not allowed; the only function allowed is timedelta(...)`,
       `${file}:4 BULKSHORT_LIMIT: expected a number of requests (0 or more), got the number -5`,
     ]);

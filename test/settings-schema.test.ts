@@ -127,18 +127,18 @@ describe('validateSettings', () => {
     {
       name: 'an invalid whitelist entry',
       text: "WHITELIST = '1.2.3.4 1.2.3.999'",
-      problems: [`${FILE}:1 WHITELIST: '1.2.3.999' is not an IPv4 or IPv6 address`],
+      problems: [`${FILE}:1 WHITELIST: '1.2.3.999' is not an IPv4 or IPv6 address or network`],
     },
     {
-      name: 'a network in the blacklist',
-      text: "BLACKLIST = ('10.0.0.0/8',)",
-      problems: [`${FILE}:1 BLACKLIST: '10.0.0.0/8' is not an IPv4 or IPv6 address (networks are not supported; list single addresses)`],
+      name: 'a network with host bits set in the blacklist',
+      text: "BLACKLIST = ('10.1.0.0/8',)",
+      problems: [`${FILE}:1 BLACKLIST: '10.1.0.0/8' has host bits set; the network is 10.0.0.0/8`],
     },
     {
       name: 'a number in the whitelist',
       text: 'WHITELIST = 5',
       problems: [
-        `${FILE}:1 WHITELIST: expected addresses, as one space-separated string or a tuple of strings such as ('1.2.3.4', '2001:db8::1'), got the number 5`,
+        `${FILE}:1 WHITELIST: expected addresses or networks, as one space-separated string or a tuple of strings such as ('192.0.2.1', '2001:db8::/32'), got the number 5`,
       ],
     },
     {
@@ -214,7 +214,7 @@ describe('validateSettings', () => {
       "BLOCKCOOLOFF_PERIOD = '1 hr'",
     ].join('\n');
     assert.deepEqual(problemsOf(text), [
-      `${FILE}:3 WHITELIST: '1.2.3.999' is not an IPv4 or IPv6 address`,
+      `${FILE}:3 WHITELIST: '1.2.3.999' is not an IPv4 or IPv6 address or network`,
       `${FILE}:5 BULKSHORT_LIMT: unknown setting; did you mean BULKSHORT_LIMIT?`,
       `${FILE}:7 BLOCKCOOLOFF_PERIOD: unknown unit 'hr' in '1 hr' (use s, min, h, d or w)`,
     ]);

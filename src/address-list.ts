@@ -1,0 +1,124 @@
+/**
+ * Whitelists and blacklists of addresses and networks (CIDR), matched with
+ * Node's own net.BlockList rather than hand-written prefix arithmetic.
+ */
+import net from 'node:net';
+import { canonicalizeIp, parseIpv6 } from './ip-address.js';
+
+/** A list entry in canonical form: an address, or a network `address/prefix` with no host bits set. */
+export type ListEntry = string;
+
+/**
+ * Canonicalises one list entry. Returns the entry, or a message saying why it
+ * is not an address or network (host bits set in a network are refused, with
+ * the network that was probably meant).
+ */
+export function parseListEntry(text: string): { entry: ListEntry } | { problem: string } {
+  const slash = text.indexOf('/');
+  if (slash < 0) {
+    const address = canonicalizeIp(text);
+    return address ? { entry: address } : { problem: `'${text}' is not an IPv4 or IPv6 address or network` };
+  }
+  const address = canonicalizeIp(text.slice(0, slash));
+  const prefixText = text.slice(slash + 1);
+  const family = address?.includes(':') ? 'ipv6' : 'ipv4';
+  const maxPrefix = family === 'ipv6' ? 128 : 32;
+  const prefix = /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : NaN;
+  if (!address || !(prefix >= 0 && prefix <= maxPrefix)) return { problem: `'${text}' is not an IPv4 or IPv6 address or network` };
+  const network = networkAddress(address, prefix, family);
+  if (network !== address) return { problem: `'${text}' has host bits set; the network is ${network}/${prefix}` };
+  return { entry: prefix === maxPrefix ? address : `${address}/${prefix}` };
+}
+
+function networkAddress(address: string, prefix: number, family: 'ipv4' | 'ipv6'): string {
+  const bytes = addressBytes(address, family);
+  for (let bit = prefix; bit < bytes.length * 8; bit++) bytes[bit >> 3] &= ~(0x80 >> (bit & 7));
+  if (family === 'ipv4') return bytes.join('.');
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i] << 8) | bytes[i + 1]).toString(16));
+  return canonicalizeIp(groups.join(':')) as string;
+}
+
+function addressBytes(address: string, family: 'ipv4' | 'ipv6'): number[] {
+  if (family === 'ipv4') return address.split('.').map(Number);
+  return (parseIpv6(address) as number[]).flatMap((group) => [group >> 8, group & 0xff]);
+}
+
+export interface AddressList {
+  /** The single addresses, canonical. */
+  addresses: string[];
+  /** The networks, `address/prefix`. */
+  networks: string[];
+  /** True when the canonical address is listed or lies in a listed network. */
+  has(address: string): boolean;
+}
+
+/** Builds a list from canonical entries (see parseListEntry). */
+export function buildAddressList(entries: readonly ListEntry[]): AddressList {
+  const addresses = new Set<string>();
+  const networks: string[] = [];
+  const blocks = new net.BlockList();
+  for (const entry of entries) {
+    const slash = entry.indexOf('/');
+    if (slash < 0) {
+      addresses.add(entry);
+      continue;
+    }
+    const network = entry.slice(0, slash);
+    blocks.addSubnet(network, Number(entry.slice(slash + 1)), network.includes(':') ? 'ipv6' : 'ipv4');
+    networks.push(entry);
+  }
+  return {
+    addresses: [...addresses],
+    networks,
+    has: (address) => addresses.has(address) || (networks.length > 0 && blocks.check(address, address.includes(':') ? 'ipv6' : 'ipv4')),
+  };
+}
+
+// Addresses that are not on the public Internet (IANA's special-purpose
+// registries): a client there is a proxy, a monitor or a test, never one to throttle.
+const NON_GLOBAL = new net.BlockList();
+for (const [network, prefix] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+] as const) {
+  NON_GLOBAL.addSubnet(network, prefix, 'ipv4');
+}
+for (const [network, prefix] of [
+  ['::', 127],
+  ['100::', 64],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['ff00::', 8],
+] as const) {
+  NON_GLOBAL.addSubnet(network, prefix, 'ipv6');
+}
+
+/** True for private, loopback, link-local, shared (CGN), multicast and reserved addresses. */
+export function isNonGlobal(address: string): boolean {
+  return NON_GLOBAL.check(address, address.includes(':') ? 'ipv6' : 'ipv4');
+}
+
+/** Parses a list file: one address or network per line, `#` comments, blank lines. Problems are `FILE:LINE: message`. */
+export function parseListFile(text: string, file: string): { entries: ListEntry[]; problems: string[] } {
+  const entries: ListEntry[] = [];
+  const problems: string[] = [];
+  text.split('\n').forEach((raw, index) => {
+    const hash = raw.indexOf('#');
+    const entryText = (hash >= 0 ? raw.slice(0, hash) : raw).trim();
+    if (entryText === '') return;
+    const parsed = parseListEntry(entryText);
+    if ('entry' in parsed) entries.push(parsed.entry);
+    else problems.push(`${file}:${index + 1}: ${parsed.problem}`);
+  });
+  return { entries, problems };
+}
