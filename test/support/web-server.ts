@@ -1,0 +1,119 @@
+/**
+ * Real Apache and nginx processes for the web-server tests: found, configured
+ * from the templates in fixtures/servers/, started on loopback, asked as any
+ * client address (through X-Forwarded-For), and stopped.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** The executable's path, or undefined; sbin is searched too because PATH often lacks it. */
+export function findExecutable(name: string): string | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/usr/local/sbin', '/sbin'];
+  for (const dir of dirs) {
+    const candidate = path.join(dir || '.', name);
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** A port nobody listens on right now (the kernel's choice, so parallel test files do not collide). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Fills `{{KEY}}` placeholders; a placeholder left over is a mistake in the test, not a config to run. */
+export function fillTemplate(template: string, values: Record<string, string | number>): string {
+  const text = template.replace(/\{\{(\w+)\}\}/g, (whole, key: string) => (key in values ? String(values[key]) : whole));
+  const left = text.match(/\{\{\w+\}\}/);
+  if (left) throw new Error(`template placeholder ${left[0]} has no value`);
+  return text;
+}
+
+export interface RunningServer {
+  child: ChildProcess;
+  port: number;
+  /** stdout and stderr so far, for failure messages. */
+  output(): string;
+}
+
+function connects(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.setTimeout(500);
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => (socket.destroy(), resolve(false)));
+  });
+}
+
+/**
+ * Starts a server in the foreground and waits until it accepts connections.
+ * `errorLog` is quoted when it fails to come up, as that is where both servers say why.
+ */
+export async function startServer(command: string, args: string[], port: number, errorLog: string): Promise<RunningServer> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  let spawnError: Error | undefined;
+  child.once('error', (error) => (spawnError = error));
+  const server: RunningServer = { child, port, output: () => output };
+  for (let attempt = 0; attempt < 100; attempt++) {
+    if (spawnError || child.exitCode !== null || child.signalCode !== null) break;
+    if (await connects(port)) return server;
+    await sleep(100);
+  }
+  await stopServer(server);
+  const log = fs.existsSync(errorLog) ? fs.readFileSync(errorLog, 'utf8') : '';
+  throw new Error(`${command} did not come up on port ${port}: ${spawnError?.message ?? ''}\n${output}\n${log}`);
+}
+
+/** Stops the server and its workers: SIGTERM, then SIGKILL if it lingers. */
+export async function stopServer(server: RunningServer | undefined): Promise<void> {
+  const child = server?.child;
+  if (!child || child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+export interface Answer {
+  status: number;
+  body: string;
+}
+
+/** One GET as `address`, on a fresh connection so that an nginx reload is seen by the next request. */
+export function ask(port: number, urlPath: string, address: string): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const request = http.get(
+      { host: '127.0.0.1', port, path: urlPath, agent: false, timeout: 3000, headers: { 'X-Forwarded-For': address, Connection: 'close' } },
+      (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (body += chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+        response.on('error', reject);
+      },
+    );
+    request.on('timeout', () => request.destroy(new Error(`GET ${urlPath} as ${address}: no answer within 3 s`)));
+    request.on('error', reject);
+  });
+}

@@ -1,0 +1,202 @@
+/**
+ * The map ipanalyse writes, read by the real Apache and nginx configured as
+ * in fixtures/servers/ (the snippets the README gives operators): clients get
+ * the answer of their state, and are served normally again once released.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isDeepStrictEqual } from 'node:util';
+import { FIXTURES } from './support/paths.js';
+import { runCli } from './support/run-cli.js';
+import { ask, fillTemplate, findExecutable, freePort, startServer, stopServer, type RunningServer } from './support/web-server.js';
+
+const SERVERS = path.join(FIXTURES, 'servers');
+
+type State = 'www' | 'bulk' | 'block' | 'ban';
+/** What a client in each state gets: www and bulk are served (by different pools), block and ban are not. */
+const ANSWER: Record<State, string> = { www: '200 www', bulk: '200 bulk', block: '429', ban: '403' };
+
+/** One client per state of the first run, each on another endpoint and URL form the rewrite must catch. */
+const CLIENTS: { address: string; path: string; state: State }[] = [
+  { address: '198.51.100.5', path: '/search?q=paris', state: 'bulk' },
+  { address: '198.51.100.7', path: '/reverse.php?lat=48.8&lon=2.3', state: 'block' },
+  { address: '2001:db8::5', path: '/details?osmtype=N&osmid=1', state: 'block' },
+  // How a proxy might spell it; the servers canonicalize it to the map's form.
+  { address: '2001:DB8:0:0::5', path: '/search?q=x', state: 'block' },
+  { address: '192.0.2.66', path: '/search/rome', state: 'ban' },
+  { address: '203.0.113.9', path: '/search?q=berlin', state: 'www' },
+];
+const FIRST_MAP = '192.0.2.66 ban\n198.51.100.5 bulk\n198.51.100.7 block\n2001:db8::5 block\n';
+
+async function answers(port: number): Promise<Record<string, string>> {
+  const result: Record<string, string> = {};
+  for (const client of CLIENTS) {
+    const { status, body } = await ask(port, client.path, client.address);
+    result[client.address] = status === 200 ? `200 ${body.trim()}` : String(status);
+  }
+  return result;
+}
+
+function expectedAnswers(released: boolean): Record<string, string> {
+  return Object.fromEntries(CLIENTS.map((client) => [client.address, ANSWER[released ? 'www' : client.state]]));
+}
+
+/** nginx swaps workers some time after a reload; poll (bounded) until the answers settle. */
+async function settledAnswers(port: number, expected: Record<string, string>): Promise<Record<string, string>> {
+  let got = await answers(port);
+  for (let round = 0; round < 50 && !isDeepStrictEqual(got, expected); round++) {
+    await sleep(100);
+    got = await answers(port);
+  }
+  return got;
+}
+
+/**
+ * The operator's side: a temp installation with the log, the settings and an
+ * empty map (both servers refuse to start without the map file), and the two
+ * cron runs: one at 12:00 that restricts, one at 14:00, after the clients went
+ * quiet and the operator emptied BLACKLIST, that releases everyone.
+ */
+class Installation {
+  readonly root = fs.mkdtempSync(path.join(os.tmpdir(), 'ipanalyse-web-'));
+  readonly map = path.join(this.root, 'ip_blocks.map');
+  readonly log = path.join(this.root, 'access.log');
+  readonly settings = path.join(this.root, 'ip_blocks.conf');
+
+  constructor(readonly format: 'apache' | 'nginx') {
+    // Apache's children (www-data) read the map and the pool files.
+    fs.chmodSync(this.root, 0o755);
+    fs.writeFileSync(this.map, '');
+    fs.chmodSync(this.map, 0o644);
+    fs.copyFileSync(path.join(SERVERS, 'access.log'), this.log);
+    fs.copyFileSync(path.join(SERVERS, 'ip_blocks.conf'), this.settings);
+  }
+
+  run(now: string): void {
+    const result = runCli([
+      '--settings', this.settings, '--map', this.map, '--changelog', path.join(this.root, 'restricted_ip.log'),
+      '--format', this.format, '--now', now, '--loadavg', '1', this.log,
+    ]);
+    assert.equal(result.status, 0, `ipanalyse failed: ${result.stderr}`);
+    assert.equal(result.stderr + result.stdout, '', 'a normal run is silent');
+  }
+
+  releaseRun(): void {
+    fs.appendFileSync(this.log, fs.readFileSync(path.join(SERVERS, 'access-later.log')));
+    const settings = fs.readFileSync(this.settings, 'utf8');
+    fs.writeFileSync(this.settings, settings.replace(/^BLACKLIST = .*$/m, "BLACKLIST = ''"));
+    this.run('2026-11-20 14:00:00');
+  }
+
+  mapLines(text: string): string {
+    return this.format === 'nginx' ? text.replace(/\n/g, ';\n') : text;
+  }
+
+  remove(): void {
+    fs.rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+const apache2 = findExecutable('apache2');
+describe('Apache with RewriteMap txt: reads the map without a restart', { skip: apache2 ? false : 'apache2 is not installed' }, () => {
+  let site: Installation;
+  let server: RunningServer | undefined;
+
+  before(async () => {
+    site = new Installation('apache');
+    fs.mkdirSync(path.join(site.root, 'htdocs'));
+    for (const pool of ['www', 'bulk']) fs.writeFileSync(path.join(site.root, 'htdocs', `${pool}.txt`), `${pool}\n`);
+    const port = await freePort();
+    const conf = path.join(site.root, 'apache.conf');
+    const root = process.getuid?.() === 0;
+    fs.writeFileSync(
+      conf,
+      fillTemplate(fs.readFileSync(path.join(SERVERS, 'apache.conf'), 'utf8'), {
+        ROOT: site.root,
+        PORT: port,
+        MAP: site.map,
+        MODULES: '/usr/lib/apache2/modules',
+        // Apache will not serve as root; unprivileged, it keeps its own user anyway.
+        USER: root ? 'www-data' : `#${process.getuid?.()}`,
+        GROUP: root ? 'www-data' : `#${process.getgid?.()}`,
+      }),
+    );
+    server = await startServer(apache2!, ['-f', conf, '-DFOREGROUND'], port, path.join(site.root, 'apache-error.log'));
+  });
+
+  after(async () => {
+    await stopServer(server);
+    site?.remove();
+  });
+
+  test('before any run, everyone is served by the www pool', async () => {
+    assert.deepEqual(await answers(server!.port), expectedAnswers(true));
+  });
+
+  test('after a run: bulk goes to the bulk pool, block gets 429, ban 403, others www', async () => {
+    site.run('2026-11-20 12:00:00');
+    assert.equal(fs.readFileSync(site.map, 'utf8'), FIRST_MAP);
+    assert.deepEqual(await answers(server!.port), expectedAnswers(false));
+  });
+
+  // Nothing signals Apache between the runs: each lookup stats the map and rereads it when its mtime changed.
+  test('after the releasing run everyone is served normally again', async () => {
+    site.releaseRun();
+    assert.equal(fs.readFileSync(site.map, 'utf8'), '');
+    assert.deepEqual(await answers(server!.port), expectedAnswers(true));
+  });
+});
+
+const nginx = findExecutable('nginx');
+describe('nginx with the map included: reads it on reload', { skip: nginx ? false : 'nginx is not installed' }, () => {
+  let site: Installation;
+  let server: RunningServer | undefined;
+  let nginxArgs: string[];
+
+  /** Runs nginx itself against our config: `-t` (check) or `-s reload`. */
+  function control(...args: string[]): void {
+    const result = spawnSync(nginx!, [...args, ...nginxArgs], { encoding: 'utf8' });
+    assert.equal(result.status, 0, `nginx ${args.join(' ')}: ${result.stderr}`);
+  }
+
+  before(async () => {
+    site = new Installation('nginx');
+    const port = await freePort();
+    const conf = path.join(site.root, 'nginx.conf');
+    fs.writeFileSync(conf, fillTemplate(fs.readFileSync(path.join(SERVERS, 'nginx.conf'), 'utf8'), { ROOT: site.root, PORT: port, MAP: site.map }));
+    // -e: the error log before the config is read, which would otherwise be /var/log/nginx.
+    nginxArgs = ['-c', conf, '-p', site.root, '-e', path.join(site.root, 'nginx-error.log')];
+    server = await startServer(nginx!, [...nginxArgs, '-g', 'daemon off;'], port, path.join(site.root, 'nginx-error.log'));
+  });
+
+  after(async () => {
+    await stopServer(server);
+    site?.remove();
+  });
+
+  test('before any run, everyone is served by the www pool', async () => {
+    assert.deepEqual(await answers(server!.port), expectedAnswers(true));
+  });
+
+  test('after a run and a reload: bulk goes to the bulk pool, block gets 429, ban 403, others www', async () => {
+    site.run('2026-11-20 12:00:00');
+    assert.equal(fs.readFileSync(site.map, 'utf8'), site.mapLines(FIRST_MAP));
+    assert.deepEqual(await answers(server!.port), expectedAnswers(true), 'nginx reads the map on reload only');
+    control('-t', '-q');
+    control('-s', 'reload');
+    assert.deepEqual(await settledAnswers(server!.port, expectedAnswers(false)), expectedAnswers(false));
+  });
+
+  test('after the releasing run and a reload everyone is served normally', async () => {
+    site.releaseRun();
+    assert.equal(fs.readFileSync(site.map, 'utf8'), '');
+    control('-t', '-q');
+    control('-s', 'reload');
+    assert.deepEqual(await settledAnswers(server!.port, expectedAnswers(true)), expectedAnswers(true));
+  });
+});
