@@ -31,6 +31,8 @@ export function writeFileAtomic(target: string, content: string): void {
   try {
     fs.mkdirSync(path.dirname(target), { recursive: true });
     fd = fs.openSync(temp, 'wx', mode);
+    // open() applies the umask; cron's is often 077, and a map the web server cannot read throttles nobody.
+    fs.fchmodSync(fd, mode);
     fs.writeSync(fd, content);
     fs.fsyncSync(fd);
     fs.closeSync(fd);
