@@ -1,0 +1,784 @@
+/**
+ * Seeded access-log traffic for differential tests and benchmarks.
+ *
+ * A scenario is a list of clients, each with a request rate over time, a
+ * request mix and a user agent. The generator turns it into Apache combined
+ * lines in the order a server writes them: a line is written when its request
+ * ends, so it can be a few seconds older than the line before it.
+ *
+ * The same module also predicts what the original cron script decides on such
+ * a log (`predictRun`). The original positions its window start only to
+ * within a few lines and counts the first line after the short-window start
+ * as long-only; `predictRun` refuses (throws) whenever a client's counts come
+ * close enough to a limit for that imprecision to matter, so a scenario that
+ * passes it has one right answer that an exact implementation must also find.
+ *
+ * Everything generated is plain ASCII: the original reads the log in text
+ * mode and seeks to arbitrary byte offsets, which would split a multi-byte
+ * character (real servers escape such bytes as \xhh anyway).
+ */
+
+import { closeSync, openSync, writeSync } from 'node:fs';
+
+export type Rng = () => number;
+
+/** mulberry32: tiny, fast, and the same sequence on every platform. */
+export function mulberry32(seed: number): Rng {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function pick<T>(rng: Rng, items: readonly T[]): T {
+  return items[Math.floor(rng() * items.length)];
+}
+
+function randomInt(rng: Rng, low: number, high: number): number {
+  return low + Math.floor(rng() * (high - low + 1));
+}
+
+// ---------------------------------------------------------------------------
+// Scenario description
+
+/** Requests per second between two instants (epoch seconds, `until` excluded). */
+export interface Phase {
+  from: number;
+  until: number;
+  rate: number;
+}
+
+/**
+ * What a client asks for: `api` the API endpoints directly, `ui` the bundled
+ * web UI pages (/ui/search.html and friends, which the original counts as API
+ * requests because their path contains "/search"), `browse` mostly pages that
+ * are not API requests.
+ */
+export type RequestMix = 'api' | 'ui' | 'browse';
+
+/**
+ * What a client's other requests are: `assorted` pages, CORS preflights on
+ * /search (`preflight`: an API path, but never an API request), or
+ * connections closed before a request line (`no-request`: logged as "-").
+ */
+export type NonApiMix = 'assorted' | 'preflight' | 'no-request';
+
+export interface ClientProfile {
+  /** Shown in diagnostics: what this client is meant to exercise. */
+  label: string;
+  /** Canonical form (the original matches addresses as strings). */
+  address: string;
+  /** Sorted, non-overlapping. */
+  phases: Phase[];
+  /** Fraction of requests that go to an API-looking path. */
+  apiShare: number;
+  mix: RequestMix;
+  nonApi: NonApiMix;
+  /** undefined: the client never sends a user agent (logged as "-"). */
+  userAgent: string | undefined;
+  /** Fraction of requests sent without a user agent by a client that normally has one. */
+  missingUserAgentShare: number;
+  /** `steady`: evenly spaced with jitter (scripts); `random`: exponential gaps (people). */
+  arrivals: 'steady' | 'random';
+  /** Single requests at these instants (sorted), on top of the phases. */
+  scheduled?: number[];
+}
+
+export interface ScenarioConfig {
+  seed: number;
+  /** Lines are generated for requests arriving in [from, until), epoch seconds. */
+  from: number;
+  until: number;
+  /** How much older than the line before it a line may be, in seconds. */
+  maxLatenessSeconds: number;
+  clients: ClientProfile[];
+}
+
+// ---------------------------------------------------------------------------
+// Populations
+
+const PUBLIC_IPV4_FIRST_OCTETS = [
+  2, 5, 23, 31, 37, 45, 46, 51, 62, 77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87, 88, 89, 91, 93, 94, 95, 104, 109, 134,
+  141, 145, 151, 176, 178, 185, 188, 193, 194, 195, 212, 213, 217,
+];
+const PUBLIC_IPV6_PREFIXES = ['2a01', '2a02', '2a03', '2a0a', '2001:67c', '2600', '2604', '2a00', '2c0f', '2803'];
+
+/**
+ * Hands out distinct global unicast addresses, already in the form a server
+ * logs them (lower case, RFC 5952), so the map compares as plain strings.
+ * Documentation and private ranges are avoided on purpose: an implementation
+ * may legitimately treat them apart.
+ */
+export class AddressBook {
+  private readonly used = new Set<string>();
+  constructor(private readonly rng: Rng) {}
+
+  ipv4(): string {
+    for (;;) {
+      const address = `${pick(this.rng, PUBLIC_IPV4_FIRST_OCTETS)}.${randomInt(this.rng, 0, 255)}.${randomInt(this.rng, 0, 255)}.${randomInt(this.rng, 1, 254)}`;
+      if (this.claim(address)) return address;
+    }
+  }
+
+  ipv6(): string {
+    for (;;) {
+      // Non-zero groups around one run of three zero groups: exactly one canonical spelling.
+      const group = () => randomInt(this.rng, 1, 0xffff).toString(16);
+      const prefix = pick(this.rng, PUBLIC_IPV6_PREFIXES);
+      const groupsBefore = prefix.includes(':') ? 2 : 3;
+      const middle = Array.from({ length: groupsBefore }, group).join(':');
+      const address = `${prefix}:${middle}::${group()}`;
+      if (this.claim(address)) return address;
+    }
+  }
+
+  private claim(address: string): boolean {
+    if (this.used.has(address)) return false;
+    this.used.add(address);
+    return true;
+  }
+}
+
+const BROWSER_USER_AGENTS = [
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36',
+  'Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0',
+  'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Safari/605.1.15',
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1',
+  'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.144 Mobile Safari/537.36',
+];
+const SCRIPT_USER_AGENTS = [
+  'python-requests/2.31.0',
+  'curl/8.5.0',
+  'Java/17.0.9',
+  'okhttp/4.12.0',
+  'GeoSync/2.4 (ops@geosync.example.com)',
+  'osmand~/4.6.8 (Android)',
+  'Go-http-client/2.0',
+  'QGIS/33400/Windows 10 Version 2009',
+  'node-fetch/1.0 (+https://github.com/bitinn/node-fetch)',
+];
+
+export function browserUserAgent(rng: Rng): string {
+  return pick(rng, BROWSER_USER_AGENTS);
+}
+
+export function scriptUserAgent(rng: Rng): string {
+  return pick(rng, SCRIPT_USER_AGENTS);
+}
+
+export interface NormalPopulationOptions {
+  count: number;
+  from: number;
+  until: number;
+  /** Requests per second per client, any kind; API requests are a share of these. */
+  minRate: number;
+  maxRate: number;
+  ipv6Share: number;
+  /** Clients that never send a user agent; harmless at these rates. */
+  noUserAgentShare: number;
+  /** Clients that come and go in sessions instead of staying all along. */
+  sessionShare: number;
+}
+
+/** Ordinary clients: browsers and small scripts, each far below every limit. */
+export function normalClients(rng: Rng, book: AddressBook, options: NormalPopulationOptions): ClientProfile[] {
+  const clients: ClientProfile[] = [];
+  for (let i = 0; i < options.count; i++) {
+    const address = rng() < options.ipv6Share ? book.ipv6() : book.ipv4();
+    const isBrowser = rng() < 0.6;
+    const rate = options.minRate + rng() * (options.maxRate - options.minRate);
+    const phases: Phase[] = [];
+    if (rng() < options.sessionShare) {
+      // Sessions of 5-40 minutes with pauses between them.
+      let at = options.from + rng() * 1800;
+      while (at < options.until) {
+        const until = Math.min(options.until, at + 300 + rng() * 2100);
+        phases.push({ from: at, until, rate: rate * 2 });
+        at = until + 300 + rng() * 2400;
+      }
+    } else {
+      phases.push({ from: options.from, until: options.until, rate });
+    }
+    clients.push({
+      label: `normal-${i}`,
+      address,
+      phases,
+      apiShare: isBrowser ? 0.55 + rng() * 0.3 : 0.9 + rng() * 0.1,
+      mix: isBrowser ? (rng() < 0.5 ? 'ui' : 'browse') : 'api',
+      nonApi: 'assorted',
+      userAgent: rng() < options.noUserAgentShare ? undefined : isBrowser ? browserUserAgent(rng) : scriptUserAgent(rng),
+      missingUserAgentShare: 0,
+      arrivals: 'random',
+    });
+  }
+  return clients;
+}
+
+// ---------------------------------------------------------------------------
+// Requests
+
+const PLACES = [
+  'berlin', 'hamburg+altona', 'M%C3%BCnchen', 'K%C3%B6ln+Ehrenfeld', 'paris+11e', 'lyon', 'london+SW1A+1AA', 'leeds',
+  'madrid', 'sevilla', 'roma+trastevere', 'milano', 'wien', 'graz', 'z%C3%BCrich', 'bern', 'amsterdam', 'utrecht',
+  'brussel', 'gent', 'praha', 'brno', 'warszawa', 'krak%C3%B3w', 'oslo', 'bergen', 'stockholm', 'helsinki', 'dublin',
+  'lisboa', 'porto', 'athens', 'istanbul', 'tokyo', 'osaka', 'seattle', 'portland+oregon', 'boston', 'toronto',
+  'sydney', 'auckland', 'nairobi', 'cape+town', 'santiago', 'lima', 'bogot%C3%A1', 'mexico+city', 'main+street+12',
+];
+const FORMATS = ['json', 'jsonv2', 'geojson', 'xml', 'geocodejson'];
+const OSM_TYPES = ['N', 'W', 'R'];
+
+function apiPath(rng: Rng): string {
+  const roll = rng();
+  const php = rng() < 0.2 ? '.php' : '';
+  if (roll < 0.6) {
+    const limit = rng() < 0.3 ? `&limit=${randomInt(rng, 1, 50)}` : '';
+    return `/search${php}?q=${pick(rng, PLACES)}&format=${pick(rng, FORMATS)}${limit}`;
+  }
+  if (roll < 0.9) {
+    const lat = (rng() * 140 - 70).toFixed(5);
+    const lon = (rng() * 360 - 180).toFixed(5);
+    return `/reverse${php}?lat=${lat}&lon=${lon}&format=${pick(rng, FORMATS)}&zoom=${randomInt(rng, 3, 18)}`;
+  }
+  return rng() < 0.5
+    ? `/details${php}?osmtype=${pick(rng, OSM_TYPES)}&osmid=${randomInt(rng, 1, 999999999)}&format=json`
+    : `/details${php}?place_id=${randomInt(rng, 1, 300000000)}`;
+}
+
+function uiPath(rng: Rng): string {
+  const roll = rng();
+  if (roll < 0.6) return `/ui/search.html?q=${pick(rng, PLACES)}`;
+  if (roll < 0.85) return `/ui/reverse.html?lat=${(rng() * 140 - 70).toFixed(4)}&lon=${(rng() * 360 - 180).toFixed(4)}&zoom=10`;
+  return `/ui/details.html?osmtype=${pick(rng, OSM_TYPES)}&osmid=${randomInt(rng, 1, 999999999)}`;
+}
+
+interface NonApiRequest {
+  request: string;
+  status: number;
+}
+
+const PREFLIGHT_SHARE = 0.15;
+const NO_REQUEST_SHARE = 0.07;
+
+function nonApiRequest(rng: Rng, mix: NonApiMix): NonApiRequest {
+  const roll = mix === 'assorted' ? rng() : mix === 'preflight' ? 0.7 : 0.93;
+  if (roll < 0.2) return { request: 'GET / HTTP/1.1', status: rng() < 0.5 ? 200 : 301 };
+  if (roll < 0.3) return { request: 'GET /favicon.ico HTTP/1.1', status: rng() < 0.7 ? 200 : 404 };
+  if (roll < 0.42) return { request: `GET /status${rng() < 0.5 ? '.php' : ''}?format=json HTTP/1.1`, status: 200 };
+  if (roll < 0.58) {
+    const ids = Array.from({ length: randomInt(rng, 1, 4) }, () => `${pick(rng, OSM_TYPES)}${randomInt(rng, 1, 99999999)}`);
+    return { request: `GET /lookup?osm_ids=${ids.join(',')}&format=json HTTP/1.1`, status: 200 };
+  }
+  if (roll < 0.7) return { request: `GET /ui/${pick(rng, ['about.html', 'assets/main.js', 'assets/main.css', 'config.defaults.js'])} HTTP/1.1`, status: 200 };
+  // CORS preflights name an API path but are never API requests.
+  if (roll < 0.7 + PREFLIGHT_SHARE) return { request: `OPTIONS /search?q=${pick(rng, PLACES)}&format=json HTTP/1.1`, status: 204 };
+  if (roll < 1 - NO_REQUEST_SHARE) return { request: `GET /polygons${rng() < 0.5 ? '.php' : ''} HTTP/1.1`, status: 200 };
+  // A connection closed before a request line: "fewer than two words", no request at all.
+  return { request: '-', status: 408 };
+}
+
+function apiStatus(rng: Rng): number {
+  const roll = rng();
+  if (roll < 0.93) return 200;
+  if (roll < 0.96) return 400;
+  if (roll < 0.99) return 404;
+  return 500;
+}
+
+/** The original's classification (its lines 78-94): second word contains an endpoint, OPTIONS never counts. */
+export function countsAsApiRequest(request: string): boolean {
+  const methodEnd = request.indexOf(' ');
+  if (methodEnd < 0) return false;
+  const pathEnd = request.indexOf(' ', methodEnd + 1);
+  const path = request.slice(methodEnd + 1, pathEnd < 0 ? undefined : pathEnd);
+  if (request.slice(0, methodEnd) === 'OPTIONS') return false;
+  return path.includes('/search') || path.includes('/reverse') || path.includes('/details');
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+function two(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
+}
+
+/** `dd/Mon/yyyy:HH:MM:SS +0000` for an epoch second. */
+export function formatLogTimestamp(epochSeconds: number): string {
+  const d = new Date(epochSeconds * 1000);
+  return `${two(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} +0000`;
+}
+
+/** `YYYY-mm-dd HH:MM:SS` in UTC, the original's STARTDATE argument. */
+export function formatStartDate(epochSeconds: number): string {
+  const d = new Date(epochSeconds * 1000);
+  return `${d.getUTCFullYear()}-${two(d.getUTCMonth() + 1)}-${two(d.getUTCDate())} ${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())}`;
+}
+
+// ---------------------------------------------------------------------------
+// The log
+
+export const API_FLAG = 1;
+export const STATUS_200_FLAG = 2;
+export const NO_USER_AGENT_FLAG = 4;
+
+/**
+ * Lines in file order, with what the tests need to know about each: the
+ * second it carries, when the server wrote it, whose it is, and the
+ * original's view of it (`flags`).
+ */
+export interface GeneratedLog {
+  count: number;
+  /** Without the newline. */
+  lines: string[];
+  loggedAt: Int32Array;
+  writtenAt: Float64Array;
+  client: Int32Array;
+  flags: Uint8Array;
+  /** File size once this line and its newline are written. */
+  endOffset: Float64Array;
+}
+
+/** Receives the lines in file order. */
+export type LineSink = (line: string, loggedAt: number, writtenAt: number, client: number, flags: number) => void;
+
+class LogBuilder {
+  count = 0;
+  lines: string[] = [];
+  loggedAt = new Int32Array(1024);
+  writtenAt = new Float64Array(1024);
+  client = new Int32Array(1024);
+  flags = new Uint8Array(1024);
+  endOffset = new Float64Array(1024);
+  private size = 0;
+
+  push(line: string, loggedAt: number, writtenAt: number, client: number, flags: number): void {
+    if (this.count === this.loggedAt.length) this.grow();
+    const i = this.count++;
+    this.lines.push(line);
+    this.loggedAt[i] = loggedAt;
+    this.writtenAt[i] = writtenAt;
+    this.client[i] = client;
+    this.flags[i] = flags;
+    this.size += line.length + 1; // ASCII only: characters are bytes
+    this.endOffset[i] = this.size;
+  }
+
+  private grow(): void {
+    const grown = <T extends Int32Array | Float64Array | Uint8Array>(old: T, make: (n: number) => T): T => {
+      const next = make(old.length * 2);
+      next.set(old);
+      return next;
+    };
+    this.loggedAt = grown(this.loggedAt, (n) => new Int32Array(n));
+    this.writtenAt = grown(this.writtenAt, (n) => new Float64Array(n));
+    this.client = grown(this.client, (n) => new Int32Array(n));
+    this.flags = grown(this.flags, (n) => new Uint8Array(n));
+    this.endOffset = grown(this.endOffset, (n) => new Float64Array(n));
+  }
+
+  finish(): GeneratedLog {
+    const n = this.count;
+    return {
+      count: n,
+      lines: this.lines,
+      loggedAt: this.loggedAt.subarray(0, n),
+      writtenAt: this.writtenAt.subarray(0, n),
+      client: this.client.subarray(0, n),
+      flags: this.flags.subarray(0, n),
+      endOffset: this.endOffset.subarray(0, n),
+    };
+  }
+}
+
+interface PendingLine {
+  line: string;
+  loggedAt: number;
+  writtenAt: number;
+  client: number;
+  flags: number;
+}
+
+/**
+ * Generates the log of every request arriving in [config.from, config.until),
+ * keeping every line and what is known about it. Lines come out in write
+ * order, so lines of the last seconds may carry later write times than
+ * `until`. Deterministic for a given config.
+ */
+export function generateLog(config: ScenarioConfig): GeneratedLog {
+  const builder = new LogBuilder();
+  streamLog(config, (line, loggedAt, writtenAt, client, flags) => builder.push(line, loggedAt, writtenAt, client, flags));
+  return builder.finish();
+}
+
+/**
+ * Writes the same lines as generateLog straight to a file, holding only a
+ * chunk in memory, for benchmark logs of millions of lines. Returns the
+ * number of lines and bytes written.
+ */
+export function writeLogFile(config: ScenarioConfig, file: string): { lines: number; bytes: number } {
+  const fd = openSync(file, 'w');
+  let chunk = '';
+  let lines = 0;
+  let bytes = 0;
+  try {
+    streamLog(config, (line) => {
+      chunk += line + '\n';
+      lines++;
+      if (chunk.length >= 1 << 20) {
+        bytes += writeSync(fd, chunk);
+        chunk = '';
+      }
+    });
+    bytes += writeSync(fd, chunk);
+  } finally {
+    closeSync(fd);
+  }
+  return { lines, bytes };
+}
+
+/** The generator itself: hands every line, in file order, to `sink`. */
+export function streamLog(config: ScenarioConfig, sink: LineSink): void {
+  const rng = mulberry32(config.seed);
+  const clients = config.clients;
+  const lateness = config.maxLatenessSeconds;
+  const phaseIndex = new Int32Array(clients.length);
+  const nextArrival = new Float64Array(clients.length);
+  const gap = (client: ClientProfile, rate: number) =>
+    client.arrivals === 'steady' ? (0.5 + rng()) / rate : -Math.log(1 - rng()) / rate;
+
+  // Finds the first arrival at or after `t`, moving through the client's phases.
+  const scheduleFrom = (i: number, t: number): void => {
+    const client = clients[i];
+    let p = phaseIndex[i];
+    while (p < client.phases.length) {
+      const phase = client.phases[p];
+      const start = Math.max(t, phase.from, config.from);
+      if (phase.rate > 0) {
+        // Entering a phase starts at a random point of one gap, not on its edge.
+        const next = start + (t >= phase.from ? gap(client, phase.rate) : rng() * gap(client, phase.rate));
+        if (next < phase.until) {
+          phaseIndex[i] = p;
+          nextArrival[i] = next;
+          return;
+        }
+      }
+      p++;
+      t = Math.max(t, phase.until);
+    }
+    phaseIndex[i] = p;
+    nextArrival[i] = Infinity;
+  };
+  for (let i = 0; i < clients.length; i++) scheduleFrom(i, -Infinity);
+  const nextScheduled = new Int32Array(clients.length);
+
+  // Lines wait in per-second buckets until the second they are written in.
+  const bucketCount = Math.ceil(lateness) + 2;
+  const buckets: PendingLine[][] = Array.from({ length: bucketCount }, () => []);
+  const stampCache = new Map<number, string>();
+  const stamp = (second: number): string => {
+    let s = stampCache.get(second);
+    if (s === undefined) {
+      s = formatLogTimestamp(second);
+      stampCache.set(second, s);
+      if (stampCache.size > 4 * bucketCount) stampCache.delete(stampCache.keys().next().value as number);
+    }
+    return s;
+  };
+  const flush = (second: number): void => {
+    const bucket = buckets[second % bucketCount];
+    bucket.sort((a, b) => a.writtenAt - b.writtenAt);
+    for (const p of bucket) sink(p.line, p.loggedAt, p.writtenAt, p.client, p.flags);
+    bucket.length = 0;
+  };
+
+  const emit = (i: number, arrival: number): void => {
+    // Most requests are quick; a few take seconds, and are logged late.
+    const written = arrival + lateness * rng() ** 4;
+    const loggedAt = Math.floor(arrival);
+    buckets[Math.floor(written) % bucketCount].push(renderRequest(rng, clients[i], i, loggedAt, stamp(loggedAt), written));
+  };
+
+  const firstSecond = Math.floor(config.from);
+  const lastSecond = Math.ceil(config.until) - 1;
+  for (let second = firstSecond; second <= lastSecond; second++) {
+    const secondEnd = second + 1;
+    for (let i = 0; i < clients.length; i++) {
+      const client = clients[i];
+      while (nextArrival[i] < secondEnd && nextArrival[i] < config.until) {
+        emit(i, nextArrival[i]);
+        nextArrival[i] += gap(client, client.phases[phaseIndex[i]].rate);
+        if (nextArrival[i] >= client.phases[phaseIndex[i]].until) scheduleFrom(i, client.phases[phaseIndex[i]].until);
+      }
+      const scheduled = client.scheduled;
+      if (scheduled === undefined) continue;
+      while (nextScheduled[i] < scheduled.length && scheduled[nextScheduled[i]] < secondEnd) {
+        const arrival = scheduled[nextScheduled[i]++];
+        if (arrival >= config.from && arrival < config.until) emit(i, arrival);
+      }
+    }
+    flush(second);
+  }
+  for (let second = lastSecond + 1; second <= lastSecond + bucketCount; second++) flush(second);
+}
+
+function renderRequest(rng: Rng, client: ClientProfile, index: number, loggedAt: number, stamp: string, writtenAt: number): PendingLine {
+  let request: string;
+  let status: number;
+  let referer = '-';
+  if (rng() < client.apiShare) {
+    const path = client.mix === 'ui' ? uiPath(rng) : apiPath(rng);
+    const method = rng() < 0.03 ? 'HEAD' : rng() < 0.01 ? 'POST' : 'GET';
+    request = `${method} ${path} HTTP/${rng() < 0.1 ? '1.0' : '1.1'}`;
+    status = apiStatus(rng);
+  } else {
+    ({ request, status } = nonApiRequest(rng, client.nonApi));
+  }
+  if (client.mix !== 'api' && rng() < 0.4) referer = 'https://nominatim.openstreetmap.org/ui/search.html';
+  const userAgent =
+    client.userAgent === undefined || (client.missingUserAgentShare > 0 && rng() < client.missingUserAgentShare) ? '-' : client.userAgent;
+  // Always a number: the original cannot read "-" as a byte count.
+  const bytes = status === 200 ? 300 + Math.floor(rng() * 24000) : status === 408 ? 0 : 150 + Math.floor(rng() * 500);
+  const line = `${client.address} - - [${stamp}] "${request}" ${status} ${bytes} "${referer}" "${userAgent}"`;
+  const flags =
+    (countsAsApiRequest(request) ? API_FLAG : 0) | (status === 200 ? STATUS_200_FLAG : 0) | (userAgent === '-' ? NO_USER_AGENT_FLAG : 0);
+  return { line, loggedAt, writtenAt, client: index, flags };
+}
+
+/** Number of lines the server has written by instant `at` (they form a prefix of the log). */
+export function linesWrittenBy(log: GeneratedLog, at: number): number {
+  let low = 0;
+  let high = log.count;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (log.writtenAt[mid] <= at) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
+/** File size, in bytes, of the first `lineCount` lines. */
+export function sizeOfLines(log: GeneratedLog, lineCount: number): number {
+  return lineCount === 0 ? 0 : log.endOffset[lineCount - 1];
+}
+
+/** Lines [from, to) as file content, each with its newline. */
+export function renderLines(log: GeneratedLog, from: number, to: number): string {
+  if (to <= from) return '';
+  return log.lines.slice(from, to).join('\n') + '\n';
+}
+
+// ---------------------------------------------------------------------------
+// What the original should decide
+
+/** The settings both tools get (the windows stay at their defaults, 1 h and 15 min). */
+export interface PolicySettings {
+  BULKLONG_LIMIT: number;
+  BULKSHORT_LIMIT: number;
+  BLOCK_UPPER: number;
+  BLOCK_LOWER: number;
+  BLOCK_LOADFAC: number;
+  BULK_LOADFAC: number;
+  BULK_LOWER: number;
+  MAX_BULK_IPS: number;
+  WHITELIST: string[];
+  BLACKLIST: string[];
+}
+
+export type MapState = 'bulk' | 'block' | 'ban';
+export type ChangeKind = 'unblocked' | 'debulked' | 'new bulks' | 'dir.block' | 'ua block' | 'new block';
+export const CHANGE_KINDS: readonly ChangeKind[] = ['unblocked', 'debulked', 'new bulks', 'dir.block', 'ua block', 'new block'];
+
+export interface PredictedRun {
+  map: Map<string, MapState>;
+  /** As the original logs them: releases of clients absent from the window are not logged. */
+  changes: Record<ChangeKind, string[]>;
+}
+
+/** A scenario puts some client too close to a limit for the original's imprecise window edges. */
+export class AmbiguousScenarioError extends Error {
+  override name = 'AmbiguousScenarioError';
+}
+
+const LONG_WINDOW = 3600;
+const SHORT_WINDOW = 900;
+
+/**
+ * How far from a window edge (seconds) the original may misplace a line.
+ * It either stops its search on a line within 1 s of the target or between
+ * two lines under 500 bytes apart, then reads on in file order; a line
+ * written out of order is at most `lateness` older than its neighbours, and
+ * the timestamps lose up to a second to truncation.
+ */
+function edgeUncertainty(lateness: number): number {
+  return Math.ceil(lateness) + 4;
+}
+
+interface Range {
+  low: number;
+  high: number;
+}
+
+interface WindowCounts {
+  longTotal: Range;
+  longApi: Range;
+  shortTotal: Range;
+  shortApi: Range;
+  /** Lines without a user agent in the long window. */
+  noUserAgent: Range;
+}
+
+/** Margin kept from every limit on top of the edge uncertainty: "clearly" above or below. */
+function marginFor(limit: number): number {
+  return Math.max(2, Math.ceil(limit * 0.03));
+}
+
+/**
+ * Predicts the original's map and change log for a run at instant `at` with
+ * STARTDATE `at - 1h`, from the previous map. Throws AmbiguousScenarioError
+ * when the original's imprecise window edges could tip a decision.
+ */
+export function predictRun(
+  log: GeneratedLog,
+  config: ScenarioConfig,
+  settings: PolicySettings,
+  previous: ReadonlyMap<string, MapState>,
+  at: number,
+  loadAverage15: number,
+): PredictedRun {
+  const longStart = at - LONG_WINDOW;
+  const shortStart = at - SHORT_WINDOW;
+  const fuzz = edgeUncertainty(config.maxLatenessSeconds);
+  const n = config.clients.length;
+  // exact counts, then the lines near an edge, whose side the original may get wrong
+  const longTotal = new Int32Array(n), longApi = new Int32Array(n), shortTotal = new Int32Array(n), shortApi = new Int32Array(n);
+  const longEdgeTotal = new Int32Array(n), longEdgeApi = new Int32Array(n), shortEdgeTotal = new Int32Array(n), shortEdgeApi = new Int32Array(n);
+  const noUa = new Int32Array(n), noUaEdge = new Int32Array(n);
+  let total200 = 0;
+  let total200Edge = 0;
+
+  const end = linesWrittenBy(log, at);
+  // A line is written no earlier than the second it carries.
+  const first = linesWrittenBy(log, longStart - fuzz - 1);
+  for (let i = first; i < end; i++) {
+    const t = log.loggedAt[i];
+    if (t < longStart - fuzz) continue;
+    const c = log.client[i];
+    const f = log.flags[i];
+    const api = (f & API_FLAG) !== 0 ? 1 : 0;
+    if (Math.abs(t - longStart) <= fuzz) {
+      longEdgeTotal[c]++;
+      longEdgeApi[c] += api;
+      if (f & NO_USER_AGENT_FLAG) noUaEdge[c]++;
+    }
+    if (Math.abs(t - shortStart) <= fuzz) {
+      shortEdgeTotal[c]++;
+      shortEdgeApi[c] += api;
+      if (api && f & STATUS_200_FLAG) total200Edge++;
+    }
+    if (t < longStart) continue;
+    longTotal[c]++;
+    longApi[c] += api;
+    if (f & NO_USER_AGENT_FLAG) noUa[c]++;
+    if (t > shortStart) {
+      shortTotal[c]++;
+      shortApi[c] += api;
+      if (api && f & STATUS_200_FLAG) total200++;
+    }
+  }
+
+  const range = (exact: number, edge: number): Range => ({ low: Math.max(0, exact - edge), high: exact + edge });
+  const when = formatStartDate(at);
+  const blacklist = new Set(settings.BLACKLIST);
+  const notCounted = new Set([...settings.WHITELIST, ...settings.BLACKLIST]);
+
+  const exceeds = (who: string, what: string, value: Range, limit: Range): boolean => {
+    const margin = marginFor(limit.low);
+    if (value.low > limit.high + margin) return true;
+    if (value.high <= limit.low - margin) return false;
+    throw new AmbiguousScenarioError(
+      `run at ${when}: ${who} ${what} is ${value.low}..${value.high}, within ${margin} of the limit ${limit.low === limit.high ? limit.low : `${limit.low}..${limit.high}`}`,
+    );
+  };
+  const fewerThan5 = (who: string, what: string, value: Range): boolean => {
+    if (value.high < 5 - 2) return true;
+    if (value.low >= 5 + 2) return false;
+    throw new AmbiguousScenarioError(`run at ${when}: ${who} ${what} is ${value.low}..${value.high}, too close to the release threshold 5`);
+  };
+  const fixed = (value: number): Range => ({ low: value, high: value });
+
+  // Limits, as the original adapts them (its lines 303-316).
+  let numbulks = 0;
+  for (const [address, state] of previous) if (state === 'bulk' && !blacklist.has(address)) numbulks++;
+  const cpuload = Math.trunc(loadAverage15);
+  const blockLimitFor = (t200: number): number => {
+    let limit = Math.max(settings.BLOCK_LOWER, settings.BLOCK_UPPER - settings.BLOCK_LOADFAC * (t200 / SHORT_WINDOW - 75));
+    if (numbulks > settings.MAX_BULK_IPS) limit = Math.max(3600, settings.BLOCK_LOWER - (numbulks - settings.MAX_BULK_IPS) * 10);
+    if (numbulks < 10) limit = 2 * settings.BLOCK_UPPER;
+    return limit;
+  };
+  const t200 = range(total200, total200Edge);
+  const blockLimitA = blockLimitFor(t200.low);
+  const blockLimitB = blockLimitFor(t200.high);
+  const blockLimit: Range = { low: Math.min(blockLimitA, blockLimitB), high: Math.max(blockLimitA, blockLimitB) };
+  const blockLimitThird: Range = { low: blockLimit.low / 3, high: blockLimit.high / 3 };
+  const bulkLongLimit = fixed(Math.max(settings.BULK_LOWER, settings.BULKLONG_LIMIT - settings.BULK_LOADFAC * (cpuload - 14)));
+  const blockUpper = fixed(settings.BLOCK_UPPER);
+  const blockUpperThird = fixed(settings.BLOCK_UPPER / 3);
+  const bulkShortLimit = fixed(settings.BULKSHORT_LIMIT);
+
+  const map = new Map<string, MapState>();
+  const changes: Record<ChangeKind, string[]> = { unblocked: [], debulked: [], 'new bulks': [], 'dir.block': [], 'ua block': [], 'new block': [] };
+  for (let c = 0; c < n; c++) {
+    const client = config.clients[c];
+    if (notCounted.has(client.address)) continue;
+    const counts: WindowCounts = {
+      longTotal: range(longTotal[c], longEdgeTotal[c]),
+      longApi: range(longApi[c], longEdgeApi[c]),
+      shortTotal: range(shortTotal[c], shortEdgeTotal[c]),
+      shortApi: range(shortApi[c], shortEdgeApi[c]),
+      noUserAgent: range(noUa[c], noUaEdge[c]),
+    };
+    if (counts.longTotal.high === 0) continue; // no statistics at all
+    const who = `${client.label} (${client.address})`;
+    if (counts.longTotal.low === 0) {
+      // Whether it has statistics at all is up to the edge; harmless only if nothing could follow from them
+      // (a release of a client without statistics goes unlogged, one with statistics is logged).
+      if (previous.has(client.address) || counts.longTotal.high >= 3) {
+        throw new AmbiguousScenarioError(`run at ${when}: ${who} has ${counts.longTotal.high} requests, all at the window's edge`);
+      }
+    }
+    const was = blacklist.has(client.address) ? undefined : previous.get(client.address);
+    const wasBlocked = was === 'block';
+    const wasBulked = was === 'bulk';
+    let state: 'bulk' | 'block' | 'uablock' | 'emblock' | undefined;
+    if (wasBlocked) {
+      state = fewerThan5(who, 'long_total', counts.longTotal) ? undefined : 'block';
+    } else if (exceeds(who, 'long_api', counts.longApi, blockUpper) || exceeds(who, 'short_api', counts.shortApi, blockUpperThird)) {
+      state = 'block';
+    } else if (wasBulked) {
+      if (fewerThan5(who, 'short_total', counts.shortTotal)) state = undefined;
+      else if (exceeds(who, 'long_api', counts.longApi, blockLimit) || exceeds(who, 'short_api', counts.shortApi, blockLimitThird)) state = 'emblock';
+      else state = 'bulk';
+    } else if (exceeds(who, 'long_api', counts.longApi, bulkLongLimit) || exceeds(who, 'short_api', counts.shortApi, bulkShortLimit)) {
+      if (counts.noUserAgent.low > 0) state = 'uablock';
+      else if (counts.noUserAgent.high === 0) state = 'bulk';
+      else throw new AmbiguousScenarioError(`run at ${when}: ${who} sent no user agent only at the window's edge`);
+    }
+
+    if (state === undefined) {
+      if (wasBlocked) changes.unblocked.push(client.address);
+      else if (wasBulked) changes.debulked.push(client.address);
+      continue;
+    }
+    if (state === 'uablock') changes['ua block'].push(client.address);
+    else if (state === 'emblock') changes['dir.block'].push(client.address);
+    else if (state === 'block' && !wasBlocked) changes['new block'].push(client.address);
+    else if (state === 'bulk' && !wasBulked) changes['new bulks'].push(client.address);
+    map.set(client.address, state === 'bulk' ? 'bulk' : 'block');
+  }
+  for (const address of settings.BLACKLIST) map.set(address, 'ban');
+  for (const kind of CHANGE_KINDS) changes[kind].sort();
+  return { map, changes };
+}
