@@ -47,10 +47,11 @@ function parseHexGroup(text: string): number | undefined {
   if (text.length === 0 || text.length > 4) return undefined;
   let value = 0;
   for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i) | 0x20; // fold A-F to a-f
+    const c = text.charCodeAt(i);
     let digit: number;
     if (c >= 0x30 && c <= 0x39) digit = c - 0x30;
     else if (c >= 0x61 && c <= 0x66) digit = c - 0x61 + 10;
+    else if (c >= 0x41 && c <= 0x46) digit = c - 0x41 + 10;
     else return undefined;
     value = value * 16 + digit;
   }

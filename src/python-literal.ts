@@ -302,6 +302,31 @@ function formatPyValue(value: PyValue): string {
   return `timedelta(seconds=${value.timedeltaSeconds})`;
 }
 
+/**
+ * No setting needs more than this many characters or tuple entries. Names
+ * may refer to earlier values, so `A = (A, A)` line after line would
+ * otherwise double a value on every line until memory runs out.
+ */
+const MAX_VALUE_SIZE = 1_000_000;
+const valueSizes = new WeakMap<PyValue[], number>();
+
+function sizeOf(value: PyValue): number {
+  if (typeof value === 'string') return value.length;
+  if (!Array.isArray(value)) return 1;
+  return valueSizes.get(value) ?? 1;
+}
+
+function checkSize<T extends PyValue>(value: T): T {
+  let size = 1;
+  if (typeof value === 'string') size = value.length;
+  else if (Array.isArray(value)) {
+    size = value.reduce((sum: number, item) => sum + sizeOf(item), 1);
+    valueSizes.set(value, size);
+  }
+  if (size > MAX_VALUE_SIZE) throw new ParseError(`the value is too large (more than ${MAX_VALUE_SIZE} characters or entries)`);
+  return value;
+}
+
 function applyOperator(op: string, left: PyValue, right: PyValue): PyValue {
   if (typeof left === 'number' && typeof right === 'number') {
     if ((op === '/' || op === '//') && right === 0) throw new ParseError('division by zero');
@@ -318,8 +343,8 @@ function applyOperator(op: string, left: PyValue, right: PyValue): PyValue {
         return Math.floor(left / right);
     }
   }
-  if (op === '+' && typeof left === 'string' && typeof right === 'string') return left + right;
-  if (op === '+' && Array.isArray(left) && Array.isArray(right)) return [...left, ...right];
+  if (op === '+' && typeof left === 'string' && typeof right === 'string') return checkSize(left + right);
+  if (op === '+' && Array.isArray(left) && Array.isArray(right)) return checkSize([...left, ...right]);
   if (isTimedelta(left) && isTimedelta(right) && (op === '+' || op === '-')) {
     return timedelta(op === '+' ? left.timedeltaSeconds + right.timedeltaSeconds : left.timedeltaSeconds - right.timedeltaSeconds);
   }
@@ -362,7 +387,9 @@ class Parser {
           this.assignments.push(assignment);
           this.names.set(assignment.key, assignment.value);
         }
-      } catch (error) {
+      } catch (caught) {
+        // Brackets nested thousands deep overflow the parser's stack: a problem in the file, not a crash.
+        const error = caught instanceof RangeError ? new ParseError('the value is nested too deeply or is too large') : caught;
         if (!(error instanceof ParseError)) throw error;
         const second = this.tokens[start + 1];
         const key = first.kind === 'name' && this.isOp(second, '=') ? first.text : undefined;
@@ -521,7 +548,7 @@ class Parser {
       else if (!this.acceptOp(close)) throw new ParseError(`expected ',' or '${close}', found ${this.describeToken(this.peek())}`, this.peek().line);
       else break;
     }
-    return parenthesized && items.length === 1 && !sawComma ? items[0] : items;
+    return parenthesized && items.length === 1 && !sawComma ? items[0] : checkSize(items);
   }
 
   private peek(): Token {

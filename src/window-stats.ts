@@ -241,6 +241,7 @@ export class WindowReader {
     if (this.skippingOverlongLine) return;
     if (this.carry.length + (to - from) > MAX_LINE_BYTES) {
       // Nothing legitimate is that long; skip to the next newline instead of buffering it.
+      this.stats.linesRead++;
       this.countGarbage(Buffer.concat([this.carry, chunk.subarray(from, Math.min(to, from + 200))]), 0, 200);
       this.carry = Buffer.alloc(0);
       this.skippingOverlongLine = true;

@@ -88,6 +88,8 @@ describe('canonicalizeIp', () => {
     ['1::2::3', undefined],
     ['12345::1', undefined],
     ['::g', undefined],
+    ['::\u0011', undefined], // a control character must not fold into a hex digit
+    ['::FfFf:1.2.3.4', '::ffff:1.2.3.4'],
     ['1.2.3.4 block;', undefined],
     ['', undefined],
   ];

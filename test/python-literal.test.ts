@@ -210,3 +210,20 @@ describe('parsePythonAssignments', () => {
     assert.deepEqual(valueOf('A = timedelta(\nhours=1)'), { timedeltaSeconds: 3600 });
   });
 });
+
+describe('values that would exhaust the parser are problems, not crashes', () => {
+  it('brackets nested thousands deep', () => {
+    const { problems } = parsePythonAssignments(`X = ${'('.repeat(3000)}1${')'.repeat(3000)}\nY = 2`, {});
+    assert.match(problems[0]?.message ?? '', /nested too deeply|too large/);
+  });
+  it('a string that doubles on every line', () => {
+    const lines = ["A = 'x'", ...new Array(30).fill('A = A + A')];
+    const { problems } = parsePythonAssignments(lines.join('\n'), {});
+    assert.match(problems[0]?.message ?? '', /too large/);
+  });
+  it('a tuple that doubles on every line', () => {
+    const lines = ["A = 'x'", ...new Array(30).fill('A = (A, A)')];
+    const { problems } = parsePythonAssignments(lines.join('\n'), {});
+    assert.match(problems[0]?.message ?? '', /too large/);
+  });
+});
