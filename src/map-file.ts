@@ -60,6 +60,18 @@ export function renderMap(states: ReadonlyMap<string, MapState>, format: MapForm
   return text;
 }
 
+/**
+ * The nginx `geo` include of the blacklist: `map` cannot match a network,
+ * `geo` can. Use as `geo $ipanalyse_banned { default 0; include FILE; }`.
+ */
+export function renderGeo(blacklist: readonly string[]): string {
+  const host = (entry: string) => entry.split('/')[0];
+  return [...blacklist]
+    .sort((a, b) => compareAddresses(host(a), host(b)) || a.length - b.length)
+    .map((entry) => `${entry} 1;\n`)
+    .join('');
+}
+
 export function countStates(states: ReadonlyMap<string, MapState>): Record<MapState, number> {
   const counts: Record<MapState, number> = { bulk: 0, block: 0, ban: 0 };
   for (const state of states.values()) counts[state]++;

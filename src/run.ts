@@ -3,7 +3,9 @@
  * The only module that sequences I/O; every decision it makes is delegated to
  * a pure function, and the clock and the load average are read here once.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import { buildAddressList, isNonGlobal } from './address-list.js';
 import { appendDurably, removeStaleTempFiles, writeFileAtomic } from './atomic-write.js';
 import { renderChangeLines, countChanges } from './change-log.js';
 import { OutputError, SafetyValveError, describeSystemError } from './errors.js';
@@ -11,7 +13,7 @@ import { type Limits, adjustLimits } from './limits.js';
 import { readLoadAverage } from './load-average.js';
 import { type LogFileRead, findGenerations, generationsToRead, readGenerations } from './log-source.js';
 import { newRequestClassifier } from './log-line.js';
-import { type MapFormat, countStates, parseMap, renderMap } from './map-file.js';
+import { type MapFormat, countStates, parseMap, renderGeo, renderMap } from './map-file.js';
 import { type Changes, type MapState, applySafetyValve, decideAll, previousClientState } from './policy.js';
 import { acquireRunLock, lockPathFor } from './run-lock.js';
 import type { Settings } from './settings.js';
@@ -37,6 +39,10 @@ export interface RunOptions {
   changeLogFile: string;
   format: MapFormat;
   dryRun: boolean;
+  /** nginx geo include of the blacklist, written alongside the map. */
+  geoFile?: string;
+  /** Shell command run after the map (or geo include) was rewritten. */
+  onChange?: string;
 }
 
 export interface RunReport {
@@ -58,6 +64,7 @@ export interface RunReport {
   /** Set when the safety valve withheld the new blocks. */
   safetyValve?: { reason: string; withheld: string[] };
   changeLogWritten: boolean;
+  geoWritten?: boolean;
 }
 
 /** The analysis window for a run, from the start date or the clock. */
@@ -90,19 +97,20 @@ async function analyse(options: RunOptions, warnings: string[]): Promise<RunRepo
   const report: RunReport = { logFile: options.logFile, logBytes, window, warnings, changeLogWritten: false, files };
   if (!stats) {
     report.skipped = `the log is smaller than MIN_LOG_SIZE (${logBytes} < ${settings.MIN_LOG_SIZE} bytes): not enough data`;
-    return report;
+    return leaveMapAsItIs(report, options);
   }
   report.stats = { ...stats, clients: stats.clients.size };
   if (stats.linesInWindow === 0) {
     // A wrong log or broken logging must not release every client at once.
     report.skipped = 'no usable lines in the window: the map is left as it is';
-    return report;
+    return leaveMapAsItIs(report, options);
   }
 
   const previousText = readMapText(options.mapFile);
   const previousMap = parseMap(previousText ?? '');
   report.warnings.push(...previousMap.warnings.map((warning) => `${options.mapFile}:${warning}`));
-  const blacklist = new Set(settings.BLACKLIST);
+  const bans = bannedAddresses(settings, stats.clients.listedAddresses, previousMap.states);
+  const blacklist = new Set(bans);
   let numbulks = 0;
   for (const address of previousMap.states.keys()) {
     if (previousClientState(previousMap.states, address, blacklist) === 'bulk') numbulks++;
@@ -113,7 +121,7 @@ async function analyse(options: RunOptions, warnings: string[]): Promise<RunRepo
   const limits = adjustLimits(settings, loadAverage, stats.total200, numbulks);
   report.limits = limits;
   const valve = applySafetyValve({
-    decision: decideAll({ previous: previousMap.states, clients: stats.clients.entries(), limits, blacklist: settings.BLACKLIST }),
+    decision: decideAll({ previous: previousMap.states, clients: stats.clients.entries(), limits, blacklist: bans }),
     previous: previousMap.states,
     longTotalOf: (address) => stats.clients.get(address)?.longTotal ?? 0,
     totalRequests: stats.linesInWindow,
@@ -134,10 +142,12 @@ async function analyse(options: RunOptions, warnings: string[]): Promise<RunRepo
     writeFileAtomic(options.mapFile, content);
     report.map.written = true;
   }
+  if (options.geoFile && writeGeoIfChanged(options.geoFile, settings.BLACKLIST)) report.geoWritten = true;
   if (countChanges(decision.changes) > 0) {
     appendDurably(options.changeLogFile, report.changeLines);
     report.changeLogWritten = true;
   }
+  if ((report.map.written || report.geoWritten) && options.onChange) runOnChange(options.onChange, options.mapFile);
   if (report.safetyValve) {
     const sample = valve.withheld.slice(0, 5).join(', ') + (valve.withheld.length > 5 ? ', ...' : '');
     throw new SafetyValveError(`safety valve: ${report.safetyValve.reason}; no new block written (withheld: ${sample}); everything else was applied`);
@@ -145,8 +155,64 @@ async function analyse(options: RunOptions, warnings: string[]): Promise<RunRepo
   return report;
 }
 
+/**
+ * A run that decides nothing changes nothing, but makes sure a map exists:
+ * neither Apache nor nginx starts when the file it includes is missing.
+ */
+function leaveMapAsItIs(report: RunReport, options: RunOptions): RunReport {
+  if (!options.dryRun && readMapText(options.mapFile) === undefined) {
+    writeFileAtomic(options.mapFile, '');
+    report.warnings.push(`created an empty ${options.mapFile} so that the web server can start`);
+  }
+  return report;
+}
+
+/**
+ * The addresses written as `ban`: the blacklisted ones, and every client of
+ * a blacklisted network that showed up in the window or in the previous map,
+ * since a map (unlike nginx's geo) cannot hold a network.
+ */
+export function bannedAddresses(settings: Settings, listedSeen: Iterable<string>, previous: ReadonlyMap<string, MapState>): string[] {
+  const blacklist = buildAddressList(settings.BLACKLIST);
+  const bans = new Set(blacklist.addresses);
+  if (blacklist.networks.length > 0) {
+    for (const address of listedSeen) if (blacklist.has(address)) bans.add(address);
+    for (const address of previous.keys()) if (blacklist.has(address)) bans.add(address);
+  }
+  return [...bans];
+}
+
+/** Writes the nginx geo include of the blacklist (addresses and networks) when its content changed. */
+function writeGeoIfChanged(geoFile: string, blacklist: readonly string[]): boolean {
+  const content = renderGeo(blacklist);
+  if (readMapText(geoFile) === content) return false;
+  writeFileAtomic(geoFile, content);
+  return true;
+}
+
+const ON_CHANGE_TIMEOUT_MS = 60_000;
+
+/**
+ * Runs the operator's command (e.g. `nginx -t && nginx -s reload`) after the
+ * map changed. Its failure is an output error: the map is right, but the web
+ * server may not use it yet.
+ */
+function runOnChange(command: string, mapFile: string): void {
+  const result = spawnSync('/bin/sh', ['-c', command], {
+    env: { ...process.env, IPANALYSE_MAP: mapFile },
+    encoding: 'utf8',
+    timeout: ON_CHANGE_TIMEOUT_MS,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  if (result.error || result.status !== 0) {
+    const how = result.error ? result.error.message : result.signal ? `killed by ${result.signal}` : `exit ${result.status}`;
+    const said = `${result.stderr ?? ''}${result.stdout ?? ''}`.trim().split('\n')[0];
+    throw new OutputError(`the map was written, but ON_CHANGE '${command}' failed (${how})${said ? `: ${said}` : ''}`);
+  }
+}
+
 /** The previous map's text, or undefined when there is none yet. */
-function readMapText(mapFile: string): string | undefined {
+export function readMapText(mapFile: string): string | undefined {
   try {
     return fs.readFileSync(mapFile, 'utf8');
   } catch (error) {
@@ -161,7 +227,7 @@ interface WindowRead {
   files: LogFileRead[];
 }
 
-async function readWindow(logFile: string, settings: Settings, window: AnalysisWindow, warnings: string[]): Promise<WindowRead> {
+export async function readWindow(logFile: string, settings: Settings, window: AnalysisWindow, warnings: string[]): Promise<WindowRead> {
   const generations = findGenerations(logFile, settings.ROTATED_LOGS, warnings);
   const logBytes = generations.reduce((sum, generation) => sum + generation.size, 0);
   if (logBytes < settings.MIN_LOG_SIZE) return { stats: undefined, logBytes, files: [] };
@@ -177,7 +243,9 @@ async function readWindow(logFile: string, settings: Settings, window: AnalysisW
   return { stats: reader.finish(), logBytes, files };
 }
 
-function listMatcher(settings: Settings): (address: string) => boolean {
-  const listed = new Set([...settings.WHITELIST, ...settings.BLACKLIST]);
-  return (address) => listed.has(address);
+/** Clients that get no statistics: whitelisted, blacklisted, and non-global ones when so configured. */
+export function listMatcher(settings: Settings): (address: string) => boolean {
+  const listed = buildAddressList([...settings.WHITELIST, ...settings.BLACKLIST]);
+  const excludeNonGlobal = settings.EXCLUDE_NON_GLOBAL;
+  return (address) => listed.has(address) || (excludeNonGlobal && isNonGlobal(address));
 }

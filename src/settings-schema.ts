@@ -67,6 +67,9 @@ const PLAIN_SCHEMAS: { [K in PlainKey]: z.ZodType<Settings[K]> } = {
     .union([z.string(), z.array(z.string())], { error: expected("file-name suffixes, newest first, as a tuple such as ('.1', '.2.gz'), or () for none") })
     .transform((value) => (typeof value === 'string' ? [value] : value))
     .refine((suffixes) => suffixes.every((suffix) => suffix !== ''), { error: 'an empty suffix would name the log itself' }),
+  GEO_FILE: optionalFilePath,
+  METRICS_FILE: optionalFilePath,
+  ON_CHANGE: z.union([z.string(), z.null()], { error: expected("a shell command in quotes such as 'nginx -t && nginx -s reload', or None") }).transform((value) => value || undefined),
   MAX_NEW_BLOCKS: z
     .number({ error: expected('a whole number of clients (0 or more)') })
     .int({ error: expected('a whole number of clients (0 or more)') })

@@ -42,6 +42,12 @@ export interface Settings {
   API_ENDPOINTS: string[];
   /** Where the 15-minute load average is read (third field). */
   LOADAVG_FILE: string;
+  /** nginx geo include of the blacklist (networks included); none when undefined. */
+  GEO_FILE: string | undefined;
+  /** Shell command run after the map changed, e.g. `nginx -t && nginx -s reload`. */
+  ON_CHANGE: string | undefined;
+  /** Prometheus textfile (node_exporter's textfile collector); none when undefined. */
+  METRICS_FILE: string | undefined;
   /** Safety valve: more clients than this newly blocked in one run means the input is wrong. */
   MAX_NEW_BLOCKS: number;
   /** Safety valve: a would-be new block that made more than this share of all requests is a proxy, not a client. */
@@ -83,6 +89,9 @@ export function defaultSettings(baseDir: string): Settings {
     ROTATED_LOGS: ['.1', '.2.gz'],
     API_ENDPOINTS: ['/search', '/reverse', '/details'],
     LOADAVG_FILE: '/proc/loadavg',
+    GEO_FILE: undefined,
+    ON_CHANGE: undefined,
+    METRICS_FILE: undefined,
     MAX_NEW_BLOCKS: 50,
     MAX_BLOCKED_SHARE: 0.8,
   };

@@ -1,5 +1,7 @@
 /** The main job: `ipanalyse [options] LOGFILE [STARTDATE]`, run by cron. */
 import type { Argv } from 'yargs';
+import { writeFileAtomic } from '../atomic-write.js';
+import { renderMetrics } from '../metrics.js';
 import { runAnalysis } from '../run.js';
 import { renderJson, renderSummary } from '../summary.js';
 import { type Output, resolveAnalysisInputs, resolveSettings, withAnalysisOptions } from './common.js';
@@ -7,7 +9,10 @@ import { type Output, resolveAnalysisInputs, resolveSettings, withAnalysisOption
 export function analyseOptions<T>(y: Argv<T>) {
   return withAnalysisOptions(y)
     .option('dry-run', { type: 'boolean', default: false, describe: 'decide and print the map and changes; write nothing' })
-    .option('verbose', { type: 'boolean', default: false, describe: 'print a summary of the run' });
+    .option('verbose', { type: 'boolean', default: false, describe: 'print a summary of the run' })
+    .option('geo', { type: 'string', describe: 'also write the blacklist as an nginx geo include (default: GEO_FILE)' })
+    .option('on-change', { type: 'string', describe: 'shell command run when the map changed, e.g. "nginx -t && nginx -s reload" (default: ON_CHANGE)' })
+    .option('metrics', { type: 'string', describe: 'write a Prometheus textfile of the run (default: METRICS_FILE)' });
 }
 
 type AnalyseArgs = Awaited<ReturnType<typeof analyseOptions>['argv']>;
@@ -16,8 +21,21 @@ export async function analyseCommand(args: AnalyseArgs, out: Output): Promise<vo
   const inputs = resolveAnalysisInputs(args);
   const { loaded, mapFile, changeLogFile } = await resolveSettings(args);
   const dryRun = args['dry-run'];
-  const report = await runAnalysis({ settings: loaded.settings, ...inputs, mapFile, changeLogFile, format: args.format, dryRun });
+  const { settings } = loaded;
+  const started = performance.now();
+  const report = await runAnalysis({
+    settings,
+    ...inputs,
+    mapFile,
+    changeLogFile,
+    format: args.format,
+    dryRun,
+    geoFile: args.geo ?? settings.GEO_FILE,
+    onChange: args['on-change'] ?? settings.ON_CHANGE,
+  });
 
+  const metricsFile = args.metrics ?? settings.METRICS_FILE;
+  if (metricsFile && !dryRun) writeFileAtomic(metricsFile, renderMetrics(report, (performance.now() - started) / 1000, new Date()));
   for (const warning of report.warnings) out.stderr(`ipanalyse: warning: ${warning}\n`);
   if (report.stats && report.stats.linesInWindow === 0 && report.stats.garbageLines > 0) {
     out.stderr(`ipanalyse: ${report.logFile}: no usable lines (${report.stats.garbageLines} lines could not be read as combined log format); the map is left as it is\n`);

@@ -1,0 +1,43 @@
+/**
+ * The run as a Prometheus textfile, for node_exporter's textfile collector.
+ * Pure: the caller passes the duration and the finishing time.
+ */
+import { CHANGE_KINDS } from './policy.js';
+import type { RunReport } from './run.js';
+
+function metric(lines: string[], name: string, help: string, samples: [labels: string, value: number][]): void {
+  lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
+  for (const [labels, value] of samples) lines.push(`${name}${labels} ${Number.isFinite(value) ? value : 'NaN'}`);
+}
+
+export function renderMetrics(report: RunReport, durationSeconds: number, finishedAt: Date): string {
+  const lines: string[] = [];
+  const counts = report.map?.counts;
+  if (counts) metric(lines, 'ipanalyse_clients', 'Clients in the map, per state.', Object.entries(counts).map(([state, n]) => [`{state="${state}"}`, n]));
+  if (report.stats) {
+    metric(lines, 'ipanalyse_lines_read', 'Log lines read in the last run.', [['', report.stats.linesRead]]);
+    metric(lines, 'ipanalyse_lines_in_window', 'Log lines inside the analysis window.', [['', report.stats.linesInWindow]]);
+    metric(lines, 'ipanalyse_garbage_lines', 'Lines that could not be read as combined log format.', [['', report.stats.garbageLines]]);
+  }
+  metric(lines, 'ipanalyse_window_start_seconds', 'Start of the long window, Unix time.', [['', report.window.start]]);
+  metric(lines, 'ipanalyse_window_end_seconds', 'End of the window, Unix time.', [['', report.window.end]]);
+  const limits = report.limits;
+  if (limits) {
+    metric(lines, 'ipanalyse_limit_requests', 'API requests per window above which the rule applies.', [
+      ['{limit="bulk_long"}', limits.bulkLongLimit],
+      ['{limit="bulk_short"}', limits.bulkShortLimit],
+      ['{limit="block"}', limits.blockLimit],
+      ['{limit="block_upper"}', limits.blockUpper],
+    ]);
+    metric(lines, 'ipanalyse_load_average', 'The 15-minute load average the limits were adapted to.', [['', limits.loadAverage]]);
+    metric(lines, 'ipanalyse_dbload', 'API requests answered 200 per second in the short window.', [['', limits.dbload]]);
+  }
+  if (report.changes) {
+    const changes = report.changes;
+    metric(lines, 'ipanalyse_changes', 'Clients per kind of change in the last run.', CHANGE_KINDS.map((kind) => [`{kind="${kind}"}`, changes[kind].length]));
+  }
+  metric(lines, 'ipanalyse_skipped', '1 when the last run decided nothing (log too small, no usable line).', [['', report.skipped ? 1 : 0]]);
+  metric(lines, 'ipanalyse_run_duration_seconds', 'How long the last run took.', [['', durationSeconds]]);
+  metric(lines, 'ipanalyse_last_success_timestamp_seconds', 'When a run last finished without error, Unix time.', [['', Math.floor(finishedAt.getTime() / 1000)]]);
+  return `${lines.join('\n')}\n`;
+}

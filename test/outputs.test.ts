@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { FIXTURES } from './support/paths.js';
+import { runCli } from './support/run-cli.js';
+
+const CASE = path.join(FIXTURES, 'cases/state-machine');
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ipanalyse-outputs-'));
+after(() => fs.rmSync(work, { recursive: true, force: true }));
+
+let dirs = 0;
+/** A work dir holding the state-machine case's log and settings, plus `extra` settings lines. */
+function setUp(extra = ''): string {
+  const dir = path.join(work, `run-${dirs++}`);
+  fs.mkdirSync(dir);
+  fs.copyFileSync(path.join(CASE, 'access.log'), path.join(dir, 'access.log'));
+  fs.writeFileSync(path.join(dir, 'ip_blocks.conf'), fs.readFileSync(path.join(CASE, 'ip_blocks.conf'), 'utf8') + extra);
+  return dir;
+}
+
+function run(dir: string, ...args: string[]) {
+  return runCli(['--settings', 'ip_blocks.conf', '--map', 'ip_blocks.map', '--changelog', 'changes.log', '--now', '2026-11-20 12:00:00', '--loadavg', '14', ...args, 'access.log'], { cwd: dir });
+}
+
+const read = (dir: string, name: string) => fs.readFileSync(path.join(dir, name), 'utf8');
+
+describe('ON_CHANGE', () => {
+  test('runs exactly when the map changed', () => {
+    const dir = setUp("ON_CHANGE = 'echo \"$IPANALYSE_MAP\" >> reloads.txt'\n");
+    const mapNow = () => (fs.existsSync(path.join(dir, 'ip_blocks.map')) ? read(dir, 'ip_blocks.map') : undefined);
+    const reloads = () => (fs.existsSync(path.join(dir, 'reloads.txt')) ? read(dir, 'reloads.txt').split('\n').length - 1 : 0);
+    // The same hour again and again: the map settles (releases follow the first run's restrictions), then stays.
+    let changes = 0;
+    for (let i = 0; i < 4; i++) {
+      const before = mapNow();
+      assert.equal(run(dir).status, 0);
+      if (mapNow() !== before) changes++;
+      assert.equal(reloads(), changes, `after run ${i + 1}`);
+    }
+    assert.ok(changes >= 1);
+    assert.match(read(dir, 'reloads.txt'), /^ip_blocks\.map$/m);
+  });
+  test('is not run when the map stays the same', () => {
+    // Only the bans remain once the heavy clients are whitelisted: a fixed point from the first run on.
+    const dir = setUp("WHITELIST = '198.51.100.0/24'\nON_CHANGE = 'echo reload >> reloads.txt'\n");
+    assert.equal(run(dir).status, 0);
+    assert.equal(run(dir).status, 0);
+    assert.equal(run(dir).status, 0);
+    assert.equal(read(dir, 'reloads.txt'), 'reload\n');
+  });
+  test('a failing command is reported as an output error, and the map is still written', () => {
+    const dir = setUp();
+    const result = run(dir, '--on-change', 'echo "nginx: [emerg] unexpected end of file" >&2; exit 1');
+    assert.equal(result.status, 74);
+    assert.match(result.stderr, /the map was written, but ON_CHANGE .* failed \(exit 1\): nginx: \[emerg\] unexpected end of file/);
+    assert.match(read(dir, 'ip_blocks.map'), /198\.51\.100\.5 bulk/);
+  });
+  test('a dry run never runs it', () => {
+    const dir = setUp();
+    assert.equal(run(dir, '--dry-run', '--on-change', 'touch ran').status, 0);
+    assert.equal(fs.existsSync(path.join(dir, 'ran')), false);
+  });
+});
+
+describe('lists with networks', () => {
+  test('a blacklisted network bans each of its clients seen, and goes whole into the geo include', () => {
+    const dir = setUp("BLACKLIST = '198.51.100.0/24 192.0.2.66 2001:db8:66::/48'\n");
+    assert.equal(run(dir, '--geo', 'ip_blocks.geo').status, 0);
+    const map = read(dir, 'ip_blocks.map');
+    for (const address of ['198.51.100.5', '198.51.100.6', '198.51.100.7', '198.51.100.200']) assert.match(map, new RegExp(`^${address.replace(/\./g, '\\.')} ban$`, 'm'));
+    assert.doesNotMatch(map, /198\.51\.100\.\d+ (bulk|block)/);
+    assert.doesNotMatch(map, /198\.51\.100\.9 /, 'a client seen only before the window is not listed');
+    assert.equal(read(dir, 'ip_blocks.geo'), '192.0.2.66 1;\n198.51.100.0/24 1;\n2001:db8:66::/48 1;\n');
+  });
+  test('a whitelisted network is never restricted', () => {
+    const dir = setUp("WHITELIST = '198.51.100.0/25'\n");
+    assert.equal(run(dir).status, 0);
+    assert.doesNotMatch(read(dir, 'ip_blocks.map'), /198\.51\.100\./);
+  });
+  test('list files: one entry per line, comments; a bad entry names file and line', () => {
+    const dir = setUp("WHITELIST_FILE = 'partners.list'\n");
+    fs.writeFileSync(path.join(dir, 'partners.list'), '# partners\n198.51.100.0/25  # the big one\n\n2001:db8::/32\n');
+    assert.equal(run(dir).status, 0);
+    assert.doesNotMatch(read(dir, 'ip_blocks.map'), /198\.51\.100\./);
+    fs.appendFileSync(path.join(dir, 'partners.list'), '10.0.0.300\n');
+    const result = run(dir);
+    assert.equal(result.status, 78);
+    assert.match(result.stderr, /partners\.list:5: '10\.0\.0\.300' is not an IPv4 or IPv6 address or network/);
+  });
+  test('EXCLUDE_NON_GLOBAL leaves private addresses out', () => {
+    const dir = setUp('EXCLUDE_NON_GLOBAL = True\n');
+    fs.appendFileSync(path.join(dir, 'access.log'), fs.readFileSync(path.join(dir, 'access.log'), 'utf8').replace(/198\.51\.100\.7 /g, '192.168.1.7 '));
+    assert.equal(run(dir).status, 0);
+    const map = read(dir, 'ip_blocks.map');
+    assert.match(map, /198\.51\.100\.7 block/);
+    assert.doesNotMatch(map, /192\.168\.1\.7/);
+  });
+});
+
+describe('metrics and the map file', () => {
+  test('--metrics writes a Prometheus textfile', () => {
+    const dir = setUp();
+    assert.equal(run(dir, '--metrics', 'ipanalyse.prom').status, 0);
+    const text = read(dir, 'ipanalyse.prom');
+    for (const line of text.trimEnd().split('\n')) assert.match(line, /^(# (HELP|TYPE) ipanalyse_\w+ .+|ipanalyse_\w+(\{\w+="[^"]*"\})? (-?\d+(\.\d+)?(e[+-]?\d+)?|NaN))$/);
+    assert.match(text, /^ipanalyse_clients\{state="bulk"\} 1$/m);
+    assert.match(text, /^ipanalyse_changes\{kind="new block"\} 1$/m);
+    assert.match(text, /^ipanalyse_limit_requests\{limit="bulk_long"\} 20$/m);
+    assert.match(text, /^ipanalyse_last_success_timestamp_seconds \d+$/m);
+  });
+  test('a run that decides nothing still creates an empty map, so the web server can start', () => {
+    const dir = setUp('MIN_LOG_SIZE = 100000000\n');
+    const result = run(dir);
+    assert.equal(result.status, 0);
+    assert.equal(read(dir, 'ip_blocks.map'), '');
+    assert.match(result.stderr, /created an empty ip_blocks\.map/);
+  });
+  test('a new map is readable by the web server whatever the umask', () => {
+    const dir = setUp();
+    const result = runCli(['--settings', 'ip_blocks.conf', '--map', 'ip_blocks.map', '--changelog', 'changes.log', '--now', '2026-11-20 12:00:00', '--loadavg', '14', 'access.log'], {
+      cwd: dir,
+      env: { NODE_OPTIONS: '' },
+    });
+    assert.equal(result.status, 0);
+    assert.equal(fs.statSync(path.join(dir, 'ip_blocks.map')).mode & 0o777, 0o644);
+  });
+});
