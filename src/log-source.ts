@@ -114,18 +114,29 @@ export async function generationsToRead(generations: Generation[], from: number)
  * Feeds the lines from `seekTarget` on to the reader, file after file, and
  * stops as soon as the reader has seen the window's end.
  */
-export async function readGenerations(generations: Generation[], seekTarget: number, reader: WindowReader, warnings: string[]): Promise<LogFileRead[]> {
+/** Told how far reading a file has come, for a progress display on long replays. */
+export type ProgressListener = (file: string, bytesDone: number, bytesTotal: number) => void;
+
+const PROGRESS_STEP_BYTES = 32 * 1024 * 1024;
+
+export async function readGenerations(
+  generations: Generation[],
+  seekTarget: number,
+  reader: WindowReader,
+  warnings: string[],
+  progress?: ProgressListener,
+): Promise<LogFileRead[]> {
   const reads: LogFileRead[] = [];
   for (const generation of generations) {
     if (reader.done) break;
-    const read = generation.compressed ? await readCompressed(generation, reader) : readPlain(generation, seekTarget, reader, warnings);
+    const read = generation.compressed ? await readCompressed(generation, reader) : readPlain(generation, seekTarget, reader, warnings, progress);
     reader.endOfFile();
     reads.push(read);
   }
   return reads;
 }
 
-function readPlain(generation: Generation, seekTarget: number, reader: WindowReader, warnings: string[]): LogFileRead {
+function readPlain(generation: Generation, seekTarget: number, reader: WindowReader, warnings: string[], progress?: ProgressListener): LogFileRead {
   const { path, size } = generation;
   let fd: number;
   try {
@@ -138,6 +149,7 @@ function readPlain(generation: Generation, seekTarget: number, reader: WindowRea
     const seek = seekToTime(readAt, size, seekTarget);
     const chunk = Buffer.allocUnsafe(READ_CHUNK_BYTES);
     let position = seek.offset;
+    let nextProgress = position + PROGRESS_STEP_BYTES;
     // Up to the size seen at the start: lines appended meanwhile belong to the next run.
     while (position < size && !reader.done) {
       const bytes = fs.readSync(fd, chunk, 0, Math.min(chunk.length, size - position), position);
@@ -147,7 +159,12 @@ function readPlain(generation: Generation, seekTarget: number, reader: WindowRea
       }
       reader.push(chunk, 0, bytes);
       position += bytes;
+      if (progress && position >= nextProgress) {
+        progress(path, position - seek.offset, size - seek.offset);
+        nextProgress = position + PROGRESS_STEP_BYTES;
+      }
     }
+    progress?.(path, size - seek.offset, size - seek.offset);
     return { path, offset: seek.offset, seekReads: seek.reads, bytesRead: position - seek.offset };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code) throw new InputError(`cannot read the log ${describeSystemError(error, path)}`);

@@ -11,7 +11,7 @@ import { renderChangeLines, countChanges } from './change-log.js';
 import { OutputError, SafetyValveError, describeSystemError } from './errors.js';
 import { type Limits, adjustLimits } from './limits.js';
 import { readLoadAverage } from './load-average.js';
-import { type LogFileRead, findGenerations, generationsToRead, readGenerations } from './log-source.js';
+import { type LogFileRead, type ProgressListener, findGenerations, generationsToRead, readGenerations } from './log-source.js';
 import { newRequestClassifier } from './log-line.js';
 import { type MapFormat, countStates, parseMap, renderGeo, renderMap } from './map-file.js';
 import { type Changes, type MapState, applySafetyValve, decideAll, previousClientState } from './policy.js';
@@ -43,6 +43,7 @@ export interface RunOptions {
   geoFile?: string;
   /** Shell command run after the map (or geo include) was rewritten. */
   onChange?: string;
+  progress?: ProgressListener;
 }
 
 export interface RunReport {
@@ -93,7 +94,7 @@ export async function runAnalysis(options: RunOptions): Promise<RunReport> {
 async function analyse(options: RunOptions, warnings: string[]): Promise<RunReport> {
   const { settings } = options;
   const window = analysisWindow(settings, options.now, options.startDate);
-  const { stats, logBytes, files } = await readWindow(options.logFile, settings, window, warnings);
+  const { stats, logBytes, files } = await readWindow(options.logFile, settings, window, warnings, options.progress);
   const report: RunReport = { logFile: options.logFile, logBytes, window, warnings, changeLogWritten: false, files };
   if (!stats) {
     report.skipped = `the log is smaller than MIN_LOG_SIZE (${logBytes} < ${settings.MIN_LOG_SIZE} bytes): not enough data`;
@@ -227,7 +228,7 @@ interface WindowRead {
   files: LogFileRead[];
 }
 
-export async function readWindow(logFile: string, settings: Settings, window: AnalysisWindow, warnings: string[]): Promise<WindowRead> {
+export async function readWindow(logFile: string, settings: Settings, window: AnalysisWindow, warnings: string[], progress?: ProgressListener): Promise<WindowRead> {
   const generations = findGenerations(logFile, settings.ROTATED_LOGS, warnings);
   const logBytes = generations.reduce((sum, generation) => sum + generation.size, 0);
   if (logBytes < settings.MIN_LOG_SIZE) return { stats: undefined, logBytes, files: [] };
@@ -239,7 +240,7 @@ export async function readWindow(logFile: string, settings: Settings, window: An
     isListed: listMatcher(settings),
     disorderSeconds: DISORDER_SECONDS,
   });
-  const files = await readGenerations(await generationsToRead(generations, seekTarget), seekTarget, reader, warnings);
+  const files = await readGenerations(await generationsToRead(generations, seekTarget), seekTarget, reader, warnings, progress);
   return { stats: reader.finish(), logBytes, files };
 }
 

@@ -2,6 +2,7 @@
 import type { Argv } from 'yargs';
 import { writeFileAtomic } from '../atomic-write.js';
 import { renderMetrics } from '../metrics.js';
+import type { ProgressListener } from '../log-source.js';
 import { runAnalysis } from '../run.js';
 import { renderJson, renderSummary } from '../summary.js';
 import { type Output, resolveAnalysisInputs, resolveSettings, withAnalysisOptions } from './common.js';
@@ -32,6 +33,7 @@ export async function analyseCommand(args: AnalyseArgs, out: Output): Promise<vo
     dryRun,
     geoFile: args.geo ?? settings.GEO_FILE,
     onChange: args['on-change'] ?? settings.ON_CHANGE,
+    progress: out.stderrIsTerminal ? showProgress(out) : undefined,
   });
 
   const metricsFile = args.metrics ?? settings.METRICS_FILE;
@@ -45,4 +47,16 @@ export async function analyseCommand(args: AnalyseArgs, out: Output): Promise<vo
   if (dryRun && !args.json) {
     out.stdout(`--- map ${report.map?.file ?? ''} (not written)\n${report.map?.content ?? ''}--- change log (not written)\n${report.changeLines ?? ''}`);
   }
+}
+
+/** Only long replays earn a progress line; cron never sees one, as its stderr is no terminal. */
+const PROGRESS_FROM_BYTES = 256 * 1024 * 1024;
+
+function showProgress(out: Output): ProgressListener {
+  return (file, done, total) => {
+    if (total < PROGRESS_FROM_BYTES) return;
+    const gigabytes = (bytes: number) => (bytes / 1024 ** 3).toFixed(2);
+    const line = `ipanalyse: reading ${file}: ${Math.floor((100 * done) / total)}% (${gigabytes(done)} of ${gigabytes(total)} GB)`;
+    out.stderr(`\r${line}${done >= total ? '\n' : ''}`);
+  };
 }

@@ -15,6 +15,8 @@ export const BASE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 export interface Output {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
+  /** stderr is a terminal: a person is watching, not cron. */
+  stderrIsTerminal: boolean;
 }
 
 export function withSettingsOptions<T>(y: Argv<T>) {
