@@ -17,7 +17,7 @@ import { type MapFormat, countStates, parseMap, renderGeo, renderMap } from './m
 import { type Changes, type MapState, applySafetyValve, decideAll, previousClientState } from './policy.js';
 import { acquireRunLock, lockPathFor } from './run-lock.js';
 import type { Settings } from './settings.js';
-import { type AnalysisWindow, type WindowStats, WindowReader } from './window-stats.js';
+import { type AnalysisWindow, type ClientTable, type WindowStats, WindowReader } from './window-stats.js';
 
 /**
  * How much older than the line before it a line may be. Servers log a request
@@ -55,6 +55,8 @@ export interface RunReport {
   /** The files read, oldest first, and from where. */
   files: LogFileRead[];
   stats?: Omit<WindowStats, 'clients'> & { clients: number };
+  /** Every client's statistics, for `explain`; not part of the JSON summary. */
+  clientTable?: ClientTable;
   limits?: Limits;
   previous?: Record<MapState, number>;
   /** Problems worth an operator's attention that did not stop the run. */
@@ -101,6 +103,7 @@ async function analyse(options: RunOptions, warnings: string[]): Promise<RunRepo
     return leaveMapAsItIs(report, options);
   }
   report.stats = { ...stats, clients: stats.clients.size };
+  report.clientTable = stats.clients;
   if (stats.linesInWindow === 0) {
     // A wrong log or broken logging must not release every client at once.
     report.skipped = 'no usable lines in the window: the map is left as it is';

@@ -1,0 +1,42 @@
+/** `ipanalyse status`: the current map and the last change-log lines. Reads only; takes no lock. */
+import fs from 'node:fs';
+import type { Argv } from 'yargs';
+import { InputError, UsageError, describeSystemError } from '../errors.js';
+import { readMapText } from '../run.js';
+import { type Status, renderStatus, renderStatusJson, summariseMap } from '../status.js';
+import { readLastLines } from '../tail-lines.js';
+import { type Output, parseDateArgument, resolveSettings, withSettingsOptions } from './common.js';
+
+export function statusOptions<T>(y: Argv<T>) {
+  return withSettingsOptions(y)
+    .option('lines', { type: 'number', default: 10, describe: 'how many change-log lines to show' })
+    .option('now', { type: 'string', describe: 'the clock the map\'s age is measured against, "YYYY-mm-dd HH:MM:SS" (default: now)' });
+}
+
+type StatusArgs = Awaited<ReturnType<typeof statusOptions>['argv']>;
+
+export async function statusCommand(args: StatusArgs, out: Output): Promise<void> {
+  if (!(Number.isSafeInteger(args.lines) && args.lines >= 0)) throw new UsageError('--lines needs a whole number of 0 or more');
+  const now = args.now === undefined ? new Date() : parseDateArgument(args.now, '--now');
+  const { mapFile, changeLogFile } = await resolveSettings(args);
+
+  const text = readMapText(mapFile);
+  // Stat after reading: a run renaming a new map over it in between only makes the time a little newer.
+  const modified = text === undefined ? undefined : fs.statSync(mapFile, { throwIfNoEntry: false })?.mtime;
+  const status: Status = {
+    mapFile,
+    map: text !== undefined && modified ? summariseMap(mapFile, text, modified, now) : null,
+    changeLog: { file: changeLogFile, lines: tail(changeLogFile, args.lines) },
+  };
+  out.stdout(args.json ? renderStatusJson(status) : renderStatus(status));
+}
+
+/** The last lines, or null when there is no change log yet. */
+function tail(file: string, lines: number): string[] | null {
+  try {
+    return readLastLines(file, lines);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new InputError(`cannot read the change log ${describeSystemError(error, file)}`);
+  }
+}

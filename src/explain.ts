@@ -1,0 +1,127 @@
+/**
+ * `explain`: what a run decides for one address and why, in plain words.
+ * The verdict and the limits are taken from the run's own report (a dry
+ * run), never recomputed here, so they cannot drift from what cron does;
+ * this module only adds the reasons. Pure.
+ */
+import { buildAddressList, isNonGlobal } from './address-list.js';
+import { type Limits, formatNumber } from './limits.js';
+import { parseMap } from './map-file.js';
+import { CHANGE_KINDS, type ChangeKind, type MapState, decide, previousClientState } from './policy.js';
+import type { RunReport } from './run.js';
+import type { SettingOrigins, Settings } from './settings.js';
+import { formatLocalTime } from './summary.js';
+import type { AnalysisWindow, ClientStats } from './window-stats.js';
+
+export interface ExplainInput {
+  /** Canonical. */
+  address: string;
+  settings: Settings;
+  origins: SettingOrigins;
+  mapFile: string;
+  /** The previous map, as read. */
+  previous: ReadonlyMap<string, MapState>;
+  /** The dry run's report: the decision exactly as a run makes it. */
+  report: RunReport;
+  /** The address's statistics over the same window; undefined when it has none. */
+  stats: ClientStats | undefined;
+}
+
+export interface Explanation {
+  address: string;
+  window: AnalysisWindow;
+  mapFile: string;
+  listed: { list: 'WHITELIST' | 'BLACKLIST'; origin: string } | null;
+  /** null: no request in the window, or not analysed (listed, excluded). */
+  stats: ClientStats | null;
+  previous: MapState | null;
+  /** null when the run decides nothing. */
+  limits: (Limits & { bulkLongLimitReason: string }) | null;
+  skipped: string | null;
+  verdict: { state: MapState | null; change: ChangeKind | null; rule: string };
+}
+
+export function explainAddress(input: ExplainInput): Explanation {
+  const { address, settings, report } = input;
+  const listed = listingOf(address, settings, input.origins);
+  const before = input.previous.get(address) ?? null;
+  const common = { address, window: report.window, mapFile: input.mapFile, listed, previous: before, stats: input.stats ?? null };
+  if (report.skipped || !report.map || !report.changes || !report.limits) {
+    const skipped = report.skipped ?? 'nothing decided';
+    const rule = `a run decides nothing, ${skipped}; the map keeps ${before ? `'${before}'` : 'no entry'} for this address`;
+    return { ...common, limits: null, skipped, verdict: { state: before, change: null, rule } };
+  }
+
+  const state = parseMap(report.map.content).states.get(address) ?? null;
+  const { changes, limits } = report;
+  const change = CHANGE_KINDS.find((kind) => changes[kind].includes(address)) ?? null;
+  const carried = previousClientState(input.previous, address, new Set(settings.BLACKLIST));
+  const released = carried ? `; was ${carried === 'block' ? 'blocked' : 'bulk'}: released` : '';
+  let rule: string;
+  if (state === 'ban' && listed?.list === 'BLACKLIST') rule = `blacklisted (BLACKLIST, ${listed.origin}): always ban`;
+  else if (input.stats) {
+    const verdict = decide(carried, input.stats, limits);
+    rule = verdict.rule;
+    if (before === 'ban') rule = `was banned but is no longer blacklisted, so it is judged afresh: ${rule}`;
+    if (report.safetyValve?.withheld.includes(address)) rule += `; but the safety valve closed (${report.safetyValve.reason}), so this new block is withheld`;
+  } else if (listed?.list === 'WHITELIST') rule = `whitelisted (WHITELIST, ${listed.origin}): never restricted, never in the map${released}`;
+  else if (settings.EXCLUDE_NON_GLOBAL && isNonGlobal(address)) rule = `not a global address, and EXCLUDE_NON_GLOBAL leaves those out${released}`;
+  else rule = `made no request in the window${released || ': no restriction'}`;
+
+  const bulkLongLimitReason =
+    limits.bulkLongLimit === settings.BULK_LOWER
+      ? `BULK_LOWER (CPU load ${limits.cpuload} is high)`
+      : `BULKLONG_LIMIT - BULK_LOADFAC * (cpuload ${limits.cpuload} - 14)`;
+  return { ...common, limits: { ...limits, bulkLongLimitReason }, skipped: null, verdict: { state, change, rule } };
+}
+
+function listingOf(address: string, settings: Settings, origins: SettingOrigins): Explanation['listed'] {
+  for (const list of ['BLACKLIST', 'WHITELIST'] as const) {
+    if (!buildAddressList(settings[list]).has(address)) continue;
+    const fileKey = list === 'BLACKLIST' ? 'BLACKLIST_FILE' : 'WHITELIST_FILE';
+    const origin = settings[list].includes(address) || !settings[fileKey] ? origins[list] : origins[fileKey];
+    return { list, origin: origin ?? 'default' };
+  }
+  return null;
+}
+
+export function renderExplanation(e: Explanation): string {
+  const n = formatNumber;
+  const { window } = e;
+  const listing = e.listed ? `${e.listed.list === 'BLACKLIST' ? 'blacklisted' : 'whitelisted'} (${e.listed.list}, ${e.listed.origin})` : 'neither whitelisted nor blacklisted';
+  const out = [
+    `address:   ${e.address}, ${listing}`,
+    `window:    ${formatLocalTime(window.start)} .. ${formatLocalTime(window.end)}, short window from ${formatLocalTime(window.shortStart)} (local time)`,
+  ];
+  if (e.stats) {
+    const s = e.stats;
+    out.push(
+      `requests:  long window ${s.longTotal} (${s.longApi} API), short window ${s.shortTotal} (${s.shortApi} API)`,
+      `           ${s.badUa ? 'bad user agent: sent none, or one in UA_BLOCKLIST, at least once' : 'user agent: never missing, never in UA_BLOCKLIST'}`,
+    );
+  } else if (!e.skipped) {
+    out.push(`requests:  ${e.listed ? 'not counted: listed clients get no statistics' : 'none counted in the window'}`);
+  }
+  out.push(`previous:  ${e.previous ? `'${e.previous}'` : 'not'} in ${e.mapFile}`);
+  const l = e.limits;
+  if (l) {
+    out.push(
+      `load:      load average ${l.loadAverage} -> cpuload ${l.cpuload}`,
+      `           ${l.total200} API requests answered 200 in the short window -> dbload ${n(l.dbload)}/s`,
+      `           ${l.numbulks} bulk clients in the previous map -> numbulks ${l.numbulks}`,
+      `limits:    bulk above ${n(l.bulkLongLimit)} API requests in the long window: ${l.bulkLongLimitReason}`,
+      `           bulk above ${n(l.bulkShortLimit)} API requests in the short window: BULKSHORT_LIMIT`,
+      `           a bulk client blocked above ${n(l.blockLimit)} / ${n(l.blockLimit / 3)}: ${l.blockLimitReason}`,
+      `           anyone blocked above ${n(l.blockUpper)} / ${n(l.blockUpper / 3)}: BLOCK_UPPER`,
+    );
+  }
+  const { verdict } = e;
+  const change = verdict.change ? `change log: '${verdict.change}'` : 'no change-log entry';
+  out.push(`rule:      ${verdict.rule}`, `verdict:   ${verdict.state ?? 'not in the map (no restriction)'}; ${change}`);
+  return `${out.join('\n')}\n`;
+}
+
+export function renderExplanationJson(e: Explanation): string {
+  const window = { ...e.window, startLocal: formatLocalTime(e.window.start), endLocal: formatLocalTime(e.window.end), shortStartLocal: formatLocalTime(e.window.shortStart) };
+  return `${JSON.stringify({ ...e, window })}\n`;
+}

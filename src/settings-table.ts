@@ -1,0 +1,45 @@
+/** `check-config`: every effective setting, its value and where it came from. Pure. */
+import { formatDuration, intervalToDuration } from 'date-fns';
+import type { LoadedSettings, Settings } from './settings.js';
+
+export interface SettingRow {
+  key: keyof Settings;
+  value: Settings[keyof Settings];
+  /** `default`, or `FILE:LINE`. */
+  origin: string;
+}
+
+export function listSettings(loaded: LoadedSettings): SettingRow[] {
+  return (Object.keys(loaded.settings) as (keyof Settings)[]).map((key) => ({ key, value: loaded.settings[key], origin: loaded.origins[key] ?? 'default' }));
+}
+
+/** Values in the settings file's own syntax, so that a line can be copied back into it. */
+export function formatSettingValue(key: keyof Settings, value: Settings[keyof Settings]): string {
+  if (Array.isArray(value)) return value.length === 1 ? `(${quote(value[0])},)` : `(${value.map(quote).join(', ')})`;
+  if (typeof value === 'string') return quote(value);
+  if (typeof value === 'boolean') return value ? 'True' : 'False';
+  if (value === undefined) return 'None';
+  if (typeof value === 'number' && (key === 'BLOCKCOOLOFF_SECONDS' || key === 'BULKCOOLOFF_SECONDS')) {
+    return `${value} s (${formatDuration(intervalToDuration({ start: 0, end: value * 1000 }))})`;
+  }
+  return String(value);
+}
+
+function quote(text: string): string {
+  return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+export function renderSettingsTable(loaded: LoadedSettings, settingsFile: string): string {
+  const rows = listSettings(loaded).map((row) => [row.key, formatSettingValue(row.key, row.value), row.origin]);
+  const header = ['SETTING', 'VALUE', 'FROM'];
+  // A long list (a big WHITELIST) would push every other row's origin off screen: it overflows its column instead.
+  const widths = [0, 1].map((column) => Math.min(48, Math.max(...[header, ...rows].map((cells) => cells[column].length))));
+  const line = (cells: string[]) => `${cells[0].padEnd(widths[0])}  ${cells[1].padEnd(widths[1])}  ${cells[2]}`.trimEnd();
+  const where = loaded.file ? `${loaded.file}: valid` : `no settings file at ${settingsFile}: every value is the default`;
+  return `${[where, '', line(header), ...rows.map(line)].join('\n')}\n`;
+}
+
+export function renderSettingsJson(loaded: LoadedSettings): string {
+  const settings = Object.fromEntries(listSettings(loaded).map(({ key, value, origin }) => [key, { value: value ?? null, origin }]));
+  return `${JSON.stringify({ file: loaded.file ?? null, valid: true, settings })}\n`;
+}
