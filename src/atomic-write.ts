@@ -33,7 +33,7 @@ export function writeFileAtomic(target: string, content: string): void {
     fd = fs.openSync(temp, 'wx', mode);
     // open() applies the umask; cron's is often 077, and a map the web server cannot read throttles nobody.
     fs.fchmodSync(fd, mode);
-    fs.writeSync(fd, content);
+    writeAll(fd, Buffer.from(content, 'utf8'));
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = undefined;
@@ -46,6 +46,18 @@ export function writeFileAtomic(target: string, content: string): void {
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
     if (!renamed) fs.rmSync(temp, { force: true });
+  }
+}
+
+/**
+ * write(2) may write less than asked when the disk is nearly full; renaming
+ * such a file over the map would publish a torn map. Write all, or fail.
+ */
+function writeAll(fd: number, bytes: Buffer): void {
+  for (let offset = 0; offset < bytes.length; ) {
+    const written = fs.writeSync(fd, bytes, offset, bytes.length - offset);
+    if (written <= 0) throw Object.assign(new Error('short write'), { code: 'ENOSPC' });
+    offset += written;
   }
 }
 
