@@ -1,5 +1,5 @@
 /** The operators' change log, in the original's line format. Pure. */
-import { format } from 'date-fns';
+import { format } from 'date-fns/format';
 import { CHANGE_KINDS, type ChangeKind, type Changes } from './policy.js';
 
 // The original right-aligns the shorter labels; existing log readers rely on the columns.

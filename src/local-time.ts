@@ -1,5 +1,6 @@
 /** Dates as operators type them in a crontab: local time, `YYYY-mm-dd HH:MM:SS`, as the original takes them. */
-import { isValid, parse } from 'date-fns';
+import { isValid } from 'date-fns/isValid';
+import { parse } from 'date-fns/parse';
 
 export const LOCAL_DATE_TIME_FORMAT = 'yyyy-MM-dd HH:mm:ss';
 

@@ -1,5 +1,6 @@
 /** `check-config`: every effective setting, its value and where it came from. Pure. */
-import { formatDuration, intervalToDuration } from 'date-fns';
+import { formatDuration } from 'date-fns/formatDuration';
+import { intervalToDuration } from 'date-fns/intervalToDuration';
 import type { LoadedSettings, Settings } from './settings.js';
 
 export interface SettingRow {

@@ -1,5 +1,5 @@
 /** `status`: the current map and the end of the change log, summarised for an operator. Pure. */
-import { formatDistance } from 'date-fns';
+import { formatDistance } from 'date-fns/formatDistance';
 import { compareAddresses } from './ip-address.js';
 import { countStates, parseMap } from './map-file.js';
 import type { MapState } from './policy.js';

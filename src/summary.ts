@@ -1,5 +1,5 @@
 /** The human summary of a run (`--verbose`) and its JSON twin (`--json`). Pure. */
-import { format } from 'date-fns';
+import { format } from 'date-fns/format';
 import { countChanges } from './change-log.js';
 import { formatNumber } from './limits.js';
 import type { RunReport } from './run.js';
