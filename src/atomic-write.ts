@@ -98,27 +98,38 @@ export function removeStaleTempFiles(target: string): string[] {
 }
 
 /**
- * Appends `text` in a single write(2) on an O_APPEND descriptor, so that
- * concurrent appenders and a killed run never leave half a line, and fsyncs it.
- * Creates the directory when missing (the original crashes instead).
+ * Appends `text` to `target` so that no reader and no crash ever sees half a
+ * line: a single write(2) is not enough, as SIGKILL or a full disk can cut a
+ * large write short. The file is copied (copy_file_range: cheap), the lines
+ * appended to the copy, and the copy renamed over the original. Creates the
+ * directory when missing (the original crashes instead).
  */
-export function appendDurably(target: string, text: string): void {
+export function appendAtomically(target: string, text: string): void {
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  const temp = tempPathFor(target);
   let fd: number | undefined;
+  let renamed = false;
+  let mode = 0o644;
   try {
-    fs.mkdirSync(path.dirname(target), { recursive: true });
-    fd = fs.openSync(target, 'a', 0o644);
-    const bytes = Buffer.from(text, 'utf8');
-    const written = fs.writeSync(fd, bytes);
-    if (written !== bytes.length) {
-      // A short write means the disk filled up under us; take the torn tail back out.
-      const size = fs.fstatSync(fd).size;
-      fs.ftruncateSync(fd, size - written);
-      throw Object.assign(new Error('short write'), { code: 'ENOSPC' });
+    try {
+      mode = fs.statSync(target).mode & 0o7777;
+      fs.copyFileSync(target, temp, fs.constants.COPYFILE_EXCL);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || fs.existsSync(target)) throw error;
     }
+    fd = fs.openSync(temp, 'a', mode);
+    fs.fchmodSync(fd, mode);
+    writeAll(fd, Buffer.from(text, 'utf8'));
     fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fd = undefined;
+    fs.renameSync(temp, target);
+    renamed = true;
+    syncDirectory(path.dirname(target));
   } catch (error) {
     throw new OutputError(`cannot append to ${describeSystemError(error, target)}`);
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
+    if (!renamed) fs.rmSync(temp, { force: true });
   }
 }

@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { buildAddressList, isNonGlobal } from './address-list.js';
-import { appendDurably, removeStaleTempFiles, writeFileAtomic } from './atomic-write.js';
+import { appendAtomically, removeStaleTempFiles, writeFileAtomic } from './atomic-write.js';
 import { renderChangeLines, countChanges } from './change-log.js';
 import { OutputError, SafetyValveError, describeSystemError } from './errors.js';
 import { type Limits, adjustLimits } from './limits.js';
@@ -86,7 +86,9 @@ export async function runAnalysis(options: RunOptions): Promise<RunReport> {
   const lock = acquireRunLock(lockPathFor(options.mapFile));
   try {
     const warnings = lock.warning ? [lock.warning] : [];
-    for (const stale of removeStaleTempFiles(options.mapFile)) warnings.push(`removed ${stale}, left by a run that was killed`);
+    for (const file of [options.mapFile, options.changeLogFile, options.geoFile]) {
+      if (file) for (const stale of removeStaleTempFiles(file)) warnings.push(`removed ${stale}, left by a run that was killed`);
+    }
     return await analyse(options, warnings);
   } finally {
     lock.release();
@@ -148,7 +150,7 @@ async function analyse(options: RunOptions, warnings: string[]): Promise<RunRepo
   }
   if (options.geoFile && writeGeoIfChanged(options.geoFile, settings.BLACKLIST)) report.geoWritten = true;
   if (countChanges(decision.changes) > 0) {
-    appendDurably(options.changeLogFile, report.changeLines);
+    appendAtomically(options.changeLogFile, report.changeLines);
     report.changeLogWritten = true;
   }
   if ((report.map.written || report.geoWritten) && options.onChange) runOnChange(options.onChange, options.mapFile);
