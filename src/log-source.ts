@@ -25,25 +25,41 @@ export interface LogFileRead {
 
 export interface Generation {
   path: string;
+  /**
+   * Opened once, when the generations are found: if logrotate renames the
+   * log while the run reads it, the run goes on reading the same file, so no
+   * line is missed and none is counted twice.
+   */
+  fd: number;
   compressed: boolean;
   size: number;
 }
 
-/** The log and those of its previous generations that exist, newest first. */
-export function findGenerations(logFile: string, rotatedSuffixes: readonly string[], warnings: string[]): Generation[] {
-  let size: number;
+function openGeneration(path: string): Generation {
+  const fd = fs.openSync(path, 'r');
   try {
-    const stat = fs.statSync(logFile);
+    const stat = fs.fstatSync(fd);
     if (!stat.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' });
-    size = stat.size;
+    return { path, fd, compressed: path.endsWith('.gz'), size: stat.size };
+  } catch (error) {
+    fs.closeSync(fd);
+    throw error;
+  }
+}
+
+/** Opens the log and those of its previous generations that exist, newest first. Close them with closeGenerations. */
+export function findGenerations(logFile: string, rotatedSuffixes: readonly string[], warnings: string[]): Generation[] {
+  let log: Generation;
+  try {
+    log = openGeneration(logFile);
   } catch (error) {
     throw new InputError(`cannot read the log ${describeSystemError(error, logFile)}`);
   }
-  const generations: Generation[] = [{ path: logFile, compressed: false, size }];
+  const generations = [log];
   for (const suffix of rotatedSuffixes) {
     const path = logFile + suffix;
     try {
-      generations.push({ path, compressed: path.endsWith('.gz'), size: fs.statSync(path).size });
+      generations.push(openGeneration(path));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') warnings.push(`skipping ${describeSystemError(error, path)}`);
     }
@@ -51,9 +67,13 @@ export function findGenerations(logFile: string, rotatedSuffixes: readonly strin
   return generations;
 }
 
+export function closeGenerations(generations: Generation[]): void {
+  for (const generation of generations) fs.closeSync(generation.fd);
+}
+
 /** The time of the first readable line near the start of a file, or undefined for an empty or unreadable head. */
 async function firstLineTime(generation: Generation): Promise<number | undefined> {
-  const head = generation.compressed ? await readCompressedHead(generation.path) : readPlainHead(generation.path);
+  const head = generation.compressed ? await readCompressedHead(generation.fd) : readPlainHead(generation.fd);
   for (let start = 0; start < head.length; ) {
     let end = head.indexOf(0x0a, start);
     if (end < 0) end = head.length;
@@ -64,20 +84,24 @@ async function firstLineTime(generation: Generation): Promise<number | undefined
   return undefined;
 }
 
-function readPlainHead(path: string): Buffer {
-  const fd = fs.openSync(path, 'r');
-  try {
-    const head = Buffer.alloc(HEAD_BYTES);
-    return head.subarray(0, fs.readSync(fd, head, 0, HEAD_BYTES, 0));
-  } finally {
-    fs.closeSync(fd);
-  }
+function readPlainHead(fd: number): Buffer {
+  const head = Buffer.alloc(HEAD_BYTES);
+  return head.subarray(0, fs.readSync(fd, head, 0, HEAD_BYTES, 0));
 }
 
-async function readCompressedHead(path: string): Promise<Buffer> {
+// destroy() closes a stream's descriptor even with autoClose off; the
+// generation's descriptor is closed by closeGenerations alone.
+const KEEP_DESCRIPTOR_OPEN = { open: fs.open, read: fs.read, close: (_fd: number, callback: (error: null) => void) => callback(null) };
+
+/** A read stream over an open descriptor that leaves it open, from its start. */
+function streamFrom(fd: number): fs.ReadStream {
+  return fs.createReadStream('', { fd, autoClose: false, start: 0, fs: KEEP_DESCRIPTOR_OPEN });
+}
+
+async function readCompressedHead(fd: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let length = 0;
-  const source = fs.createReadStream(path);
+  const source = streamFrom(fd);
   const stream = zlib.createGunzip();
   source.on('error', (error) => stream.destroy(error));
   source.pipe(stream);
@@ -137,13 +161,7 @@ export async function readGenerations(
 }
 
 function readPlain(generation: Generation, seekTarget: number, reader: WindowReader, warnings: string[], progress?: ProgressListener): LogFileRead {
-  const { path, size } = generation;
-  let fd: number;
-  try {
-    fd = fs.openSync(path, 'r');
-  } catch (error) {
-    throw new InputError(`cannot open the log ${describeSystemError(error, path)}`);
-  }
+  const { path, size, fd } = generation;
   try {
     const readAt = (buffer: Buffer, position: number): number => fs.readSync(fd, buffer, 0, buffer.length, position);
     const seek = seekToTime(readAt, size, seekTarget);
@@ -169,15 +187,13 @@ function readPlain(generation: Generation, seekTarget: number, reader: WindowRea
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code) throw new InputError(`cannot read the log ${describeSystemError(error, path)}`);
     throw error;
-  } finally {
-    fs.closeSync(fd);
   }
 }
 
 /** A compressed generation cannot seek: it is streamed from its start, every line filtered by time as always. */
 async function readCompressed(generation: Generation, reader: WindowReader): Promise<LogFileRead> {
   const { path } = generation;
-  const source = fs.createReadStream(path);
+  const source = streamFrom(generation.fd);
   const gunzip = zlib.createGunzip();
   let bytesRead = 0;
   try {

@@ -11,7 +11,7 @@ import { renderChangeLines, countChanges } from './change-log.js';
 import { OutputError, SafetyValveError, describeSystemError } from './errors.js';
 import { type Limits, adjustLimits } from './limits.js';
 import { readLoadAverage } from './load-average.js';
-import { type LogFileRead, type ProgressListener, findGenerations, generationsToRead, readGenerations } from './log-source.js';
+import { type Generation, type LogFileRead, type ProgressListener, closeGenerations, findGenerations, generationsToRead, readGenerations } from './log-source.js';
 import { newRequestClassifier } from './log-line.js';
 import { type MapFormat, countStates, parseMap, renderGeo, renderMap } from './map-file.js';
 import { type Changes, type MapState, applySafetyValve, decideAll, previousClientState } from './policy.js';
@@ -235,6 +235,14 @@ interface WindowRead {
 
 export async function readWindow(logFile: string, settings: Settings, window: AnalysisWindow, warnings: string[], progress?: ProgressListener): Promise<WindowRead> {
   const generations = findGenerations(logFile, settings.ROTATED_LOGS, warnings);
+  try {
+    return await readGenerationsWindow(generations, settings, window, warnings, progress);
+  } finally {
+    closeGenerations(generations);
+  }
+}
+
+async function readGenerationsWindow(generations: Generation[], settings: Settings, window: AnalysisWindow, warnings: string[], progress?: ProgressListener): Promise<WindowRead> {
   const logBytes = generations.reduce((sum, generation) => sum + generation.size, 0);
   if (logBytes < settings.MIN_LOG_SIZE) return { stats: undefined, logBytes, files: [] };
   const seekTarget = window.start - DISORDER_SECONDS;

@@ -132,3 +132,51 @@ describe('time zones: windows are instants, whatever offset the lines carry', as
     assert.equal(clientsOf(newYork), clientsOf(utc));
   });
 });
+
+describe('the log changes while a run reads it', async () => {
+  const { findGenerations, generationsToRead, readGenerations, closeGenerations } = await import('../src/log-source.js');
+  const { WindowReader } = await import('../src/window-stats.js');
+  const { newRequestClassifier } = await import('../src/log-line.js');
+  const window = { start: END - 3600, shortStart: END - 900, end: END };
+
+  /** Opens the generations, lets `meanwhile` change the files, then reads: as a run whose log moves under it. */
+  async function readWhile(files: Record<string, string>, meanwhile: (dir: string) => void) {
+    const dir = path.join(work, `moving-${runs++}`);
+    fs.mkdirSync(dir);
+    for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), content);
+    const warnings: string[] = [];
+    const generations = findGenerations(path.join(dir, 'access.log'), ['.1'], warnings);
+    meanwhile(dir);
+    const reader = new WindowReader({ window, classifier: newRequestClassifier(['/search']), uaBlocklist: [], isListed: () => false, disorderSeconds: 120 });
+    try {
+      await readGenerations(await generationsToRead(generations, window.start - 120), window.start - 120, reader, warnings);
+    } finally {
+      closeGenerations(generations);
+    }
+    return { stats: reader.finish(), warnings };
+  }
+
+  test('renamed by logrotate and recreated: the run reads the file it opened, nothing missed, nothing twice', async () => {
+    const { stats, warnings } = await readWhile({ 'access.log': traffic(END - 7200, END) }, (dir) => {
+      fs.renameSync(path.join(dir, 'access.log'), path.join(dir, 'access.log.1'));
+      fs.writeFileSync(path.join(dir, 'access.log'), traffic(END - 10, END));
+    });
+    assert.equal(stats.linesInWindow, 1800);
+    assert.deepEqual(warnings, []);
+  });
+
+  test('appended to: lines past the size seen at the start are left to the next run', async () => {
+    const { stats } = await readWhile({ 'access.log': traffic(END - 7200, END - 600) }, (dir) => {
+      fs.appendFileSync(path.join(dir, 'access.log'), traffic(END - 600, END));
+    });
+    assert.equal(stats.linesInWindow, 1500);
+  });
+
+  test('truncated (copytruncate): no crash, and a warning says how much was not read', async () => {
+    const { stats, warnings } = await readWhile({ 'access.log': traffic(END - 7200, END) }, (dir) => {
+      fs.truncateSync(path.join(dir, 'access.log'), 0);
+    });
+    assert.equal(stats.linesInWindow, 0);
+    assert.match(warnings.join('\n'), /access\.log shrank while it was read \(truncated\?\): \d+ bytes of the window were not read/);
+  });
+});
