@@ -12,6 +12,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CLI, FIXTURES } from './support/paths.js';
 import { runCli } from './support/run-cli.js';
+import { mulberry32 } from './support/log-generator.js';
 
 const SEED = 20261120;
 const KILLS = 200;
@@ -27,16 +28,6 @@ const SMALL = path.join(FIXTURES, 'cases/state-machine');
 const MAP_LINE = /^\S+ (bulk|block|ban)$/;
 const CHANGE_LINE = /^\d{4}-\d\d-\d\d \d\d:\d\d (unblocked:| debulked:|new bulks:|dir\.block:| ua block:|new block:) \S+(, \S+)*$/;
 
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function readIfExists(file: string): string | undefined {
   return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined;

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseLineTime } from '../src/log-line.js';
 import { seekToTime, type ReadAt } from '../src/seek-to-time.js';
+import { mulberry32 } from './support/log-generator.js';
 
 const T0 = Date.UTC(2026, 10, 20, 11, 0, 0) / 1000; // 20/Nov/2026:11:00:00 +0000
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -95,17 +96,6 @@ function steadyLog(count: number, secondsPerLine: (i: number) => number): string
   return lines;
 }
 
-/** mulberry32: small, seedable, good enough to pick test shapes. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomInt(random: () => number, min: number, max: number): number {
   return min + Math.floor(random() * (max - min + 1));
@@ -189,7 +179,7 @@ test('a garbage region in the middle never moves the offset past the window star
   const before = steadyLog(1500, () => 1);
   const after = steadyLog(1500, () => 1).map((_, i) => logLine(T0 + 1500 + i, `/after?q=${i}`));
   const binary = Buffer.alloc(40_000);
-  const random = seededRandom(7);
+  const random = mulberry32(7);
   for (let i = 0; i < binary.length; i++) binary[i] = randomInt(random, 0x0b, 0xff);
   const file = Buffer.concat([joinLines(before), binary, Buffer.from('\n'), joinLines(after)]);
   for (const target of [T0 + 10, T0 + 1000, T0 + 1499, T0 + 1500, T0 + 1501, T0 + 2500, T0 + 4000]) {
@@ -247,7 +237,7 @@ test('a file being appended to is searched as it was at stat time', () => {
 test('out-of-order lines: target = window start - tolerance keeps every line of the window', () => {
   const tolerance = 30;
   for (let seed = 1; seed <= 20; seed++) {
-    const random = seededRandom(seed);
+    const random = mulberry32(seed);
     // Servers log the request's start time when it finishes, so a line may be up to `tolerance` older than the one before.
     const lines: string[] = [];
     let clock = T0;
@@ -266,7 +256,7 @@ test('out-of-order lines: target = window start - tolerance keeps every line of 
 });
 
 test('random small files satisfy the contract (property, brute force)', () => {
-  const random = seededRandom(20261120);
+  const random = mulberry32(20261120);
   let checks = 0;
   for (let fileIndex = 0; fileIndex < 400; fileIndex++) {
     const parts: Buffer[] = [];
