@@ -2,8 +2,22 @@
  * Per-client statistics over the long and the short window, built while the
  * log's bytes go by. Pure: it is fed buffers and never reads a file itself.
  */
+import { AddressTable, MAX_KEY_BYTES, MISSING, hashBytes } from './address-table.js';
 import { canonicalizeIp } from './ip-address.js';
-import { type LogEntry, type RequestClassifier, newLogEntry, parseLine, userAgentStartsWithAny } from './log-line.js';
+import {
+  type LogEntry,
+  type RequestClassifier,
+  completeUserAgent,
+  isApiRequest,
+  newLogEntry,
+  newRequestClassifier,
+  parseLine,
+  scanLine,
+  uaPrefixesNeedEnd,
+  userAgentIsMissing,
+  userAgentStartsWithAny,
+  userAgentStartsWithAnyBefore,
+} from './log-line.js';
 
 /** Instants in epoch seconds. Long window: start <= t <= end. Short window: shortStart < t <= end. */
 export interface AnalysisWindow {
@@ -39,61 +53,104 @@ export interface WindowStats {
 
 const NOT_AN_ADDRESS = -1;
 const LISTED = -2;
-const INITIAL_CAPACITY = 1024;
+const INITIAL_CAPACITY = 4096; // clients: a typical hour without growing
 
 /**
- * Clients in columns of typed arrays, indexed through one Map, so that a
- * window with a million distinct (spoofed) addresses costs tens of bytes per
- * client rather than an object each.
+ * Clients in columns of typed arrays, found by the bytes of their address as
+ * the log spells it (address-table.ts), so that a line costs neither a string
+ * nor a Map lookup, and a window with a million distinct (spoofed) addresses
+ * costs a few tens of bytes per client rather than objects and strings.
+ *
+ * Every spelling seen is a key: a client's canonical address maps to its
+ * index, another spelling of it (upper case, uncompressed IPv6) to the same
+ * index, and a spelling that is no address, or a listed one, to
+ * NOT_AN_ADDRESS or LISTED. Only a spelling never seen before makes a string,
+ * to canonicalise it. Canonical addresses are made again, on demand, from the
+ * key bytes.
  */
 export class ClientTable {
-  private readonly indexByRawAddress = new Map<string, number>();
-  private readonly indexByAddress = new Map<string, number>();
-  private readonly addresses: string[] = [];
+  private readonly keys = new AddressTable();
   /** Whitelisted or blacklisted addresses seen in the window: a banned network's clients are banned one by one. */
   readonly listedAddresses = new Set<string>();
+  private clientCount = 0;
+  /** The arena offset of each client's canonical address among the keys. */
+  private keyOffset = new Int32Array(INITIAL_CAPACITY);
   private longTotal = new Int32Array(INITIAL_CAPACITY);
   private longApi = new Int32Array(INITIAL_CAPACITY);
   private shortTotal = new Int32Array(INITIAL_CAPACITY);
   private shortApi = new Int32Array(INITIAL_CAPACITY);
   private badUa = new Uint8Array(INITIAL_CAPACITY);
+  private readonly scratch = Buffer.alloc(MAX_KEY_BYTES);
 
   constructor(private readonly isListed: (address: string) => boolean) {}
 
   get size(): number {
-    return this.addresses.length;
+    return this.clientCount;
   }
 
-  /** Index of the client written as `raw` in the log, NOT_AN_ADDRESS, or LISTED. */
-  indexOfRaw(raw: string): number {
-    const known = this.indexByRawAddress.get(raw);
-    if (known !== undefined) return known;
+  /** Index of the client written as bytes [start, end) of `buf` (hashBytes `hash`), NOT_AN_ADDRESS, LISTED, or MISSING for a spelling not seen yet. */
+  lookUp(buf: Buffer, start: number, end: number, hash: number): number {
+    return this.keys.get(buf, start, end, hash);
+  }
+
+  /** As lookUp, but a spelling not seen yet is looked into, and remembered. */
+  indexOf(buf: Buffer, start: number, end: number, hash: number): number {
+    const known = this.keys.get(buf, start, end, hash);
+    return known !== MISSING ? known : this.resolve(buf, start, end, hash);
+  }
+
+  /** A spelling not seen before: canonicalised, and remembered. */
+  resolve(buf: Buffer, start: number, end: number, hash: number): number {
+    const raw = buf.toString('latin1', start, end);
     const address = canonicalizeIp(raw);
     let index: number;
     if (address === undefined) index = NOT_AN_ADDRESS;
     else if (this.isListed(address)) {
       index = LISTED;
       this.listedAddresses.add(address);
-    } else index = this.indexByAddress.get(address) ?? this.add(address);
-    this.indexByRawAddress.set(raw, index);
+    } else if (address === raw) {
+      index = this.add(buf, start, end, hash);
+      return index; // the raw spelling is the canonical key just added
+    } else {
+      const length = this.encode(address); // canonical addresses are short ASCII
+      const canonicalHash = hashBytes(this.scratch, 0, length);
+      const known = this.keys.get(this.scratch, 0, length, canonicalHash);
+      index = known !== MISSING ? known : this.add(this.scratch, 0, length, canonicalHash);
+    }
+    // Remembered, unless too long to be any address (and a key).
+    if (end - start <= MAX_KEY_BYTES) this.keys.insert(buf, start, end, hash, index);
     return index;
   }
 
-  private add(address: string): number {
-    const index = this.addresses.length;
+  /** Adds a client whose canonical address, not yet a key, is bytes [start, end) of `buf`. */
+  private add(buf: Buffer, start: number, end: number, hash: number): number {
+    const index = this.clientCount;
     if (index === this.longTotal.length) this.grow();
-    this.addresses.push(address);
-    this.indexByAddress.set(address, index);
+    this.keyOffset[index] = this.keys.insert(buf, start, end, hash, index);
+    this.clientCount = index + 1;
     return index;
+  }
+
+  /** Writes an ASCII string into the scratch buffer; returns its length, or -1 if it cannot be a key. */
+  private encode(text: string): number {
+    if (text.length > MAX_KEY_BYTES) return -1;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c > 0x7f) return -1;
+      this.scratch[i] = c;
+    }
+    return text.length;
   }
 
   private grow(): void {
-    const capacity = this.longTotal.length * 2;
+    // By half again, not double: with a million clients every column counts.
+    const capacity = Math.ceil(this.longTotal.length * 1.5);
     const grown = <T extends Int32Array | Uint8Array>(column: T): T => {
       const next = new (column.constructor as new (n: number) => T)(capacity);
       next.set(column);
       return next;
     };
+    this.keyOffset = grown(this.keyOffset);
     this.longTotal = grown(this.longTotal);
     this.longApi = grown(this.longApi);
     this.shortTotal = grown(this.shortTotal);
@@ -101,23 +158,29 @@ export class ClientTable {
     this.badUa = grown(this.badUa);
   }
 
-  count(index: number, isApi: boolean, isShort: boolean, badUa: boolean): void {
-    this.longTotal[index]++;
-    if (isApi) this.longApi[index]++;
-    if (isShort) {
-      this.shortTotal[index]++;
-      if (isApi) this.shortApi[index]++;
-    }
-    if (badUa) this.badUa[index] = 1;
+  /** Adds `weight` (1, or 0 to change nothing) lines to the client's counts; with the same code for either. */
+  count(index: number, weight: number, isApi: boolean, isShort: boolean, badUa: boolean): void {
+    this.longTotal[index] += weight;
+    this.longApi[index] += isApi ? weight : 0;
+    this.shortTotal[index] += isShort ? weight : 0;
+    this.shortApi[index] += isApi && isShort ? weight : 0;
+    this.badUa[index] |= badUa ? weight : 0;
   }
 
   hasBadUa(index: number): boolean {
     return this.badUa[index] === 1;
   }
 
+  /** The statistics of the client whose canonical address is `address`. */
   get(address: string): ClientStats | undefined {
-    const index = this.indexByAddress.get(address);
-    return index === undefined ? undefined : this.statsAt(index);
+    const length = this.encode(address);
+    if (length <= 0) return undefined;
+    const slot = this.keys.findSlot(this.scratch, 0, length, hashBytes(this.scratch, 0, length));
+    if (slot < 0) return undefined;
+    const index = this.keys.valueAt(slot);
+    // Another spelling of a client's address is a key too, but not its address.
+    if (index < 0 || this.keyOffset[index] !== this.keys.keyOffsetAt(slot)) return undefined;
+    return this.statsAt(index);
   }
 
   private statsAt(index: number): ClientStats {
@@ -130,8 +193,9 @@ export class ClientTable {
     };
   }
 
+  /** Every client, in the order first seen, with its canonical address. */
   *entries(): IterableIterator<[string, ClientStats]> {
-    for (let i = 0; i < this.addresses.length; i++) yield [this.addresses[i], this.statsAt(i)];
+    for (let i = 0; i < this.clientCount; i++) yield [this.keys.keyString(this.keyOffset[i]), this.statsAt(i)];
   }
 }
 
@@ -160,6 +224,7 @@ export class WindowReader {
   private readonly window: AnalysisWindow;
   private readonly classifier: RequestClassifier;
   private readonly uaPrefixes: Buffer[];
+  private readonly uaPrefixesNeedEnd: boolean;
   private readonly stopAfter: number;
   private readonly entry: LogEntry = newLogEntry();
   private readonly stats: WindowStats;
@@ -170,6 +235,7 @@ export class WindowReader {
     this.window = options.window;
     this.classifier = options.classifier;
     this.uaPrefixes = options.uaBlocklist.map((prefix) => Buffer.from(prefix, 'utf8'));
+    this.uaPrefixesNeedEnd = uaPrefixesNeedEnd(this.uaPrefixes);
     this.stopAfter = options.window.end + options.disorderSeconds;
     this.stats = {
       clients: new ClientTable(options.isListed),
@@ -191,7 +257,7 @@ export class WindowReader {
   /** Feeds bytes [from, to) of `chunk`. The chunk may be reused by the caller afterwards. */
   push(chunk: Buffer, from = 0, to = chunk.length): void {
     let at = from;
-    if (this.carry.length > 0 || this.skippingOverlongLine) {
+    if (this.skippingOverlongLine || this.carry.length > 0) {
       const newline = chunk.indexOf(NEWLINE, at);
       if (newline < 0 || newline >= to) {
         this.keepPartialLine(chunk, at, to);
@@ -259,37 +325,77 @@ export class WindowReader {
     }
   }
 
+  /**
+   * Counts one line. Every line that parses runs the same code, counted with
+   * a weight of 0 when outside the window (against row 0 when its client is
+   * not known: adding 0 changes nothing; no client is made for it), so that
+   * the code the JIT compiles from the lines read before the window still fits
+   * the lines inside it, and those of its short part.
+   */
   private processLine(buf: Buffer, start: number, end: number): void {
     const stats = this.stats;
     const entry = this.entry;
     stats.linesRead++;
-    if (end - start > MAX_LINE_BYTES || !parseLine(buf, start, end, this.classifier, entry)) {
+    if (end - start > MAX_LINE_BYTES || !scanLine(buf, start, end, entry)) {
       this.countGarbage(buf, start, end);
       return;
     }
-    const time = entry.time;
     const window = this.window;
-    if (time < window.start) return;
-    if (time > window.end) {
-      if (time > this.stopAfter) stats.reachedEnd = true;
-      return;
-    }
+    const time = entry.time;
+    const afterEnd = time > window.end;
+    if (afterEnd && time > this.stopAfter) stats.reachedEnd = true;
+    const weight = time >= window.start && !afterEnd ? 1 : 0;
     const clients = stats.clients;
-    const index = clients.indexOfRaw(buf.toString('latin1', entry.ipStart, entry.ipEnd));
+    const ipEnd = entry.ipEnd;
+    const ipHash = entry.ipHash;
+    const status = entry.status;
+    let index = clients.lookUp(buf, start, ipEnd, ipHash);
+    if (index === MISSING) index = weight === 0 ? 0 : clients.resolve(buf, start, ipEnd, ipHash);
     if (index === NOT_AN_ADDRESS) {
-      this.countGarbage(buf, start, end);
+      if (weight === 1) this.countGarbage(buf, start, end);
       return;
     }
-    stats.linesInWindow++;
     const isShort = time > window.shortStart;
-    if (isShort && entry.isApi && entry.status === 200) stats.total200++;
+    const isApi = isApiRequest(buf, entry.requestStart, entry.requestEnd, this.classifier);
+    stats.linesInWindow += weight;
+    stats.total200 += isApi && status === 200 && isShort ? weight : 0;
     if (index === LISTED) {
-      stats.listedLines++;
+      stats.listedLines += weight;
       return;
     }
-    const badUa =
-      !clients.hasBadUa(index) &&
-      (!entry.hasUserAgent || (this.uaPrefixes.length > 0 && userAgentStartsWithAny(buf, entry, this.uaPrefixes)));
-    clients.count(index, entry.isApi, isShort, badUa);
+    const badUa = !clients.hasBadUa(index) && (userAgentIsMissing(buf, entry, end) || (this.uaPrefixes.length > 0 && this.userAgentBlocked(buf, end)));
+    clients.count(index, weight, isApi, isShort, badUa);
+  }
+
+  private userAgentBlocked(buf: Buffer, end: number): boolean {
+    const entry = this.entry;
+    if (!this.uaPrefixesNeedEnd) return userAgentStartsWithAnyBefore(buf, entry, end, this.uaPrefixes);
+    completeUserAgent(buf, entry, end);
+    return userAgentStartsWithAny(buf, entry, this.uaPrefixes);
+  }
+
+  /**
+   * A reader kept for the life of the class. V8 compiles the hot path against
+   * the hidden classes of WindowReader, ClientTable, AddressTable and of the
+   * objects they hold, and drops that code, to compile it again, once no
+   * object of them has survived a garbage collection: between two readers in
+   * one process, as in the tests or `npm run bench`, which collects garbage
+   * between its cases. It has read a line, so that its objects have the
+   * shapes a reader's take once used. A cron run has one reader: nothing
+   * changes for it.
+   */
+  static readonly #keptForItsHiddenClasses: WindowReader = WindowReader.#used();
+
+  static #used(): WindowReader {
+    const reader = new WindowReader({
+      window: { start: 1_700_000_000, shortStart: 1_700_002_700, end: 1_700_003_600 },
+      classifier: newRequestClassifier(['/search']),
+      uaBlocklist: [],
+      isListed: () => false,
+      disorderSeconds: 120,
+    });
+    reader.push(Buffer.from('192.0.2.1 - - [14/Nov/2023:22:40:00 +0000] "GET /search HTTP/1.1" 200 1 "-" "-"\n', 'latin1'));
+    reader.finish();
+    return reader;
   }
 }
