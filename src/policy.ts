@@ -23,6 +23,16 @@ export interface Verdict {
 
 const RELEASE_BELOW = 5;
 
+/** True when neither "blocked outright" nor "bulk" applies: decide() then gives a client without a previous state no state. */
+function isWithinAllLimits(stats: ClientStats, limits: Limits): boolean {
+  return (
+    stats.longApi <= limits.blockUpper &&
+    stats.shortApi <= limits.blockUpper / 3 &&
+    stats.longApi <= limits.bulkLongLimit &&
+    stats.shortApi <= limits.bulkShortLimit
+  );
+}
+
 /** Decides one client's next state from its previous state and its window statistics. */
 export function decide(previous: ClientState | undefined, stats: ClientStats, limits: Limits): Verdict {
   const n = formatNumber;
@@ -98,17 +108,21 @@ export function decideAll(input: DecideAllInput): Decision {
   const blacklist = new Set(input.blacklist);
   const states = new Map<string, MapState>();
   const changes: Changes = { unblocked: [], debulked: [], 'new bulks': [], 'dir.block': [], 'ua block': [], 'new block': [] };
-  const seen = new Set<string>();
+  // Only addresses of the previous map are looked up again: a set of every
+  // client would cost a flood of spoofed addresses a hundred megabytes.
+  const seenBefore = new Set<string>();
   for (const [address, stats] of input.clients) {
-    seen.add(address);
+    if (input.previous.has(address)) seenBefore.add(address);
     const previous = previousClientState(input.previous, address, blacklist);
+    // Nearly every client is a free one far below every limit: skip building its verdict.
+    if (previous === undefined && isWithinAllLimits(stats, input.limits)) continue;
     const verdict = decide(previous, stats, input.limits);
     if (verdict.state) states.set(address, verdict.state);
     if (verdict.change) changes[verdict.change].push(address);
   }
   // The original drops these silently; an operator wants to see every release.
   for (const [address, state] of input.previous) {
-    if (seen.has(address) || state === 'ban' || blacklist.has(address)) continue;
+    if (seenBefore.has(address) || state === 'ban' || blacklist.has(address)) continue;
     changes[state === 'block' ? 'unblocked' : 'debulked'].push(address);
   }
   for (const address of blacklist) states.set(address, 'ban');

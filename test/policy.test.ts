@@ -179,3 +179,23 @@ describe('applySafetyValve: new blocks that look like broken input are withheld'
     assert.equal(valve(['192.0.2.1'], { totalRequests: 30000, maxBlockedShare: 1 }).tripped, undefined);
   });
 });
+
+describe('decideAll agrees with decide for every client, at every boundary', () => {
+  test('a grid of statistics around each limit, with and without a previous state', () => {
+    const values = [0, 4, 5, 1333, 1334, 2000, 2001, 4000, 4001, 6333, 6334, 8000, 8001, 19000, 19001];
+    for (const previous of [undefined, 'bulk', 'block'] as const) {
+      const clients: [string, ClientStats][] = [];
+      let n = 0;
+      for (const longApi of values)
+        for (const shortApi of values.filter((v) => v <= longApi))
+          for (const badUa of [false, true]) clients.push([`10.${previous?.length ?? 0}.${n >> 8}.${n++ & 255}`, stats({ longApi, shortApi, longTotal: longApi, shortTotal: shortApi, badUa })]);
+      const previousMap = new Map(previous ? clients.map(([address]) => [address, previous] as [string, ClientState]) : []);
+      const decision = decideAll({ previous: previousMap, clients, limits, blacklist: [] });
+      for (const [address, clientStats] of clients) {
+        const verdict = decide(previous, clientStats, limits);
+        assert.equal(decision.states.get(address), verdict.state, `${address} ${JSON.stringify(clientStats)} was ${previous}`);
+        if (verdict.change) assert.ok(decision.changes[verdict.change].includes(address));
+      }
+    }
+  });
+});
