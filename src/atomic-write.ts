@@ -18,22 +18,40 @@ function tempPathFor(target: string): string {
 
 /** Replaces `target` with `content` atomically. Throws OutputError naming the path and the cause. */
 export function writeFileAtomic(target: string, content: string): void {
-  let mode = 0o644;
-  try {
-    mode = fs.statSync(target).mode & 0o7777;
-  } catch {
-    // A first run: the default mode.
-  }
+  replaceThroughTemporaryFile(target, Buffer.from(content, 'utf8'), false);
+}
+
+/**
+ * Appends `text` to `target` so that no reader and no crash ever sees half a
+ * line: a single write(2) is not enough, as SIGKILL or a full disk can cut a
+ * large write short. The file is copied (copy_file_range: cheap), the lines
+ * appended to the copy, and the copy renamed over the original. Creates the
+ * directory when missing (the original crashes instead).
+ */
+export function appendAtomically(target: string, text: string): void {
+  replaceThroughTemporaryFile(target, Buffer.from(text, 'utf8'), true);
+}
+
+/** The one way files are written: a temporary file next to the target, all bytes, fsync, rename. */
+function replaceThroughTemporaryFile(target: string, bytes: Buffer, appendToOld: boolean): void {
   const temp = tempPathFor(target);
+  let mode = 0o644;
   let fd: number | undefined;
   let renamed = false;
-  let stage = temp;
+  let stage = appendToOld ? target : temp;
   try {
     fs.mkdirSync(path.dirname(target), { recursive: true });
-    fd = fs.openSync(temp, 'wx', mode);
+    try {
+      mode = fs.statSync(target).mode & 0o7777;
+      if (appendToOld) fs.copyFileSync(target, temp, fs.constants.COPYFILE_EXCL);
+    } catch (error) {
+      // A first run: an empty start and the default mode.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    fd = fs.openSync(temp, appendToOld ? 'a' : 'wx', mode);
     // open() applies the umask; cron's is often 077, and a map the web server cannot read throttles nobody.
     fs.fchmodSync(fd, mode);
-    writeAll(fd, Buffer.from(content, 'utf8'));
+    writeAll(fd, bytes);
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = undefined;
@@ -42,7 +60,7 @@ export function writeFileAtomic(target: string, content: string): void {
     renamed = true;
     syncDirectory(path.dirname(target));
   } catch (error) {
-    throw new OutputError(`cannot write ${describeSystemError(error, stage)}`);
+    throw new OutputError(`cannot ${appendToOld ? 'append to' : 'write'} ${describeSystemError(error, stage)}`);
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
     if (!renamed) fs.rmSync(temp, { force: true });
@@ -95,41 +113,4 @@ export function removeStaleTempFiles(target: string): string[] {
     removed.push(stale);
   }
   return removed;
-}
-
-/**
- * Appends `text` to `target` so that no reader and no crash ever sees half a
- * line: a single write(2) is not enough, as SIGKILL or a full disk can cut a
- * large write short. The file is copied (copy_file_range: cheap), the lines
- * appended to the copy, and the copy renamed over the original. Creates the
- * directory when missing (the original crashes instead).
- */
-export function appendAtomically(target: string, text: string): void {
-  fs.mkdirSync(path.dirname(target), { recursive: true });
-  const temp = tempPathFor(target);
-  let fd: number | undefined;
-  let renamed = false;
-  let mode = 0o644;
-  try {
-    try {
-      mode = fs.statSync(target).mode & 0o7777;
-      fs.copyFileSync(target, temp, fs.constants.COPYFILE_EXCL);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || fs.existsSync(target)) throw error;
-    }
-    fd = fs.openSync(temp, 'a', mode);
-    fs.fchmodSync(fd, mode);
-    writeAll(fd, Buffer.from(text, 'utf8'));
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fd = undefined;
-    fs.renameSync(temp, target);
-    renamed = true;
-    syncDirectory(path.dirname(target));
-  } catch (error) {
-    throw new OutputError(`cannot append to ${describeSystemError(error, target)}`);
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-    if (!renamed) fs.rmSync(temp, { force: true });
-  }
 }
