@@ -19,6 +19,8 @@
  */
 
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { CHANGE_KINDS, type ChangeKind, type MapState } from '../../src/policy.js';
+import type { Settings } from '../../src/settings.js';
 
 export type Rng = () => number;
 
@@ -572,23 +574,17 @@ export function renderLines(log: GeneratedLog, from: number, to: number): string
 // ---------------------------------------------------------------------------
 // What the original should decide
 
-/** The settings both tools get (the windows stay at their defaults, 1 h and 15 min). */
-export interface PolicySettings {
-  BULKLONG_LIMIT: number;
-  BULKSHORT_LIMIT: number;
-  BLOCK_UPPER: number;
-  BLOCK_LOWER: number;
-  BLOCK_LOADFAC: number;
-  BULK_LOADFAC: number;
-  BULK_LOWER: number;
-  MAX_BULK_IPS: number;
-  WHITELIST: string[];
-  BLACKLIST: string[];
-}
+/**
+ * The settings both tools get (the windows stay at their defaults, 1 h and
+ * 15 min). The names and vocabulary are shared with src/; the prediction
+ * below stays an independent reading of the original, never a call into it.
+ */
+export type PolicySettings = Pick<
+  Settings,
+  'BULKLONG_LIMIT' | 'BULKSHORT_LIMIT' | 'BLOCK_UPPER' | 'BLOCK_LOWER' | 'BLOCK_LOADFAC' | 'BULK_LOADFAC' | 'BULK_LOWER' | 'MAX_BULK_IPS' | 'WHITELIST' | 'BLACKLIST'
+>;
 
-export type MapState = 'bulk' | 'block' | 'ban';
-export type ChangeKind = 'unblocked' | 'debulked' | 'new bulks' | 'dir.block' | 'ua block' | 'new block';
-export const CHANGE_KINDS: readonly ChangeKind[] = ['unblocked', 'debulked', 'new bulks', 'dir.block', 'ua block', 'new block'];
+export { CHANGE_KINDS, type ChangeKind, type MapState };
 
 export interface PredictedRun {
   map: Map<string, MapState>;
