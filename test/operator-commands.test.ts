@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { FIXTURES } from './support/paths.js';
+import { FIXTURES, REPO_ROOT } from './support/paths.js';
 import { runCli } from './support/run-cli.js';
 
 const CASE = path.join(FIXTURES, 'cases/state-machine');
@@ -177,6 +177,13 @@ describe('check-config', () => {
     assert.deepEqual(json.settings.MAX_NEW_BLOCKS, { value: 50, origin: 'default' });
   });
 
+  test('without --settings: the installation\'s settings/ip_blocks.conf, wherever the CLI was built to', () => {
+    const result = runCli(['check-config']);
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, new RegExp(`^LOADAVG_FILE +'/proc/loadavg' +${escapeRegExp(path.join(REPO_ROOT, 'settings/ip_blocks.conf'))}:\\d+$`, 'm'));
+    assert.match(result.stdout, new RegExp(`^BLOCKEDFILE +'${escapeRegExp(path.join(REPO_ROOT, 'settings/ip_blocks.map'))}' +default$`, 'm'));
+  });
+
   test('an invalid file: exit 78 and every problem', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ipanalyse-check-config-'));
     try {
@@ -195,3 +202,7 @@ describe('check-config', () => {
     }
   });
 });
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -1,4 +1,5 @@
 /** What the commands share: the options that locate settings, map and clock, and turning them into values. */
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Argv } from 'yargs';
@@ -8,8 +9,20 @@ import { parseLocalDateTime } from '../local-time.js';
 import { MAP_FORMATS, type MapFormat } from '../map-file.js';
 import type { LoadedSettings } from '../settings.js';
 
-/** The installation's base directory (the original's BASEDIR): settings/ and log/ hang off it. */
-export const BASE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+/**
+ * The installation's base directory (the original's BASEDIR): settings/ and
+ * log/ hang off it. Found as the nearest directory above this code that holds
+ * package.json, because this code runs both from dist/src/commands/ (tests)
+ * and bundled into dist/ (the CLI).
+ */
+export const BASE_DIR = findPackageRoot(path.dirname(fileURLToPath(import.meta.url)));
+
+function findPackageRoot(start: string): string {
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${start}: ipanalyse is not installed as built`);
+  }
+}
 
 /** Where a command writes: the CLI passes process.stdout/stderr, tests may pass anything. */
 export interface Output {
