@@ -1,9 +1,14 @@
 /**
  * A hash table from short byte strings (client addresses as the log spells
  * them) to int32 values, with no string and no object per key: the keys live
- * in one growable byte arena, each as a length byte and its bytes, and the
- * table is open addressing (linear probing) over an Int32Array of
- * [key offset + 1, value] pairs. A million keys cost about 35 bytes each.
+ * in a byte arena, each as a length byte and its bytes, and the table is open
+ * addressing (linear probing) over an Int32Array of [key offset + 1, value]
+ * pairs. A million keys cost about 35 bytes each.
+ *
+ * The arena is a list of fixed-size pages that never move: growing it copies
+ * nothing, so a flood of a million new addresses never holds an old and a new
+ * arena at once (an old ArrayBuffer lives on until the garbage collector
+ * finds it, which made such copies the largest part of the peak memory).
  */
 
 import { randomBytes } from 'node:crypto';
@@ -16,8 +21,11 @@ export const MAX_KEY_BYTES = 255;
 // Room for a typical hour (a few thousand clients) from the start: growing is
 // cheap once the JIT has compiled it, not while a run is young.
 const INITIAL_SLOTS = 8192; // a power of two
-const INITIAL_ARENA_BYTES = 64 * 1024;
-const MAX_ARENA_BYTES = 0x7fffffff - 1; // a key's offset + 1 is an int32
+/** A page of the arena holds 1 MiB: about 70,000 addresses. Pages are zero-filled and committed by the kernel only as they are written. */
+const ARENA_PAGE_SHIFT = 20;
+const ARENA_PAGE_BYTES = 1 << ARENA_PAGE_SHIFT;
+const ARENA_PAGE_MASK = ARENA_PAGE_BYTES - 1;
+const MAX_ARENA_BYTES = 0x7fffffff - ARENA_PAGE_BYTES; // a key's offset + 1 is an int32
 /**
  * FNV-1a's offset basis, mixed with a seed drawn for each process: addresses
  * come from the network, and an unseeded hash lets anyone who controls many
@@ -51,7 +59,8 @@ export class AddressTable {
   private mask = INITIAL_SLOTS - 1;
   private count = 0;
   private growAt = Math.floor(INITIAL_SLOTS * 0.7);
-  private arena: Buffer = Buffer.alloc(INITIAL_ARENA_BYTES);
+  private readonly arenaPages: Buffer[] = [Buffer.alloc(ARENA_PAGE_BYTES)];
+  /** Offset of the next key: in the last page, as no key straddles two pages. */
   private arenaUsed = 0;
 
   /** Number of keys. */
@@ -65,17 +74,19 @@ export class AddressTable {
    */
   get(buf: Uint8Array, start: number, end: number, hash: number): number {
     const slots = this.slots;
-    const arena = this.arena;
+    const pages = this.arenaPages;
     const mask = this.mask;
     const length = end - start;
     let i = mix(hash) & mask;
     for (;;) {
       const ref = slots[2 * i];
       if (ref === 0) return MISSING;
-      if (arena[ref - 1] === length) {
-        let a = ref;
+      const page = pages[(ref - 1) >>> ARENA_PAGE_SHIFT];
+      let a = (ref - 1) & ARENA_PAGE_MASK;
+      if (page[a] === length) {
+        a++;
         let b = start;
-        while (b < end && arena[a] === buf[b]) {
+        while (b < end && page[a] === buf[b]) {
           a++;
           b++;
         }
@@ -88,13 +99,11 @@ export class AddressTable {
   /** Slot of the key, or -1; see `keyOffsetAt` and `valueAt`. */
   findSlot(buf: Uint8Array, start: number, end: number, hash: number): number {
     const slots = this.slots;
-    const arena = this.arena;
-    const length = end - start;
     let i = mix(hash) & this.mask;
     for (;;) {
       const ref = slots[2 * i];
       if (ref === 0) return -1;
-      if (arena[ref - 1] === length && this.keyEquals(ref, buf, start, end)) return i;
+      if (this.keyEquals(ref - 1, buf, start, end)) return i;
       i = (i + 1) & this.mask;
     }
   }
@@ -117,12 +126,11 @@ export class AddressTable {
     if (length > MAX_KEY_BYTES) throw new RangeError(`a key of ${length} bytes`);
     if (value === MISSING) throw new RangeError('MISSING is not a value');
     if (this.count >= this.growAt) this.rehash(2 * (this.mask + 1));
-    if (this.arenaUsed + 1 + length > this.arena.length) this.growArena(1 + length);
-    const offset = this.arenaUsed;
-    const arena = this.arena;
-    arena[offset] = length;
-    for (let i = 0; i < length; i++) arena[offset + 1 + i] = buf[start + i];
-    this.arenaUsed = offset + 1 + length;
+    const offset = this.claimArena(1 + length);
+    const page = this.arenaPages[offset >>> ARENA_PAGE_SHIFT];
+    const at = offset & ARENA_PAGE_MASK;
+    page[at] = length;
+    for (let i = 0; i < length; i++) page[at + 1 + i] = buf[start + i];
     this.place(offset + 1, value, mix(hash));
     this.count++;
     return offset;
@@ -130,12 +138,16 @@ export class AddressTable {
 
   /** The key at `offset` (from `insert` or `keyOffsetAt`), its bytes read as latin1. */
   keyString(offset: number): string {
-    return this.arena.toString('latin1', offset + 1, offset + 1 + this.arena[offset]);
+    const page = this.arenaPages[offset >>> ARENA_PAGE_SHIFT];
+    const at = offset & ARENA_PAGE_MASK;
+    return page.toString('latin1', at + 1, at + 1 + page[at]);
   }
 
-  private keyEquals(ref: number, buf: Uint8Array, start: number, end: number): boolean {
-    const arena = this.arena;
-    for (let a = ref, b = start; b < end; a++, b++) if (arena[a] !== buf[b]) return false;
+  private keyEquals(offset: number, buf: Uint8Array, start: number, end: number): boolean {
+    const page = this.arenaPages[offset >>> ARENA_PAGE_SHIFT];
+    const at = offset & ARENA_PAGE_MASK;
+    if (page[at] !== end - start) return false;
+    for (let a = at + 1, b = start; b < end; a++, b++) if (page[a] !== buf[b]) return false;
     return true;
   }
 
@@ -152,21 +164,24 @@ export class AddressTable {
     this.slots = new Int32Array(2 * slotCount);
     this.mask = slotCount - 1;
     this.growAt = Math.floor(slotCount * 0.7);
-    const arena = this.arena;
     for (let s = 0; s < old.length; s += 2) {
       const ref = old[s];
       if (ref === 0) continue;
-      this.place(ref, old[s + 1], mix(hashBytes(arena, ref, ref + arena[ref - 1])));
+      const page = this.arenaPages[(ref - 1) >>> ARENA_PAGE_SHIFT];
+      const at = (ref - 1) & ARENA_PAGE_MASK;
+      this.place(ref, old[s + 1], mix(hashBytes(page, at + 1, at + 1 + page[at])));
     }
   }
 
-  private growArena(atLeast: number): void {
-    // By half again, not double: a flood's million keys make it megabytes.
-    const needed = this.arenaUsed + atLeast;
-    if (needed > MAX_ARENA_BYTES) throw new RangeError('more keys than offsets in an Int32Array can address');
-    const size = Math.min(MAX_ARENA_BYTES, Math.max(needed, Math.ceil(this.arena.length * 1.5)));
-    const next = Buffer.alloc(size);
-    this.arena.copy(next, 0, 0, this.arenaUsed);
-    this.arena = next;
+  /** Reserves `bytes` in the arena, in a new page when the last one has no room for them all; returns their offset. */
+  private claimArena(bytes: number): number {
+    let offset = this.arenaUsed;
+    if ((offset & ARENA_PAGE_MASK) + bytes > ARENA_PAGE_BYTES) offset = ((offset >>> ARENA_PAGE_SHIFT) + 1) * ARENA_PAGE_BYTES;
+    if (offset >>> ARENA_PAGE_SHIFT === this.arenaPages.length) {
+      if (offset > MAX_ARENA_BYTES) throw new RangeError('more keys than offsets in an Int32Array can address');
+      this.arenaPages.push(Buffer.alloc(ARENA_PAGE_BYTES));
+    }
+    this.arenaUsed = offset + bytes;
+    return offset;
   }
 }

@@ -53,10 +53,28 @@ export interface WindowStats {
 
 const NOT_AN_ADDRESS = -1;
 const LISTED = -2;
-const INITIAL_CAPACITY = 4096; // clients: a typical hour without growing
+
+/** A client's row: its counts side by side, so that counting a line touches one cache line, and where its address is. */
+const LONG_TOTAL = 0;
+const LONG_API = 1;
+const SHORT_TOTAL = 2;
+const SHORT_API = 3;
+const BAD_UA = 4;
+const KEY_OFFSET = 5;
+const ROW_INTS = 6;
+/**
+ * Rows live in pages of 32,768 clients (768 KiB) that never move: a table
+ * that grows to a million clients copies nothing, and never holds an old and
+ * a new copy at once. Pages are zero-filled; the kernel commits their memory
+ * only as rows are written, so a typical hour's few thousand clients cost a
+ * fraction of the first one.
+ */
+const PAGE_SHIFT = 15;
+const PAGE_MASK = (1 << PAGE_SHIFT) - 1;
+const PAGE_INTS = ROW_INTS << PAGE_SHIFT;
 
 /**
- * Clients in columns of typed arrays, found by the bytes of their address as
+ * Clients in rows of int32 counts, found by the bytes of their address as
  * the log spells it (address-table.ts), so that a line costs neither a string
  * nor a Map lookup, and a window with a million distinct (spoofed) addresses
  * costs a few tens of bytes per client rather than objects and strings.
@@ -73,13 +91,8 @@ export class ClientTable {
   /** Whitelisted or blacklisted addresses seen in the window: a banned network's clients are banned one by one. */
   readonly listedAddresses = new Set<string>();
   private clientCount = 0;
-  /** The arena offset of each client's canonical address among the keys. */
-  private keyOffset = new Int32Array(INITIAL_CAPACITY);
-  private longTotal = new Int32Array(INITIAL_CAPACITY);
-  private longApi = new Int32Array(INITIAL_CAPACITY);
-  private shortTotal = new Int32Array(INITIAL_CAPACITY);
-  private shortApi = new Int32Array(INITIAL_CAPACITY);
-  private badUa = new Uint8Array(INITIAL_CAPACITY);
+  /** Client i is row i & PAGE_MASK of page i >>> PAGE_SHIFT. Page 0 exists from the start: lines outside the window count 0 against row 0. */
+  private readonly pages: Int32Array[] = [new Int32Array(PAGE_INTS)];
   private readonly scratch = Buffer.alloc(MAX_KEY_BYTES);
 
   constructor(private readonly isListed: (address: string) => boolean) {}
@@ -125,8 +138,8 @@ export class ClientTable {
   /** Adds a client whose canonical address, not yet a key, is bytes [start, end) of `buf`. */
   private add(buf: Buffer, start: number, end: number, hash: number): number {
     const index = this.clientCount;
-    if (index === this.longTotal.length) this.grow();
-    this.keyOffset[index] = this.keys.insert(buf, start, end, hash, index);
+    if (index >>> PAGE_SHIFT === this.pages.length) this.pages.push(new Int32Array(PAGE_INTS));
+    this.pages[index >>> PAGE_SHIFT][(index & PAGE_MASK) * ROW_INTS + KEY_OFFSET] = this.keys.insert(buf, start, end, hash, index);
     this.clientCount = index + 1;
     return index;
   }
@@ -142,33 +155,23 @@ export class ClientTable {
     return text.length;
   }
 
-  private grow(): void {
-    // By half again, not double: with a million clients every column counts.
-    const capacity = Math.ceil(this.longTotal.length * 1.5);
-    const grown = <T extends Int32Array | Uint8Array>(column: T): T => {
-      const next = new (column.constructor as new (n: number) => T)(capacity);
-      next.set(column);
-      return next;
-    };
-    this.keyOffset = grown(this.keyOffset);
-    this.longTotal = grown(this.longTotal);
-    this.longApi = grown(this.longApi);
-    this.shortTotal = grown(this.shortTotal);
-    this.shortApi = grown(this.shortApi);
-    this.badUa = grown(this.badUa);
-  }
-
   /** Adds `weight` (1, or 0 to change nothing) lines to the client's counts; with the same code for either. */
   count(index: number, weight: number, isApi: boolean, isShort: boolean, badUa: boolean): void {
-    this.longTotal[index] += weight;
-    this.longApi[index] += isApi ? weight : 0;
-    this.shortTotal[index] += isShort ? weight : 0;
-    this.shortApi[index] += isApi && isShort ? weight : 0;
-    this.badUa[index] |= badUa ? weight : 0;
+    const page = this.pages[index >>> PAGE_SHIFT];
+    const row = (index & PAGE_MASK) * ROW_INTS;
+    page[row + LONG_TOTAL] += weight;
+    page[row + LONG_API] += isApi ? weight : 0;
+    page[row + SHORT_TOTAL] += isShort ? weight : 0;
+    page[row + SHORT_API] += isApi && isShort ? weight : 0;
+    page[row + BAD_UA] |= badUa ? weight : 0;
   }
 
   hasBadUa(index: number): boolean {
-    return this.badUa[index] === 1;
+    return this.pages[index >>> PAGE_SHIFT][(index & PAGE_MASK) * ROW_INTS + BAD_UA] === 1;
+  }
+
+  private keyOffsetOf(index: number): number {
+    return this.pages[index >>> PAGE_SHIFT][(index & PAGE_MASK) * ROW_INTS + KEY_OFFSET];
   }
 
   /** The statistics of the client whose canonical address is `address`. */
@@ -179,23 +182,25 @@ export class ClientTable {
     if (slot < 0) return undefined;
     const index = this.keys.valueAt(slot);
     // Another spelling of a client's address is a key too, but not its address.
-    if (index < 0 || this.keyOffset[index] !== this.keys.keyOffsetAt(slot)) return undefined;
+    if (index < 0 || this.keyOffsetOf(index) !== this.keys.keyOffsetAt(slot)) return undefined;
     return this.statsAt(index);
   }
 
   private statsAt(index: number): ClientStats {
+    const page = this.pages[index >>> PAGE_SHIFT];
+    const row = (index & PAGE_MASK) * ROW_INTS;
     return {
-      longTotal: this.longTotal[index],
-      longApi: this.longApi[index],
-      shortTotal: this.shortTotal[index],
-      shortApi: this.shortApi[index],
-      badUa: this.badUa[index] === 1,
+      longTotal: page[row + LONG_TOTAL],
+      longApi: page[row + LONG_API],
+      shortTotal: page[row + SHORT_TOTAL],
+      shortApi: page[row + SHORT_API],
+      badUa: page[row + BAD_UA] === 1,
     };
   }
 
   /** Every client, in the order first seen, with its canonical address. */
   *entries(): IterableIterator<[string, ClientStats]> {
-    for (let i = 0; i < this.clientCount; i++) yield [this.keys.keyString(this.keyOffset[i]), this.statsAt(i)];
+    for (let i = 0; i < this.clientCount; i++) yield [this.keys.keyString(this.keyOffsetOf(i)), this.statsAt(i)];
   }
 }
 

@@ -62,6 +62,21 @@ describe('AddressTable', () => {
     assert.equal(table.findSlot(bytes('1.2.3.4.5'), 0, 9, hashBytes(bytes('1.2.3.4.5'), 0, 9)), -1);
   });
 
+  test('keys that fill an arena page to the last byte, and keys that would straddle two pages, read back whole', () => {
+    const table = new AddressTable();
+    // 4096 keys of 255 bytes (256 with the length byte) fill a 1 MiB page exactly; 7-byte keys then straddle the next boundary.
+    const keys = [
+      ...Array.from({ length: 4096 * 2 }, (_, i) => `${i}:`.padEnd(MAX_KEY_BYTES, 'k')),
+      ...Array.from({ length: 200_000 }, (_, i) => `${i}`.padStart(7, '0')),
+    ];
+    const offsets = keys.map((key, i) => insert(table, key, i));
+    keys.forEach((key, i) => {
+      assert.equal(get(table, key), i, key);
+      assert.equal(table.keyString(offsets[i]), key);
+    });
+    assert.equal(get(table, '0:'.padEnd(MAX_KEY_BYTES - 1, 'k')), MISSING);
+  });
+
   test('keys are any bytes, read back as latin1', () => {
     const table = new AddressTable();
     const key = Buffer.from([0x00, 0xff, 0x80, 0x20, 0x22]);
