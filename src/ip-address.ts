@@ -8,6 +8,7 @@
  */
 
 const MAX_ADDRESS_LENGTH = 45; // ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255
+const DOT = 0x2e;
 
 /** Returns the canonical form of an IPv4 or IPv6 address, or undefined if `raw` is not one. */
 export function canonicalizeIp(raw: string): string | undefined {
@@ -16,31 +17,40 @@ export function canonicalizeIp(raw: string): string | undefined {
     const groups = parseIpv6(raw);
     return groups && formatIpv6(groups);
   }
-  return parseIpv4(raw) === undefined ? undefined : raw;
+  return parseIpv4(raw) < 0 ? undefined : raw;
 }
 
 export function isIpv6(canonical: string): boolean {
   return canonical.includes(':');
 }
 
-/** Strict dotted quad: four decimal parts 0-255 without leading zeros (which some parsers read as octal). */
-function parseIpv4(text: string): number[] | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
-  const octets: number[] = [];
-  for (const part of parts) {
-    if (part.length === 0 || part.length > 3) return undefined;
-    if (part.length > 1 && part.charCodeAt(0) === 0x30) return undefined;
-    let value = 0;
-    for (let i = 0; i < part.length; i++) {
-      const digit = part.charCodeAt(i) - 0x30;
-      if (digit < 0 || digit > 9) return undefined;
-      value = value * 10 + digit;
+/**
+ * Strict dotted quad: four decimal parts 0-255 without leading zeros (which
+ * some parsers read as octal). Returns the address as an unsigned 32-bit
+ * number, or -1. Scans character codes without splitting: during a flood,
+ * every line brings a new address here.
+ */
+function parseIpv4(text: string): number {
+  let value = 0;
+  let part = 0;
+  let digits = 0;
+  let parts = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : DOT; // the end closes the last part
+    if (c === DOT) {
+      if (digits === 0 || part > 255) return -1;
+      value = value * 256 + part;
+      parts++;
+      part = 0;
+      digits = 0;
+      continue;
     }
-    if (value > 255) return undefined;
-    octets.push(value);
+    const digit = c - 0x30;
+    if (digit < 0 || digit > 9 || (digits === 1 && part === 0) || digits === 3) return -1;
+    part = part * 10 + digit;
+    digits++;
   }
-  return octets;
+  return parts === 4 ? value : -1;
 }
 
 function parseHexGroup(text: string): number | undefined {
@@ -69,9 +79,9 @@ export function parseIpv6(text: string): number[] | undefined {
     for (let i = 0; i < pieces.length; i++) {
       const piece = pieces[i];
       if (mayEndInIpv4 && i === pieces.length - 1 && piece.includes('.')) {
-        const octets = parseIpv4(piece);
-        if (!octets) return undefined;
-        groups.push((octets[0] << 8) | octets[1], (octets[2] << 8) | octets[3]);
+        const ipv4 = parseIpv4(piece);
+        if (ipv4 < 0) return undefined;
+        groups.push(Math.floor(ipv4 / 0x10000), ipv4 % 0x10000);
       } else {
         const group = parseHexGroup(piece);
         if (group === undefined) return undefined;

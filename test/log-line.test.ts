@@ -73,6 +73,13 @@ describe('canonicalizeIp', () => {
     ['1.2.3', undefined],
     ['1.2.3.4.5', undefined],
     ['01.2.3.4', undefined],
+    ['1..2.3', undefined],
+    ['1.2.3.', undefined],
+    ['.1.2.3', undefined],
+    ['1.2.3.00', undefined],
+    ['1.2.3.1000', undefined],
+    ['::ffff:255.255.255.255', '::ffff:255.255.255.255'], // the top bit set: no sign from a 32-bit shift
+    ['64:ff9b::255.0.0.1', '64:ff9b::ff00:1'],
     ['1.2.3.4 ', undefined],
     ['2001:DB8::1', '2001:db8::1'],
     ['2001:0db8:0000:0000:0000:0000:0000:0001', '2001:db8::1'],
