@@ -1,9 +1,11 @@
 /**
  * A hash table from short byte strings (client addresses as the log spells
- * them) to int32 values, with no string and no object per key: the keys live
- * in a byte arena, each as a length byte and its bytes, and the table is open
- * addressing (linear probing) over an Int32Array of [key offset + 1, value]
- * pairs. A million keys cost about 35 bytes each.
+ * them) to int32 values, with no string and no object per key: each key
+ * lives in a byte arena as a length byte, its bytes and its value (four
+ * bytes), and the table is open addressing (linear probing) over an
+ * Int32Array of key offsets. A lookup that finds its key reads the value from
+ * the cache line it has just compared, and growing the table walks the arena
+ * in order. A million keys cost about 30 bytes each.
  *
  * The arena is a list of fixed-size pages that never move: growing it copies
  * nothing, so a flood of a million new addresses never holds an old and a new
@@ -26,6 +28,7 @@ const ARENA_PAGE_SHIFT = 20;
 const ARENA_PAGE_BYTES = 1 << ARENA_PAGE_SHIFT;
 const ARENA_PAGE_MASK = ARENA_PAGE_BYTES - 1;
 const MAX_ARENA_BYTES = 0x7fffffff - ARENA_PAGE_BYTES; // a key's offset + 1 is an int32
+const VALUE_BYTES = 4;
 /**
  * FNV-1a's offset basis, mixed with a seed drawn for each process: addresses
  * come from the network, and an unseeded hash lets anyone who controls many
@@ -54,14 +57,14 @@ function mix(h: number): number {
 }
 
 export class AddressTable {
-  /** Slot i is slots[2i] (offset of its key in the arena + 1; 0: empty) and slots[2i + 1] (its value). */
-  private slots = new Int32Array(2 * INITIAL_SLOTS);
+  /** Slot i holds the offset of its key in the arena + 1, or 0 when empty. */
+  private slots = new Int32Array(INITIAL_SLOTS);
   private mask = INITIAL_SLOTS - 1;
   private count = 0;
   private growAt = Math.floor(INITIAL_SLOTS * 0.7);
   private readonly arenaPages: Buffer[] = [Buffer.alloc(ARENA_PAGE_BYTES)];
-  /** Offset of the next key: in the last page, as no key straddles two pages. */
-  private arenaUsed = 0;
+  /** How many bytes of each page hold keys: a page ends where the next key did not fit. */
+  private readonly arenaPageFill: number[] = [0];
 
   /** Number of keys. */
   get size(): number {
@@ -79,7 +82,7 @@ export class AddressTable {
     const length = end - start;
     let i = mix(hash) & mask;
     for (;;) {
-      const ref = slots[2 * i];
+      const ref = slots[i];
       if (ref === 0) return MISSING;
       const page = pages[(ref - 1) >>> ARENA_PAGE_SHIFT];
       let a = (ref - 1) & ARENA_PAGE_MASK;
@@ -90,7 +93,7 @@ export class AddressTable {
           a++;
           b++;
         }
-        if (b === end) return slots[2 * i + 1];
+        if (b === end) return page[a] | (page[a + 1] << 8) | (page[a + 2] << 16) | (page[a + 3] << 24);
       }
       i = (i + 1) & mask;
     }
@@ -101,7 +104,7 @@ export class AddressTable {
     const slots = this.slots;
     let i = mix(hash) & this.mask;
     for (;;) {
-      const ref = slots[2 * i];
+      const ref = slots[i];
       if (ref === 0) return -1;
       if (this.keyEquals(ref - 1, buf, start, end)) return i;
       i = (i + 1) & this.mask;
@@ -110,11 +113,14 @@ export class AddressTable {
 
   /** Identifies the key in a slot: its offset in the arena, stable for the table's life. */
   keyOffsetAt(slot: number): number {
-    return this.slots[2 * slot] - 1;
+    return this.slots[slot] - 1;
   }
 
   valueAt(slot: number): number {
-    return this.slots[2 * slot + 1];
+    const offset = this.slots[slot] - 1;
+    const page = this.arenaPages[offset >>> ARENA_PAGE_SHIFT];
+    const at = offset & ARENA_PAGE_MASK;
+    return page.readInt32LE(at + 1 + page[at]);
   }
 
   /**
@@ -126,12 +132,13 @@ export class AddressTable {
     if (length > MAX_KEY_BYTES) throw new RangeError(`a key of ${length} bytes`);
     if (value === MISSING) throw new RangeError('MISSING is not a value');
     if (this.count >= this.growAt) this.rehash(2 * (this.mask + 1));
-    const offset = this.claimArena(1 + length);
+    const offset = this.claimArena(1 + length + VALUE_BYTES);
     const page = this.arenaPages[offset >>> ARENA_PAGE_SHIFT];
     const at = offset & ARENA_PAGE_MASK;
     page[at] = length;
     for (let i = 0; i < length; i++) page[at + 1 + i] = buf[start + i];
-    this.place(offset + 1, value, mix(hash));
+    page.writeInt32LE(value, at + 1 + length);
+    this.place(offset + 1, mix(hash));
     this.count++;
     return offset;
   }
@@ -151,37 +158,38 @@ export class AddressTable {
     return true;
   }
 
-  private place(ref: number, value: number, mixed: number): void {
+  private place(ref: number, mixed: number): void {
     const slots = this.slots;
     let i = mixed & this.mask;
-    while (slots[2 * i] !== 0) i = (i + 1) & this.mask;
-    slots[2 * i] = ref;
-    slots[2 * i + 1] = value;
+    while (slots[i] !== 0) i = (i + 1) & this.mask;
+    slots[i] = ref;
   }
 
+  /** A table of `slotCount` slots, filled by walking the arena in order (reads in sequence, not in slot order). */
   private rehash(slotCount: number): void {
-    const old = this.slots;
-    this.slots = new Int32Array(2 * slotCount);
+    this.slots = new Int32Array(slotCount);
     this.mask = slotCount - 1;
     this.growAt = Math.floor(slotCount * 0.7);
-    for (let s = 0; s < old.length; s += 2) {
-      const ref = old[s];
-      if (ref === 0) continue;
-      const page = this.arenaPages[(ref - 1) >>> ARENA_PAGE_SHIFT];
-      const at = (ref - 1) & ARENA_PAGE_MASK;
-      this.place(ref, old[s + 1], mix(hashBytes(page, at + 1, at + 1 + page[at])));
+    for (let p = 0; p < this.arenaPages.length; p++) {
+      const page = this.arenaPages[p];
+      const fill = this.arenaPageFill[p];
+      for (let at = 0; at < fill; at += 1 + page[at] + VALUE_BYTES) {
+        this.place(p * ARENA_PAGE_BYTES + at + 1, mix(hashBytes(page, at + 1, at + 1 + page[at])));
+      }
     }
   }
 
   /** Reserves `bytes` in the arena, in a new page when the last one has no room for them all; returns their offset. */
   private claimArena(bytes: number): number {
-    let offset = this.arenaUsed;
-    if ((offset & ARENA_PAGE_MASK) + bytes > ARENA_PAGE_BYTES) offset = ((offset >>> ARENA_PAGE_SHIFT) + 1) * ARENA_PAGE_BYTES;
-    if (offset >>> ARENA_PAGE_SHIFT === this.arenaPages.length) {
-      if (offset > MAX_ARENA_BYTES) throw new RangeError('more keys than offsets in an Int32Array can address');
+    const last = this.arenaPages.length - 1;
+    const at = this.arenaPageFill[last];
+    if (at + bytes > ARENA_PAGE_BYTES) {
+      if ((last + 1) * ARENA_PAGE_BYTES > MAX_ARENA_BYTES) throw new RangeError('more keys than offsets in an Int32Array can address');
       this.arenaPages.push(Buffer.alloc(ARENA_PAGE_BYTES));
+      this.arenaPageFill.push(0);
+      return this.claimArena(bytes);
     }
-    this.arenaUsed = offset + bytes;
-    return offset;
+    this.arenaPageFill[last] = at + bytes;
+    return last * ARENA_PAGE_BYTES + at;
   }
 }

@@ -21,12 +21,16 @@ describe('AddressTable', () => {
     insert(table, '192.0.2.1', 7);
     insert(table, '192.0.2.10', -1);
     insert(table, '192.0.2.', 0);
+    insert(table, '192.0.2.2', 0x7fffffff);
+    insert(table, '192.0.2.3', MISSING + 1);
     assert.equal(get(table, '192.0.2.1'), 7);
     assert.equal(get(table, '192.0.2.10'), -1);
     assert.equal(get(table, '192.0.2.'), 0);
+    assert.equal(get(table, '192.0.2.2'), 0x7fffffff);
+    assert.equal(get(table, '192.0.2.3'), MISSING + 1);
     assert.equal(get(table, '192.0.2.100'), MISSING, 'a longer key with the same start');
     assert.equal(get(table, '192.0.2'), MISSING, 'a shorter one');
-    assert.equal(table.size, 3);
+    assert.equal(table.size, 5);
   });
 
   test('looks keys up inside a larger buffer, by range', () => {
@@ -64,9 +68,9 @@ describe('AddressTable', () => {
 
   test('keys that fill an arena page to the last byte, and keys that would straddle two pages, read back whole', () => {
     const table = new AddressTable();
-    // 4096 keys of 255 bytes (256 with the length byte) fill a 1 MiB page exactly; 7-byte keys then straddle the next boundary.
+    // 4096 keys of 251 bytes (256 with the length byte and the value) fill a 1 MiB page exactly; 7-byte keys then straddle the next boundary.
     const keys = [
-      ...Array.from({ length: 4096 * 2 }, (_, i) => `${i}:`.padEnd(MAX_KEY_BYTES, 'k')),
+      ...Array.from({ length: 4096 * 2 }, (_, i) => `${i}:`.padEnd(251, 'k')),
       ...Array.from({ length: 200_000 }, (_, i) => `${i}`.padStart(7, '0')),
     ];
     const offsets = keys.map((key, i) => insert(table, key, i));
@@ -74,7 +78,7 @@ describe('AddressTable', () => {
       assert.equal(get(table, key), i, key);
       assert.equal(table.keyString(offsets[i]), key);
     });
-    assert.equal(get(table, '0:'.padEnd(MAX_KEY_BYTES - 1, 'k')), MISSING);
+    assert.equal(get(table, '0:'.padEnd(250, 'k')), MISSING);
   });
 
   test('keys are any bytes, read back as latin1', () => {
