@@ -17,10 +17,23 @@
  * GENERATOR_VERSION) are unchanged.
  */
 import fs from 'node:fs';
-import { AddressBook, browserUserAgent, formatLogTimestamp, mulberry32, scriptUserAgent, type Rng } from '../test/support/log-generator.js';
+import {
+  AddressBook,
+  type RequestAndStatus,
+  type Rng,
+  apiPath,
+  browserUserAgent,
+  formatLogTimestamp,
+  mulberry32,
+  nonApiRequest,
+  randomInt,
+  requestLine,
+  scriptUserAgent,
+  uiPath,
+} from '../test/support/log-generator.js';
 
 /** Bump when the bytes a given set of parameters produces change. */
-export const GENERATOR_VERSION = 3;
+export const GENERATOR_VERSION = 4;
 
 const NL = 0x0a;
 const BUFFER_BYTES = 16 * 1024 * 1024;
@@ -116,48 +129,6 @@ function pickTable(clients: Client[], bits: number): Int32Array {
 // ---------------------------------------------------------------------------
 // Requests, pre-rendered
 
-const PLACES = [
-  'berlin', 'hamburg+altona', 'M%C3%BCnchen', 'K%C3%B6ln+Ehrenfeld', 'paris+11e', 'lyon', 'london+SW1A+1AA', 'leeds', 'madrid',
-  'sevilla', 'roma+trastevere', 'milano', 'wien', 'graz', 'z%C3%BCrich', 'bern', 'amsterdam', 'utrecht', 'brussel', 'gent',
-  'praha', 'brno', 'warszawa', 'krak%C3%B3w', 'oslo', 'bergen', 'stockholm', 'helsinki', 'dublin', 'lisboa', 'porto', 'athens',
-  'istanbul', 'tokyo', 'osaka', 'seattle', 'portland+oregon', 'boston', 'toronto', 'sydney', 'auckland', 'nairobi',
-  'cape+town', 'santiago', 'lima', 'bogot%C3%A1', 'mexico+city', 'main+street+12',
-];
-const FORMATS = ['json', 'jsonv2', 'geojson', 'xml', 'geocodejson'];
-const OSM_TYPES = ['N', 'W', 'R'];
-
-function pick<T>(rng: Rng, items: readonly T[]): T {
-  return items[Math.floor(rng() * items.length)];
-}
-
-function int(rng: Rng, low: number, high: number): number {
-  return low + Math.floor(rng() * (high - low + 1));
-}
-
-function apiPath(rng: Rng): string {
-  const roll = rng();
-  const php = rng() < 0.2 ? '.php' : '';
-  if (roll < 0.6) return `/search${php}?q=${pick(rng, PLACES)}&format=${pick(rng, FORMATS)}${rng() < 0.3 ? `&limit=${int(rng, 1, 50)}` : ''}`;
-  if (roll < 0.9) {
-    return `/reverse${php}?lat=${(rng() * 140 - 70).toFixed(5)}&lon=${(rng() * 360 - 180).toFixed(5)}&format=${pick(rng, FORMATS)}&zoom=${int(rng, 3, 18)}`;
-  }
-  return rng() < 0.5
-    ? `/details${php}?osmtype=${pick(rng, OSM_TYPES)}&osmid=${int(rng, 1, 999999999)}&format=json`
-    : `/details${php}?place_id=${int(rng, 1, 300000000)}`;
-}
-
-function uiPath(rng: Rng): string {
-  const roll = rng();
-  if (roll < 0.6) return `/ui/search.html?q=${pick(rng, PLACES)}`;
-  if (roll < 0.85) return `/ui/reverse.html?lat=${(rng() * 140 - 70).toFixed(4)}&lon=${(rng() * 360 - 180).toFixed(4)}&zoom=10`;
-  return `/ui/details.html?osmtype=${pick(rng, OSM_TYPES)}&osmid=${int(rng, 1, 999999999)}`;
-}
-
-function apiRequest(rng: Rng, path: string): string {
-  const method = rng() < 0.03 ? 'HEAD' : rng() < 0.01 ? 'POST' : 'GET';
-  return `${method} ${path} HTTP/${rng() < 0.1 ? '1.0' : '1.1'}`;
-}
-
 interface Pool {
   /** `REQUEST" ` */
   requests: Buffer[];
@@ -167,7 +138,7 @@ interface Pool {
 
 const POOL_SIZE = 4096;
 
-function makePool(rng: Rng, make: (rng: Rng) => { request: string; status: number }): Pool {
+function makePool(rng: Rng, make: (rng: Rng) => RequestAndStatus): Pool {
   const requests: Buffer[] = [];
   const statuses = new Int32Array(POOL_SIZE);
   for (let i = 0; i < POOL_SIZE; i++) {
@@ -176,23 +147,6 @@ function makePool(rng: Rng, make: (rng: Rng) => { request: string; status: numbe
     statuses[i] = status;
   }
   return { requests, statuses };
-}
-
-function nonApiRequest(rng: Rng): { request: string; status: number } {
-  const roll = rng();
-  if (roll < 0.2) return { request: 'GET / HTTP/1.1', status: rng() < 0.5 ? 200 : 301 };
-  if (roll < 0.3) return { request: 'GET /favicon.ico HTTP/1.1', status: rng() < 0.7 ? 200 : 404 };
-  if (roll < 0.42) return { request: `GET /status${rng() < 0.5 ? '.php' : ''}?format=json HTTP/1.1`, status: 200 };
-  if (roll < 0.58) {
-    const ids = Array.from({ length: int(rng, 1, 4) }, () => `${pick(rng, OSM_TYPES)}${int(rng, 1, 99999999)}`);
-    return { request: `GET /lookup?osm_ids=${ids.join(',')}&format=json HTTP/1.1`, status: 200 };
-  }
-  if (roll < 0.7) return { request: `GET /ui/${pick(rng, ['about.html', 'assets/main.js', 'assets/main.css', 'config.defaults.js'])} HTTP/1.1`, status: 200 };
-  // CORS preflights name an API path but are never API requests.
-  if (roll < 0.85) return { request: `OPTIONS /search?q=${pick(rng, PLACES)}&format=json HTTP/1.1`, status: 204 };
-  if (roll < 0.93) return { request: `GET /polygons${rng() < 0.5 ? '.php' : ''} HTTP/1.1`, status: 200 };
-  // A connection closed before a request line.
-  return { request: '-', status: 408 };
 }
 
 // ---------------------------------------------------------------------------
@@ -255,10 +209,10 @@ const MAX_LATE_SECONDS = 4;
 function writeSegment(out: BufferedFile, clients: Client[], table: Int32Array, tableBits: number, options: TrafficOptions, segment: Segment): void {
   const rng = mulberry32(segment.seed);
   const poolRng = mulberry32(segment.seed ^ 0x5bd1e995);
-  const apiPool = makePool(poolRng, (r) => ({ request: apiRequest(r, apiPath(r)), status: 0 }));
-  const uiPool = makePool(poolRng, (r) => ({ request: apiRequest(r, uiPath(r)), status: 0 }));
-  const otherPool = makePool(poolRng, nonApiRequest);
-  const floodPool = makePool(poolRng, (r) => ({ request: `GET /search?q=${int(r, 0, 0xffffff).toString(36)}&format=json HTTP/1.1`, status: 0 }));
+  const apiPool = makePool(poolRng, (r) => ({ request: requestLine(r, apiPath(r)), status: 0 }));
+  const uiPool = makePool(poolRng, (r) => ({ request: requestLine(r, uiPath(r)), status: 0 }));
+  const otherPool = makePool(poolRng, (r) => nonApiRequest(r, 'assorted'));
+  const floodPool = makePool(poolRng, (r) => ({ request: `GET /search?q=${randomInt(r, 0, 0xffffff).toString(36)}&format=json HTTP/1.1`, status: 0 }));
   const floodSuffixes = Array.from({ length: 8 }, () => Buffer.from(`"-" "${browserUserAgent(poolRng)}"\n`, 'latin1'));
   const middle = Buffer.from('] "', 'latin1');
   const stamps: Buffer[] = new Array(STAMP_RING);

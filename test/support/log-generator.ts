@@ -36,11 +36,11 @@ export function mulberry32(seed: number): Rng {
   };
 }
 
-function pick<T>(rng: Rng, items: readonly T[]): T {
+export function pick<T>(rng: Rng, items: readonly T[]): T {
   return items[Math.floor(rng() * items.length)];
 }
 
-function randomInt(rng: Rng, low: number, high: number): number {
+export function randomInt(rng: Rng, low: number, high: number): number {
   return low + Math.floor(rng() * (high - low + 1));
 }
 
@@ -233,7 +233,7 @@ const PLACES = [
 const FORMATS = ['json', 'jsonv2', 'geojson', 'xml', 'geocodejson'];
 const OSM_TYPES = ['N', 'W', 'R'];
 
-function apiPath(rng: Rng): string {
+export function apiPath(rng: Rng): string {
   const roll = rng();
   const php = rng() < 0.2 ? '.php' : '';
   if (roll < 0.6) {
@@ -250,14 +250,14 @@ function apiPath(rng: Rng): string {
     : `/details${php}?place_id=${randomInt(rng, 1, 300000000)}`;
 }
 
-function uiPath(rng: Rng): string {
+export function uiPath(rng: Rng): string {
   const roll = rng();
   if (roll < 0.6) return `/ui/search.html?q=${pick(rng, PLACES)}`;
   if (roll < 0.85) return `/ui/reverse.html?lat=${(rng() * 140 - 70).toFixed(4)}&lon=${(rng() * 360 - 180).toFixed(4)}&zoom=10`;
   return `/ui/details.html?osmtype=${pick(rng, OSM_TYPES)}&osmid=${randomInt(rng, 1, 999999999)}`;
 }
 
-interface NonApiRequest {
+export interface RequestAndStatus {
   request: string;
   status: number;
 }
@@ -265,7 +265,7 @@ interface NonApiRequest {
 const PREFLIGHT_SHARE = 0.15;
 const NO_REQUEST_SHARE = 0.07;
 
-function nonApiRequest(rng: Rng, mix: NonApiMix): NonApiRequest {
+export function nonApiRequest(rng: Rng, mix: NonApiMix): RequestAndStatus {
   const roll = mix === 'assorted' ? rng() : mix === 'preflight' ? 0.7 : 0.93;
   if (roll < 0.2) return { request: 'GET / HTTP/1.1', status: rng() < 0.5 ? 200 : 301 };
   if (roll < 0.3) return { request: 'GET /favicon.ico HTTP/1.1', status: rng() < 0.7 ? 200 : 404 };
@@ -280,6 +280,12 @@ function nonApiRequest(rng: Rng, mix: NonApiMix): NonApiRequest {
   if (roll < 1 - NO_REQUEST_SHARE) return { request: `GET /polygons${rng() < 0.5 ? '.php' : ''} HTTP/1.1`, status: 200 };
   // A connection closed before a request line: "fewer than two words", no request at all.
   return { request: '-', status: 408 };
+}
+
+/** The request line of an API or UI call to `path`: mostly GET, now and then HEAD or POST, and HTTP/1.0. */
+export function requestLine(rng: Rng, path: string): string {
+  const method = rng() < 0.03 ? 'HEAD' : rng() < 0.01 ? 'POST' : 'GET';
+  return `${method} ${path} HTTP/${rng() < 0.1 ? '1.0' : '1.1'}`;
 }
 
 function apiStatus(rng: Rng): number {
@@ -530,9 +536,7 @@ function renderRequest(rng: Rng, client: ClientProfile, index: number, loggedAt:
   let status: number;
   let referer = '-';
   if (rng() < client.apiShare) {
-    const path = client.mix === 'ui' ? uiPath(rng) : apiPath(rng);
-    const method = rng() < 0.03 ? 'HEAD' : rng() < 0.01 ? 'POST' : 'GET';
-    request = `${method} ${path} HTTP/${rng() < 0.1 ? '1.0' : '1.1'}`;
+    request = requestLine(rng, client.mix === 'ui' ? uiPath(rng) : apiPath(rng));
     status = apiStatus(rng);
   } else {
     ({ request, status } = nonApiRequest(rng, client.nonApi));
