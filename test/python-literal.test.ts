@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parsePythonAssignments, type PyValue } from '../src/python-literal.js';
+import { ORIGINAL_SETTINGS_BLOCK } from './support/original-settings.js';
 
 const parse = (text: string) => parsePythonAssignments(text, { BASEDIR: '/srv/nominatim' });
 
@@ -14,33 +15,7 @@ function valueOf(text: string): PyValue {
 
 describe('parsePythonAssignments', () => {
   it("reads the original's default block", () => {
-    const text = [
-      "BLOCKEDFILE= BASEDIR + '/settings/ip_blocks.map'",
-      "LOGFILE= BASEDIR + '/log/restricted_ip.log'",
-      '',
-      '# space-separated list of IPs that are never banned',
-      "WHITELIST = ''",
-      '# space-separated list of IPs manually blocked',
-      "BLACKLIST = ''",
-      '# user-agents that should be blocked from bulk mode',
-      '# (matched with startswith)',
-      'UA_BLOCKLIST = ()',
-      '',
-      '# time before a automatically blocked IP is allowed back',
-      'BLOCKCOOLOFF_DELTA=timedelta(hours=1)',
-      '# quiet time before an IP is released from the bulk pool',
-      'BULKCOOLOFF_DELTA=timedelta(minutes=15)',
-      '',
-      'BULKLONG_LIMIT=8000',
-      'BULKSHORT_LIMIT=2000',
-      'BLOCK_UPPER=19000',
-      'BLOCK_LOWER=4000',
-      'BLOCK_LOADFAC=380',
-      'BULK_LOADFAC=160',
-      'BULK_LOWER=1500',
-      'MAX_BULK_IPS=85',
-    ].join('\n');
-    const { assignments, problems } = parse(text);
+    const { assignments, problems } = parse(ORIGINAL_SETTINGS_BLOCK);
     assert.deepEqual(problems, []);
     assert.deepEqual(
       assignments.map(({ key, line, value }) => [key, line, value]),

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { parsePythonAssignments } from '../src/python-literal.js';
 import { validateSettings } from '../src/settings-schema.js';
 import { defaultSettings, type Settings } from '../src/settings.js';
+import { ORIGINAL_SETTINGS_BLOCK } from './support/original-settings.js';
 
 const FILE = 'settings/ip_blocks.conf';
 const BASE = '/srv/nominatim';
@@ -27,24 +28,7 @@ function problemsOf(text: string): string[] {
 
 describe('validateSettings', () => {
   it("turns the original's default block into the defaults", () => {
-    const text = [
-      "BLOCKEDFILE= BASEDIR + '/settings/ip_blocks.map'",
-      "LOGFILE= BASEDIR + '/log/restricted_ip.log'",
-      "WHITELIST = ''",
-      "BLACKLIST = ''",
-      'UA_BLOCKLIST = ()',
-      'BLOCKCOOLOFF_DELTA=timedelta(hours=1)',
-      'BULKCOOLOFF_DELTA=timedelta(minutes=15)',
-      'BULKLONG_LIMIT=8000',
-      'BULKSHORT_LIMIT=2000',
-      'BLOCK_UPPER=19000',
-      'BLOCK_LOWER=4000',
-      'BLOCK_LOADFAC=380',
-      'BULK_LOADFAC=160',
-      'BULK_LOWER=1500',
-      'MAX_BULK_IPS=85',
-    ].join('\n');
-    assert.deepEqual(settingsOf(text), defaultSettings(BASE));
+    assert.deepEqual(settingsOf(ORIGINAL_SETTINGS_BLOCK), defaultSettings(BASE));
   });
 
   it('says where every value came from', () => {
