@@ -156,10 +156,13 @@ function median(values: number[]): number {
 const mounted: string[] = [];
 let mountRefused: string | undefined;
 
-function mountTmpfs(directory: string, size: string): void {
+/** Creates `directory` with a tmpfs of `size` mounted on it; returns it. */
+function mountTmpfs(directory: string, size: string): string {
+  fs.mkdirSync(directory);
   const result = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', directory], { encoding: 'utf8' });
   assert.equal(result.status, 0, `mount: ${result.stderr}`);
   mounted.push(directory);
+  return directory;
 }
 
 /** Fills the file system of `directory` with a filler file, then frees `freePages` whole pages of it. */
@@ -380,9 +383,7 @@ describe('nothing lost, nothing broken: real runs of bin/ipanalyse', () => {
       test(`for the map (${freePages} page(s) free): exit 74 naming the path and the cause, the previous map intact, no temporary file`, (t) => {
         if (mountRefused) return t.skip(`needs a tmpfs mount: ${mountRefused}`);
         const work = newWork();
-        const full = path.join(work, 'full');
-        fs.mkdirSync(full);
-        mountTmpfs(full, '1m');
+        const full = mountTmpfs(path.join(work, 'full'), '1m');
         const mapFile = path.join(full, MAP);
         fs.writeFileSync(mapFile, previous.slice(0, previous.indexOf('\n', 100_000) + 1));
         const before = fs.readFileSync(mapFile, 'utf8');
@@ -403,9 +404,7 @@ describe('nothing lost, nothing broken: real runs of bin/ipanalyse', () => {
     test('for the change log: no partial line, exit 74 naming the path and the cause', (t) => {
       if (mountRefused) return t.skip(`needs a tmpfs mount: ${mountRefused}`);
       const work = newWork();
-      const full = path.join(work, 'log');
-      fs.mkdirSync(full);
-      mountTmpfs(full, '256k');
+      const full = mountTmpfs(path.join(work, 'log'), '256k');
       const changeLog = path.join(full, CHANGES);
       // The existing line leaves most of its page free: the append gets that far, then ENOSPC.
       const existing = '2026-11-20 11:55 new bulks: 192.0.2.7\n';
@@ -439,9 +438,7 @@ describe('nothing lost, nothing broken: real runs of bin/ipanalyse', () => {
     test('read-only file system: exit 74 naming the path, the previous map intact', (t) => {
       if (mountRefused) return t.skip(`needs a tmpfs mount: ${mountRefused}`);
       const work = newWork();
-      const directory = path.join(work, 'ro');
-      fs.mkdirSync(directory);
-      mountTmpfs(directory, '64k');
+      const directory = mountTmpfs(path.join(work, 'ro'), '64k');
       const mapFile = path.join(directory, MAP);
       fs.writeFileSync(mapFile, original);
       const remount = spawnSync('mount', ['-o', 'remount,ro', directory], { encoding: 'utf8' });

@@ -98,6 +98,17 @@ interface DifferentialScenario {
 
 const epoch = (iso: string): number => Date.parse(iso) / 1000;
 
+/** Limits a few hundred clients reach in an hour; each scenario sets its load factor and changes what it is about. */
+const SMALL_LIMITS = {
+  BULKLONG_LIMIT: 800,
+  BULKSHORT_LIMIT: 200,
+  BLOCK_UPPER: 1900,
+  BLOCK_LOWER: 400,
+  BLOCK_LOADFAC: 380,
+  BULK_LOWER: 150,
+  MAX_BULK_IPS: 85,
+};
+
 function cronRuns(start: number, firstMinute: number, count: number, loadavg: (index: number) => string): Run[] {
   return Array.from({ length: count }, (_, i) => ({ at: start + (firstMinute + 5 * i) * MINUTE, loadavg: loadavg(i) }));
 }
@@ -178,14 +189,8 @@ function steadyScenario(): DifferentialScenario {
     name: 'steady traffic, small limits, across midnight',
     config: { seed: 0x5eed01, from: start, until, maxLatenessSeconds: 4, clients },
     settings: {
-      BULKLONG_LIMIT: 800,
-      BULKSHORT_LIMIT: 200,
-      BLOCK_UPPER: 1900,
-      BLOCK_LOWER: 400,
-      BLOCK_LOADFAC: 380,
+      ...SMALL_LIMITS,
       BULK_LOADFAC: 50,
-      BULK_LOWER: 150,
-      MAX_BULK_IPS: 85,
       WHITELIST: [whitelisted],
       BLACKLIST: [blacklisted],
     },
@@ -231,13 +236,10 @@ function crowdedPoolScenario(): DifferentialScenario {
     name: 'crowded bulk pool, load rising, across new year',
     config: { seed: 0x5eed02, from: start, until, maxLatenessSeconds: 4, clients },
     settings: {
-      BULKLONG_LIMIT: 800,
-      BULKSHORT_LIMIT: 200,
+      ...SMALL_LIMITS,
       BLOCK_UPPER: 9000,
       BLOCK_LOWER: 4000,
-      BLOCK_LOADFAC: 380,
       BULK_LOADFAC: 40,
-      BULK_LOWER: 150,
       MAX_BULK_IPS: 4,
       WHITELIST: [],
       BLACKLIST: [],
@@ -296,14 +298,8 @@ function quietDownScenario(): DifferentialScenario {
     name: 'a blocked client quiet for an hour, from a previous map, across 29 February',
     config: { seed: 0x5eed03, from: start, until, maxLatenessSeconds: 4, clients },
     settings: {
-      BULKLONG_LIMIT: 800,
-      BULKSHORT_LIMIT: 200,
-      BLOCK_UPPER: 1900,
-      BLOCK_LOWER: 400,
-      BLOCK_LOADFAC: 380,
+      ...SMALL_LIMITS,
       BULK_LOADFAC: 160,
-      BULK_LOWER: 150,
-      MAX_BULK_IPS: 85,
       WHITELIST: [whitelisted],
       BLACKLIST: [blacklisted],
     },
