@@ -389,7 +389,7 @@ async function main(): Promise<void> {
   fs.mkdirSync(scratch, { recursive: true });
   const settingsFile = path.join(CACHE_DIR, 'bench.conf');
   fs.writeFileSync(settingsFile, '# written by bench/bench.ts: analyse logs of any size\nMIN_LOG_SIZE = 0\n');
-  const { settings } = await loadSettings(settingsFile, REPO_ROOT, { explicit: true });
+  const { settings } = await loadSettings(settingsFile, REPO_ROOT);
   const window = analysisWindow(settings, new Date(WINDOW_END * 1000), new Date(WINDOW_START * 1000));
 
   // Page cache: every byte of every log read once, untimed.

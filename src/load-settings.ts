@@ -10,20 +10,25 @@ import { parsePythonAssignments, type Assignment, type PyValue } from './python-
 import { formatProblem, validateSettings } from './settings-schema.js';
 import { defaultSettings, type LoadedSettings, type SettingOrigins } from './settings.js';
 
+/** Where the settings are read when no file is named: as in the original, under the installation's base directory. */
+export function defaultSettingsFile(baseDir: string): string {
+  return join(baseDir, 'settings', 'ip_blocks.conf');
+}
+
 /**
- * Loads the settings file, `settings/ip_blocks.conf` under `baseDir` unless
- * `file` is given. A missing file that was not asked for explicitly means
- * "all defaults", as in the original; any other failure to read it, and every
- * problem in its content, throws a ConfigError.
+ * Loads the settings file, defaultSettingsFile(baseDir) unless `file` is
+ * given. A missing default file means "all defaults", as in the original;
+ * any other failure to read it, and every problem in its content, throws a
+ * ConfigError.
  */
-export async function loadSettings(file: string | undefined, baseDir: string, options: { explicit: boolean }): Promise<LoadedSettings> {
-  const path = file ?? join(baseDir, 'settings', 'ip_blocks.conf');
+export async function loadSettings(file: string | undefined, baseDir: string): Promise<LoadedSettings> {
+  const path = file ?? defaultSettingsFile(baseDir);
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
   } catch (error) {
     // Only absence is ignored: an unreadable file would silently drop a whitelist.
-    if (!options.explicit && (error as NodeJS.ErrnoException).code === 'ENOENT') {
+    if (file === undefined && (error as NodeJS.ErrnoException).code === 'ENOENT') {
       const settings = defaultSettings(baseDir);
       const origins: SettingOrigins = Object.fromEntries(Object.keys(settings).map((key) => [key, 'default']));
       return { settings, origins, file: undefined };

@@ -246,15 +246,20 @@ async function readGenerationsWindow(generations: Generation[], settings: Settin
   const logBytes = generations.reduce((sum, generation) => sum + generation.size, 0);
   if (logBytes < settings.MIN_LOG_SIZE) return { stats: undefined, logBytes, files: [] };
   const seekTarget = window.start - DISORDER_SECONDS;
-  const reader = new WindowReader({
+  const reader = newWindowReader(settings, window);
+  const files = await readGenerations(await generationsToRead(generations, seekTarget), seekTarget, reader, warnings, progress);
+  return { stats: reader.finish(), logBytes, files };
+}
+
+/** The reader a run feeds the window's bytes to, configured from the settings. */
+export function newWindowReader(settings: Settings, window: AnalysisWindow): WindowReader {
+  return new WindowReader({
     window,
     classifier: newRequestClassifier(settings.API_ENDPOINTS),
     uaBlocklist: settings.UA_BLOCKLIST,
     isListed: listMatcher(settings),
     disorderSeconds: DISORDER_SECONDS,
   });
-  const files = await readGenerations(await generationsToRead(generations, seekTarget), seekTarget, reader, warnings, progress);
-  return { stats: reader.finish(), logBytes, files };
 }
 
 /** Clients that get no statistics: whitelisted, blacklisted, and non-global ones when so configured. */

@@ -29,7 +29,7 @@ describe('loadSettings', () => {
   }
 
   async function problemsOf(file: string): Promise<string[]> {
-    const error = await loadSettings(file, dir, { explicit: true }).then(
+    const error = await loadSettings(file, dir).then(
       () => assert.fail('expected a ConfigError'),
       (e: unknown) => e,
     );
@@ -40,7 +40,7 @@ describe('loadSettings', () => {
 
   it('reads the documented example as exactly the defaults', async () => {
     const file = join(REPO, 'settings', 'ip_blocks.conf');
-    const loaded = await loadSettings(file, '/srv/nominatim', { explicit: true });
+    const loaded = await loadSettings(file, '/srv/nominatim');
     assert.deepEqual(loaded.settings, defaultSettings('/srv/nominatim'));
     assert.equal(loaded.file, file);
     assert.match(loaded.origins.BULKLONG_LIMIT ?? '', /ip_blocks\.conf:\d+$/);
@@ -50,13 +50,13 @@ describe('loadSettings', () => {
     const base = join(dir, 'install');
     await mkdir(join(base, 'settings'), { recursive: true });
     await writeFile(join(base, 'settings', 'ip_blocks.conf'), "LOGFILE = BASEDIR + '/changes.log'\n");
-    const loaded = await loadSettings(undefined, base, { explicit: false });
+    const loaded = await loadSettings(undefined, base);
     assert.equal(loaded.settings.LOGFILE, `${base}/changes.log`);
     assert.equal(loaded.file, join(base, 'settings', 'ip_blocks.conf'));
   });
 
   it('falls back to the defaults when the default file is missing, as the original does', async () => {
-    const loaded = await loadSettings(undefined, join(dir, 'nowhere'), { explicit: false });
+    const loaded = await loadSettings(undefined, join(dir, 'nowhere'));
     assert.deepEqual(loaded.settings, defaultSettings(join(dir, 'nowhere')));
     assert.equal(loaded.file, undefined);
     assert.equal(loaded.origins.MAX_BULK_IPS, 'default');
@@ -75,7 +75,7 @@ describe('loadSettings', () => {
   it('refuses a directory even at the default path', async () => {
     const base = join(dir, 'dir-install');
     await mkdir(join(base, 'settings', 'ip_blocks.conf'), { recursive: true });
-    await assert.rejects(loadSettings(undefined, base, { explicit: false }), ConfigError);
+    await assert.rejects(loadSettings(undefined, base), ConfigError);
   });
 
   it('reports syntax and value problems together, in line order', async () => {
@@ -92,7 +92,7 @@ describe('loadSettings', () => {
 
   it('accepts bytes that are not UTF-8 in a comment', async () => {
     const file = await settingsFile(Buffer.concat([Buffer.from('# caf'), Buffer.from([0xe9]), Buffer.from('\nMAX_BULK_IPS = 9\n')]));
-    assert.equal((await loadSettings(file, dir, { explicit: true })).settings.MAX_BULK_IPS, 9);
+    assert.equal((await loadSettings(file, dir)).settings.MAX_BULK_IPS, 9);
   });
 
   it('refuses bytes that are not UTF-8 inside a value, on their line', async () => {
@@ -106,7 +106,7 @@ describe('loadSettings', () => {
 
   it('accepts a byte order mark and Windows line endings', async () => {
     const file = await settingsFile("\uFEFFBULK_LOWER = 10\r\nBLOCK_LOWER = 20\r\n");
-    const { settings } = await loadSettings(file, dir, { explicit: true });
+    const { settings } = await loadSettings(file, dir);
     assert.equal(settings.BULK_LOWER, 10);
     assert.equal(settings.BLOCK_LOWER, 20);
   });

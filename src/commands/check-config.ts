@@ -1,13 +1,11 @@
 /** `ipanalyse check-config`: validates the settings and shows every effective value and its origin. */
-import path from 'node:path';
 import type { Argv } from 'yargs';
+import { defaultSettingsFile } from '../load-settings.js';
 import { renderSettingsJson, renderSettingsTable } from '../settings-table.js';
-import { BASE_DIR, type Output, resolveSettings } from './common.js';
+import { BASE_DIR, JSON_OPTION, type Output, SETTINGS_OPTION, resolveSettings } from './common.js';
 
 export function checkConfigOptions<T>(y: Argv<T>) {
-  return y
-    .option('settings', { type: 'string', describe: 'settings file (default: BASEDIR/settings/ip_blocks.conf)' })
-    .option('json', { type: 'boolean', default: false, describe: 'print one JSON object' });
+  return y.option('settings', SETTINGS_OPTION).option('json', JSON_OPTION);
 }
 
 type CheckConfigArgs = Awaited<ReturnType<typeof checkConfigOptions>['argv']>;
@@ -15,6 +13,6 @@ type CheckConfigArgs = Awaited<ReturnType<typeof checkConfigOptions>['argv']>;
 /** An invalid file throws the same ConfigError as a run (exit 78, every problem). */
 export async function checkConfigCommand(args: CheckConfigArgs, out: Output): Promise<void> {
   const { loaded } = await resolveSettings({ settings: args.settings });
-  const settingsFile = args.settings ?? path.join(BASE_DIR, 'settings/ip_blocks.conf');
+  const settingsFile = args.settings ?? defaultSettingsFile(BASE_DIR);
   out.stdout(args.json ? renderSettingsJson(loaded) : renderSettingsTable(loaded, settingsFile));
 }

@@ -32,12 +32,15 @@ export interface Output {
   stderrIsTerminal: boolean;
 }
 
+export const SETTINGS_OPTION = { type: 'string', describe: 'settings file (default: BASEDIR/settings/ip_blocks.conf)' } as const;
+export const JSON_OPTION = { type: 'boolean', default: false, describe: 'print one JSON object' } as const;
+
 export function withSettingsOptions<T>(y: Argv<T>) {
   return y
-    .option('settings', { type: 'string', describe: 'settings file (default: BASEDIR/settings/ip_blocks.conf)' })
+    .option('settings', SETTINGS_OPTION)
     .option('map', { type: 'string', describe: 'map file (default: BLOCKEDFILE)' })
     .option('changelog', { type: 'string', describe: 'change log (default: LOGFILE)' })
-    .option('json', { type: 'boolean', default: false, describe: 'print one JSON object' });
+    .option('json', JSON_OPTION);
 }
 
 export function withAnalysisOptions<T>(y: Argv<T>) {
@@ -69,8 +72,7 @@ export interface ResolvedPaths {
 
 /** Loads the settings and applies the flags over them: flag, then setting, then default. */
 export async function resolveSettings(args: SettingsArgs): Promise<ResolvedPaths> {
-  const settingsFile = args.settings ?? path.join(BASE_DIR, 'settings/ip_blocks.conf');
-  const loaded = await loadSettings(settingsFile, BASE_DIR, { explicit: args.settings !== undefined });
+  const loaded = await loadSettings(args.settings, BASE_DIR);
   return { loaded, mapFile: args.map ?? loaded.settings.BLOCKEDFILE, changeLogFile: args.changelog ?? loaded.settings.LOGFILE };
 }
 
