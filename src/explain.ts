@@ -80,7 +80,7 @@ function listingOf(address: string, settings: Settings, origins: SettingOrigins)
     if (!buildAddressList(settings[list]).has(address)) continue;
     const fileKey = list === 'BLACKLIST' ? 'BLACKLIST_FILE' : 'WHITELIST_FILE';
     const origin = settings[list].includes(address) || !settings[fileKey] ? origins[list] : origins[fileKey];
-    return { list, origin: origin ?? 'default' };
+    return { list, origin };
   }
   return null;
 }

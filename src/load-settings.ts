@@ -7,8 +7,8 @@ import { dirname, isAbsolute, join } from 'node:path';
 import { parseListFile } from './address-list.js';
 import { ConfigError, describeSystemError } from './errors.js';
 import { parsePythonAssignments, type Assignment, type PyValue } from './python-literal.js';
-import { formatProblem, validateSettings } from './settings-schema.js';
-import { defaultSettings, type LoadedSettings, type SettingOrigins } from './settings.js';
+import { checkSettings, formatProblem } from './settings-schema.js';
+import { defaultsWithOrigins, type LoadedSettings } from './settings.js';
 
 /** Where the settings are read when no file is named: as in the original, under the installation's base directory. */
 export function defaultSettingsFile(baseDir: string): string {
@@ -29,9 +29,7 @@ export async function loadSettings(file: string | undefined, baseDir: string): P
   } catch (error) {
     // Only absence is ignored: an unreadable file would silently drop a whitelist.
     if (file === undefined && (error as NodeJS.ErrnoException).code === 'ENOENT') {
-      const settings = defaultSettings(baseDir);
-      const origins: SettingOrigins = Object.fromEntries(Object.keys(settings).map((key) => [key, 'default']));
-      return { settings, origins, file: undefined };
+      return { ...defaultsWithOrigins(baseDir), file: undefined };
     }
     throw new ConfigError([describeSystemError(error, `${path}: cannot read settings`)]);
   }
@@ -46,11 +44,8 @@ export async function loadSettings(file: string | undefined, baseDir: string): P
       text: formatProblem(path, line, key, 'the value contains bytes that are not valid UTF-8; save the file as UTF-8'),
     })),
   ];
-  const validated = validateSettings(assignments, path, baseDir);
-  if ('problems' in validated) {
-    const lineOf = (problem: string) => Number(/^:(\d+)/.exec(problem.slice(path.length))?.[1] ?? 0);
-    problems.push(...validated.problems.map((text) => ({ line: lineOf(text), text })));
-  }
+  const validated = checkSettings(assignments, path, baseDir);
+  if ('problems' in validated) problems.push(...validated.problems.map((p) => ({ line: p.line, text: formatProblem(path, p.line, p.key, p.message) })));
   if (problems.length > 0 || 'problems' in validated) throw new ConfigError(problems.sort((a, b) => a.line - b.line).map((p) => p.text));
   const { settings } = validated;
   const listProblems: string[] = [];

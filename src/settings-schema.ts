@@ -6,7 +6,7 @@
 import * as z from 'zod';
 import { parseListEntry } from './address-list.js';
 import { describePyValue, type Assignment } from './python-literal.js';
-import { defaultSettings, type SettingOrigins, type Settings } from './settings.js';
+import { defaultsWithOrigins, type SettingOrigins, type Settings } from './settings.js';
 
 type WindowSecondsKey = 'BLOCKCOOLOFF_SECONDS' | 'BULKCOOLOFF_SECONDS';
 type PlainKey = Exclude<keyof Settings, WindowSecondsKey>;
@@ -17,6 +17,8 @@ const expected = (what: string) => (issue: { input?: unknown }) => `expected ${w
 const filePath = z.string({ error: expected('a file path in quotes') }).min(1, { error: expected('a file path in quotes') });
 
 const nonNegativeNumber = (what: string) => z.number({ error: expected(what) }).min(0, { error: expected(what) });
+
+const wholeNumber = (what: string) => z.number({ error: expected(what) }).int({ error: expected(what) }).min(0, { error: expected(what) });
 
 /** One string or a tuple/list of strings, as a list. */
 const stringOrStrings = (what: string) =>
@@ -37,7 +39,10 @@ const addressList = stringOrStrings("addresses or networks, as one space-separat
   },
 );
 
-const optionalFilePath = z.union([z.string(), z.null()], { error: expected('a file path in quotes, or None') }).transform((value) => value || undefined);
+/** A string, or None (or an empty string) for "not set". */
+const optionalString = (what: string) => z.union([z.string(), z.null()], { error: expected(what) }).transform((value) => value || undefined);
+
+const optionalFilePath = optionalString('a file path in quotes, or None');
 
 const PLAIN_SCHEMAS: { [K in PlainKey]: z.ZodType<Settings[K]> } = {
   BLOCKEDFILE: filePath,
@@ -60,21 +65,15 @@ const PLAIN_SCHEMAS: { [K in PlainKey]: z.ZodType<Settings[K]> } = {
   BLOCK_LOADFAC: nonNegativeNumber('a number of requests per unit of load (0 or more)'),
   BULK_LOADFAC: nonNegativeNumber('a number of requests per unit of load (0 or more)'),
   MAX_BULK_IPS: nonNegativeNumber('a number of clients (0 or more)'),
-  MIN_LOG_SIZE: z
-    .number({ error: expected('a whole number of bytes (0 or more)') })
-    .int({ error: expected('a whole number of bytes (0 or more)') })
-    .min(0, { error: expected('a whole number of bytes (0 or more)') }),
-  ROTATED_LOGS: z
-    .union([z.string(), z.array(z.string())], { error: expected("file-name suffixes, newest first, as a tuple such as ('.1', '.2.gz'), or () for none") })
-    .transform((value) => (typeof value === 'string' ? [value] : value))
-    .refine((suffixes) => suffixes.every((suffix) => suffix !== ''), { error: 'an empty suffix would name the log itself' }),
+  MIN_LOG_SIZE: wholeNumber('a whole number of bytes (0 or more)'),
+  ROTATED_LOGS: stringOrStrings("file-name suffixes, newest first, as a tuple such as ('.1', '.2.gz'), or () for none").refine(
+    (suffixes) => suffixes.every((suffix) => suffix !== ''),
+    { error: 'an empty suffix would name the log itself' },
+  ),
   GEO_FILE: optionalFilePath,
   METRICS_FILE: optionalFilePath,
-  ON_CHANGE: z.union([z.string(), z.null()], { error: expected("a shell command in quotes such as 'nginx -t && nginx -s reload', or None") }).transform((value) => value || undefined),
-  MAX_NEW_BLOCKS: z
-    .number({ error: expected('a whole number of clients (0 or more)') })
-    .int({ error: expected('a whole number of clients (0 or more)') })
-    .min(0, { error: expected('a whole number of clients (0 or more)') }),
+  ON_CHANGE: optionalString("a shell command in quotes such as 'nginx -t && nginx -s reload', or None"),
+  MAX_NEW_BLOCKS: wholeNumber('a whole number of clients (0 or more)'),
   MAX_BLOCKED_SHARE: z
     .number({ error: expected('a share of all requests, above 0 and at most 1 (1 turns this check off)') })
     .gt(0, { error: expected('a share of all requests, above 0 and at most 1 (1 turns this check off)') })
@@ -142,19 +141,35 @@ export function formatProblem(file: string, line: number, key: string | undefine
   return key ? `${file}:${line} ${key}: ${message}` : `${file}:${line}: ${message}`;
 }
 
-/**
- * Checks the parsed assignments against what each setting may hold and fills
- * the rest from the defaults. Returns all problems at once, in line order,
- * each formatted by formatProblem; the last assignment of a key wins, as in Python.
- */
+export interface SettingProblem {
+  line: number;
+  key: string;
+  message: string;
+}
+
+/** As checkSettings, with the problems formatted by formatProblem. */
 export function validateSettings(
   assignments: Assignment[],
   file: string,
   baseDir: string,
 ): { settings: Settings; origins: SettingOrigins } | { problems: string[] } {
-  const settings = defaultSettings(baseDir);
-  const origins: SettingOrigins = Object.fromEntries(Object.keys(settings).map((key) => [key, 'default']));
-  const problems: { line: number; key: string; message: string }[] = [];
+  const checked = checkSettings(assignments, file, baseDir);
+  if ('problems' in checked) return { problems: checked.problems.map((p) => formatProblem(file, p.line, p.key, p.message)) };
+  return checked;
+}
+
+/**
+ * Checks the parsed assignments against what each setting may hold and fills
+ * the rest from the defaults. Returns all problems at once, in line order;
+ * the last assignment of a key wins, as in Python.
+ */
+export function checkSettings(
+  assignments: Assignment[],
+  file: string,
+  baseDir: string,
+): { settings: Settings; origins: SettingOrigins } | { problems: SettingProblem[] } {
+  const { settings, origins } = defaultsWithOrigins(baseDir);
+  const problems: SettingProblem[] = [];
 
   const last = new Map<string, Assignment>();
   for (const assignment of assignments) last.set(assignment.key, assignment);
@@ -211,10 +226,7 @@ export function validateSettings(
     });
   }
 
-  if (problems.length > 0) {
-    problems.sort((a, b) => a.line - b.line);
-    return { problems: problems.map((p) => formatProblem(file, p.line, p.key, p.message)) };
-  }
+  if (problems.length > 0) return { problems: problems.sort((a, b) => a.line - b.line) };
   return { settings, origins };
 }
 

@@ -11,7 +11,7 @@ export interface SettingRow {
 }
 
 export function listSettings(loaded: LoadedSettings): SettingRow[] {
-  return (Object.keys(loaded.settings) as (keyof Settings)[]).map((key) => ({ key, value: loaded.settings[key], origin: loaded.origins[key] ?? 'default' }));
+  return (Object.keys(loaded.settings) as (keyof Settings)[]).map((key) => ({ key, value: loaded.settings[key], origin: loaded.origins[key] }));
 }
 
 /** Values in the settings file's own syntax, so that a line can be copied back into it. */

@@ -55,7 +55,8 @@ export interface Settings {
 }
 
 /** Where an effective value came from: `default`, or `FILE:LINE`. */
-export type SettingOrigins = Partial<Record<keyof Settings, string>>;
+/** Where each setting's value came from: `FILE:LINE`, or 'default'. */
+export type SettingOrigins = Record<keyof Settings, string>;
 
 export interface LoadedSettings {
   settings: Settings;
@@ -65,6 +66,13 @@ export interface LoadedSettings {
 }
 
 /** The original's defaults. Paths hang off the installation's base directory, as in the original. */
+/** Every setting at its default, each with the origin 'default'. */
+export function defaultsWithOrigins(baseDir: string): { settings: Settings; origins: SettingOrigins } {
+  const settings = defaultSettings(baseDir);
+  const origins = Object.fromEntries(Object.keys(settings).map((key) => [key, 'default'])) as SettingOrigins;
+  return { settings, origins };
+}
+
 export function defaultSettings(baseDir: string): Settings {
   return {
     BLOCKEDFILE: `${baseDir}/settings/ip_blocks.map`,
