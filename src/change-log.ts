@@ -21,7 +21,3 @@ export function renderChangeLines(time: Date, changes: Changes): string {
   }
   return text;
 }
-
-export function countChanges(changes: Changes): number {
-  return CHANGE_KINDS.reduce((sum, kind) => sum + changes[kind].length, 0);
-}

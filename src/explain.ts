@@ -6,11 +6,10 @@
  */
 import { buildAddressList, isNonGlobal } from './address-list.js';
 import { type Limits, formatNumber } from './limits.js';
-import { parseMap } from './map-file.js';
 import { CHANGE_KINDS, type ChangeKind, type MapState, decide, previousClientState } from './policy.js';
 import type { RunReport } from './run.js';
 import type { SettingOrigins, Settings } from './settings.js';
-import { formatLocalTime } from './summary.js';
+import { describeWindow, formatLocalTime } from './local-time.js';
 import type { AnalysisWindow, ClientStats } from './window-stats.js';
 
 export interface ExplainInput {
@@ -52,7 +51,7 @@ export function explainAddress(input: ExplainInput): Explanation {
     return { ...common, limits: null, skipped, verdict: { state: before, change: null, rule } };
   }
 
-  const state = parseMap(report.map.content).states.get(address) ?? null;
+  const state = report.map.states.get(address) ?? null;
   const { changes, limits } = report;
   const change = CHANGE_KINDS.find((kind) => changes[kind].includes(address)) ?? null;
   const carried = previousClientState(input.previous, address, new Set(settings.BLACKLIST));
@@ -91,7 +90,7 @@ export function renderExplanation(e: Explanation): string {
   const listing = e.listed ? `${e.listed.list === 'BLACKLIST' ? 'blacklisted' : 'whitelisted'} (${e.listed.list}, ${e.listed.origin})` : 'neither whitelisted nor blacklisted';
   const out = [
     `address:   ${e.address}, ${listing}`,
-    `window:    ${formatLocalTime(window.start)} .. ${formatLocalTime(window.end)}, short window from ${formatLocalTime(window.shortStart)} (local time)`,
+    `window:    ${describeWindow(window)}`,
   ];
   if (e.stats) {
     const s = e.stats;

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { buildAddressList, isNonGlobal } from './address-list.js';
 import { appendAtomically, removeStaleTempFiles, writeFileAtomic } from './atomic-write.js';
-import { renderChangeLines, countChanges } from './change-log.js';
+import { renderChangeLines } from './change-log.js';
 import { OutputError, SafetyValveError, describeSystemError } from './errors.js';
 import { type Limits, adjustLimits } from './limits.js';
 import { readLoadAverage } from './load-average.js';
@@ -59,9 +59,11 @@ export interface RunReport {
   clientTable?: ClientTable;
   limits?: Limits;
   previous?: Record<MapState, number>;
+  /** The previous map as read, for `explain`; not part of the JSON summary. */
+  previousStates?: ReadonlyMap<string, MapState>;
   /** Problems worth an operator's attention that did not stop the run. */
   warnings: string[];
-  map?: { file: string; counts: Record<MapState, number>; changed: boolean; written: boolean; content: string };
+  map?: { file: string; counts: Record<MapState, number>; changed: boolean; written: boolean; content: string; states: ReadonlyMap<string, MapState> };
   changes?: Changes;
   changeLines?: string;
   /** Set when the safety valve withheld the new blocks. */
@@ -122,6 +124,7 @@ async function analyse(options: RunOptions, warnings: string[]): Promise<RunRepo
     if (previousClientState(previousMap.states, address, blacklist) === 'bulk') numbulks++;
   }
   report.previous = countStates(previousMap.states);
+  report.previousStates = previousMap.states;
 
   const loadAverage = options.loadAverage ?? readLoadAverage(settings.LOADAVG_FILE);
   const limits = adjustLimits(settings, loadAverage, stats.total200, numbulks);
@@ -139,7 +142,7 @@ async function analyse(options: RunOptions, warnings: string[]): Promise<RunRepo
 
   const content = renderMap(decision.states, options.format);
   const changed = content !== previousText;
-  report.map = { file: options.mapFile, counts: countStates(decision.states), changed, written: false, content };
+  report.map = { file: options.mapFile, counts: countStates(decision.states), changed, written: false, content, states: decision.states };
   report.changes = decision.changes;
   report.changeLines = renderChangeLines(options.now, decision.changes);
   if (options.dryRun) return report;
@@ -149,7 +152,7 @@ async function analyse(options: RunOptions, warnings: string[]): Promise<RunRepo
     report.map.written = true;
   }
   if (options.geoFile && writeGeoIfChanged(options.geoFile, settings.BLACKLIST)) report.geoWritten = true;
-  if (countChanges(decision.changes) > 0) {
+  if (report.changeLines) {
     appendAtomically(options.changeLogFile, report.changeLines);
     report.changeLogWritten = true;
   }

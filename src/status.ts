@@ -3,7 +3,7 @@ import { formatDistance } from 'date-fns/formatDistance';
 import { compareAddresses } from './ip-address.js';
 import { countStates, parseMap } from './map-file.js';
 import type { MapState } from './policy.js';
-import { formatLocalTime } from './summary.js';
+import { formatLocalTime } from './local-time.js';
 
 const STATES: readonly MapState[] = ['bulk', 'block', 'ban'];
 

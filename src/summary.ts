@@ -1,20 +1,12 @@
 /** The human summary of a run (`--verbose`) and its JSON twin (`--json`). Pure. */
-import { format } from 'date-fns/format';
-import { countChanges } from './change-log.js';
 import { formatNumber } from './limits.js';
+import { describeWindow, formatLocalTime } from './local-time.js';
 import type { RunReport } from './run.js';
-
-export function formatLocalTime(epochSeconds: number): string {
-  return format(new Date(epochSeconds * 1000), 'yyyy-MM-dd HH:mm:ss');
-}
 
 export function renderSummary(report: RunReport, dryRun: boolean): string {
   const out: string[] = [];
-  const { window } = report;
   out.push(`log:      ${report.logFile} (${report.logBytes} bytes)`);
-  out.push(
-    `window:   ${formatLocalTime(window.start)} .. ${formatLocalTime(window.end)}, short window from ${formatLocalTime(window.shortStart)} (local time)`,
-  );
+  out.push(`window:   ${describeWindow(report.window)}`);
   for (const file of report.files) {
     const from = file.seekReads > 0 ? `from byte ${file.offset} (found in ${file.seekReads} reads)` : 'from its start';
     out.push(`file:     ${file.path}: ${file.bytesRead} bytes ${from}`);
@@ -45,7 +37,7 @@ export function renderSummary(report: RunReport, dryRun: boolean): string {
     const fate = dryRun ? 'dry run, not written' : report.map.written ? 'written' : 'unchanged, not rewritten';
     out.push(`map:      ${c.bulk} bulk, ${c.block} block, ${c.ban} ban -> ${report.map.file} (${fate})`);
   }
-  if (report.changes && countChanges(report.changes) > 0) {
+  if (report.changeLines) {
     out.push('changes:');
     for (const line of (report.changeLines ?? '').trimEnd().split('\n')) out.push(`  ${line}`);
   } else {
@@ -56,7 +48,7 @@ export function renderSummary(report: RunReport, dryRun: boolean): string {
 
 /** The report as one JSON object; the map's content is left out (it is in the map file). */
 export function renderJson(report: RunReport, dryRun: boolean): string {
-  const { map, clientTable, ...rest } = report;
+  const { map, clientTable, previousStates, ...rest } = report;
   const mapSummary = map && { file: map.file, counts: map.counts, changed: map.changed, written: map.written };
   return `${JSON.stringify({ ...rest, map: mapSummary, dryRun, window: { ...report.window, startLocal: formatLocalTime(report.window.start), endLocal: formatLocalTime(report.window.end) } })}\n`;
 }

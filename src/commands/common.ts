@@ -90,6 +90,11 @@ export interface AnalysisInputs {
   loadAverage: number | undefined;
 }
 
+/** The clock, read here at the edge unless --now replaces it. */
+export function resolveNow(now: string | undefined): Date {
+  return now === undefined ? new Date() : parseDateArgument(now, '--now');
+}
+
 /** Reads the clock once, here at the edge, unless --now replaces it. */
 export function resolveAnalysisInputs(args: AnalysisArgs): AnalysisInputs {
   if (args.loadavg !== undefined && !(Number.isFinite(args.loadavg) && args.loadavg >= 0)) {
@@ -97,7 +102,7 @@ export function resolveAnalysisInputs(args: AnalysisArgs): AnalysisInputs {
   }
   return {
     logFile: args.logfile as string,
-    now: args.now === undefined ? new Date() : parseDateArgument(args.now, '--now'),
+    now: resolveNow(args.now),
     startDate: typeof args.startdate === 'string' ? parseDateArgument(args.startdate, 'STARTDATE') : undefined,
     loadAverage: args.loadavg,
   };

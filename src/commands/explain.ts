@@ -26,7 +26,8 @@ export async function explainCommand(args: ExplainArgs, out: Output): Promise<vo
     settings,
     origins: loaded.origins,
     mapFile,
-    previous: parseMap(readMapText(mapFile) ?? '').states,
+    // A run that decided nothing never read the map.
+    previous: report.previousStates ?? parseMap(readMapText(mapFile) ?? '').states,
     report,
     stats: report.clientTable?.get(address),
   });

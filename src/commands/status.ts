@@ -5,7 +5,7 @@ import { InputError, UsageError, describeSystemError } from '../errors.js';
 import { readMapText } from '../run.js';
 import { type Status, renderStatus, renderStatusJson, summariseMap } from '../status.js';
 import { readLastLines } from '../tail-lines.js';
-import { type Output, parseDateArgument, resolveSettings, withSettingsOptions } from './common.js';
+import { type Output, resolveNow, resolveSettings, withSettingsOptions } from './common.js';
 
 export function statusOptions<T>(y: Argv<T>) {
   return withSettingsOptions(y)
@@ -17,7 +17,7 @@ type StatusArgs = Awaited<ReturnType<typeof statusOptions>['argv']>;
 
 export async function statusCommand(args: StatusArgs, out: Output): Promise<void> {
   if (!(Number.isSafeInteger(args.lines) && args.lines >= 0)) throw new UsageError('--lines needs a whole number of 0 or more');
-  const now = args.now === undefined ? new Date() : parseDateArgument(args.now, '--now');
+  const now = resolveNow(args.now);
   const { mapFile, changeLogFile } = await resolveSettings(args);
 
   const text = readMapText(mapFile);
