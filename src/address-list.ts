@@ -3,7 +3,7 @@
  * Node's own net.BlockList rather than hand-written prefix arithmetic.
  */
 import net from 'node:net';
-import { canonicalizeIp, parseIpv6 } from './ip-address.js';
+import { canonicalizeIp, ipFamily, parseIpv6 } from './ip-address.js';
 
 /** A list entry in canonical form: an address, or a network `address/prefix` with no host bits set. */
 export type ListEntry = string;
@@ -21,7 +21,7 @@ export function parseListEntry(text: string): { entry: ListEntry } | { problem: 
   }
   const address = canonicalizeIp(text.slice(0, slash));
   const prefixText = text.slice(slash + 1);
-  const family = address?.includes(':') ? 'ipv6' : 'ipv4';
+  const family = address ? ipFamily(address) : 'ipv4';
   const maxPrefix = family === 'ipv6' ? 128 : 32;
   const prefix = /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : NaN;
   if (!address || !(prefix >= 0 && prefix <= maxPrefix)) return { problem: `'${text}' is not an IPv4 or IPv6 address or network` };
@@ -65,13 +65,13 @@ export function buildAddressList(entries: readonly ListEntry[]): AddressList {
       continue;
     }
     const network = entry.slice(0, slash);
-    blocks.addSubnet(network, Number(entry.slice(slash + 1)), network.includes(':') ? 'ipv6' : 'ipv4');
+    blocks.addSubnet(network, Number(entry.slice(slash + 1)), ipFamily(network));
     networks.push(entry);
   }
   return {
     addresses: [...addresses],
     networks,
-    has: (address) => addresses.has(address) || (networks.length > 0 && blocks.check(address, address.includes(':') ? 'ipv6' : 'ipv4')),
+    has: (address) => addresses.has(address) || (networks.length > 0 && blocks.check(address, ipFamily(address))),
   };
 }
 
@@ -105,7 +105,7 @@ for (const [network, prefix] of [
 
 /** True for private, loopback, link-local, shared (CGN), multicast and reserved addresses. */
 export function isNonGlobal(address: string): boolean {
-  return NON_GLOBAL.check(address, address.includes(':') ? 'ipv6' : 'ipv4');
+  return NON_GLOBAL.check(address, ipFamily(address));
 }
 
 /** Parses a list file: one address or network per line, `#` comments, blank lines. Problems are `FILE:LINE: message`. */

@@ -13,15 +13,16 @@ const DOT = 0x2e;
 /** Returns the canonical form of an IPv4 or IPv6 address, or undefined if `raw` is not one. */
 export function canonicalizeIp(raw: string): string | undefined {
   if (raw.length === 0 || raw.length > MAX_ADDRESS_LENGTH) return undefined;
-  if (raw.includes(':')) {
+  if (ipFamily(raw) === 'ipv6') {
     const groups = parseIpv6(raw);
     return groups && formatIpv6(groups);
   }
   return parseIpv4(raw) < 0 ? undefined : raw;
 }
 
-export function isIpv6(canonical: string): boolean {
-  return canonical.includes(':');
+/** The family net.BlockList asks for: only IPv6 addresses hold a colon. */
+export function ipFamily(address: string): 'ipv4' | 'ipv6' {
+  return address.includes(':') ? 'ipv6' : 'ipv4';
 }
 
 /**
@@ -128,17 +129,8 @@ function formatIpv6(groups: number[]): string {
 
 /** IPv4 before IPv6, IPv4 in numeric order: the order an operator scans a map in. */
 export function compareAddresses(a: string, b: string): number {
-  const aIsV6 = a.includes(':');
-  const bIsV6 = b.includes(':');
-  if (aIsV6 !== bIsV6) return aIsV6 ? 1 : -1;
-  if (!aIsV6) {
-    const x = a.split('.');
-    const y = b.split('.');
-    for (let i = 0; i < 4; i++) {
-      const d = Number(x[i]) - Number(y[i]);
-      if (d !== 0) return d;
-    }
-    return 0;
-  }
+  const aFamily = ipFamily(a);
+  if (aFamily !== ipFamily(b)) return aFamily === 'ipv6' ? 1 : -1;
+  if (aFamily === 'ipv4') return parseIpv4(a) - parseIpv4(b);
   return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import { parseListFile } from './address-list.js';
+import { NEWLINE } from './log-line.js';
 import { ConfigError, describeSystemError } from './errors.js';
 import { parsePythonAssignments, type Assignment, type PyValue } from './python-literal.js';
 import { checkSettings, formatProblem } from './settings-schema.js';
@@ -76,7 +77,7 @@ function findUndecodableValues(bytes: Buffer, assignments: Assignment[]): { line
   let start = 0;
   let line = 1;
   for (let i = 0; i <= bytes.length; i++) {
-    if (i < bytes.length && bytes[i] !== 0x0a) continue;
+    if (i < bytes.length && bytes[i] !== NEWLINE) continue;
     try {
       strict.decode(bytes.subarray(start, i));
     } catch {

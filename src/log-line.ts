@@ -41,7 +41,6 @@ export function newLogEntry(): LogEntry {
 
 /** What decides whether a request is an API request: path fragments, as bytes. */
 export interface RequestClassifier {
-  endpoints: Buffer[];
   /** The endpoints that can occur in a path at all (a path holds no space). */
   matchable: Buffer[];
   /** Per byte: PATH_END for a space, STARTS_ENDPOINT when some matchable endpoint starts with it, else 0. */
@@ -51,6 +50,7 @@ export interface RequestClassifier {
 const STARTS_ENDPOINT = 1;
 const PATH_END = 2;
 
+export const NEWLINE = 0x0a;
 const SPACE = 0x20;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -62,18 +62,16 @@ const COLON = 0x3a;
 const TIMESTAMP_LENGTH = 26; // dd/Mon/yyyy:HH:MM:SS +zzzz
 
 export function newRequestClassifier(endpoints: readonly string[]): RequestClassifier {
-  const bytes = endpoints.filter((e) => e.length > 0).map((e) => Buffer.from(e, 'utf8'));
-  const matchable = bytes.filter((e) => !e.includes(SPACE));
+  const matchable = endpoints.filter((e) => e.length > 0).map((e) => Buffer.from(e, 'utf8')).filter((e) => !e.includes(SPACE));
   const byteKind = new Uint8Array(256);
   for (const e of matchable) byteKind[e[0]] = STARTS_ENDPOINT;
   byteKind[SPACE] = PATH_END;
-  return { endpoints: bytes, matchable, byteKind };
+  return { matchable, byteKind };
 }
 
 const OPTIONS = Buffer.from('OPTIONS');
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 function monthAt(buf: Uint8Array, at: number): number {
   const a = buf[at];
@@ -110,12 +108,12 @@ function parseDateAndZone(buf: Uint8Array, at: number): number {
   const sign = buf[at + 21];
   const offsetHours = twoDigits(buf, at + 22);
   const offsetMinutes = twoDigits(buf, at + 24);
-  if (month < 0 || year < 0 || day < 1 || day > DAYS_IN_MONTH[month]) return NaN;
+  if (month < 0 || year < 0) return NaN;
   if ((sign !== 0x2b && sign !== DASH) || offsetHours < 0 || offsetHours > 23 || offsetMinutes < 0 || offsetMinutes > 59) {
     return NaN;
   }
   const epoch = Date.UTC(year, month, day) / 1000;
-  // 29 February of a year that has none.
+  // A day the month does not have (0, 31 April, 29 February of a common year) comes back as another day.
   if (new Date(epoch * 1000).getUTCDate() !== day) return NaN;
   const offset = (offsetHours * 3600 + offsetMinutes * 60) * (sign === DASH ? -1 : 1);
   for (let i = 0; i < 11; i++) cachedDate[i] = buf[at + i];
@@ -128,7 +126,7 @@ function parseDateAndZone(buf: Uint8Array, at: number): number {
  * Reads `dd/Mon/yyyy:HH:MM:SS +zzzz` at `at`. Returns the instant in epoch
  * seconds, or NaN when the bytes are not such a timestamp.
  */
-export function parseTimestamp(buf: Buffer, at: number): number {
+function parseTimestamp(buf: Buffer, at: number): number {
   // Every line comes here: written out, without calls to small helpers.
   if (buf[at + 11] !== COLON || buf[at + 14] !== COLON || buf[at + 17] !== COLON) return NaN;
   const h1 = buf[at + 12] - 0x30;

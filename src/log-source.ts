@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { InputError, describeSystemError } from './errors.js';
-import { parseLineTime } from './log-line.js';
+import { NEWLINE, parseLineTime } from './log-line.js';
 import { seekToTime } from './seek-to-time.js';
 import type { AnalysisWindow, WindowReader } from './window-stats.js';
 
@@ -75,7 +75,7 @@ export function closeGenerations(generations: Generation[]): void {
 async function firstLineTime(generation: Generation): Promise<number | undefined> {
   const head = generation.compressed ? await readCompressedHead(generation.fd) : readPlainHead(generation.fd);
   for (let start = 0; start < head.length; ) {
-    let end = head.indexOf(0x0a, start);
+    let end = head.indexOf(NEWLINE, start);
     if (end < 0) end = head.length;
     const time = parseLineTime(head, start, end);
     if (time === time) return time;
@@ -98,15 +98,28 @@ function streamFrom(fd: number): fs.ReadStream {
   return fs.createReadStream('', { fd, autoClose: false, start: 0, fs: KEEP_DESCRIPTOR_OPEN });
 }
 
+/** The decompressed bytes of a gzip generation, from its start; close() stops reading and leaves the descriptor open. */
+function gunzipFrom(fd: number): { chunks: AsyncIterable<Buffer>; close(): void } {
+  const source = streamFrom(fd);
+  const gunzip = zlib.createGunzip();
+  // pipe() does not forward a read error; without this a reader of the chunks would wait forever.
+  source.on('error', (error) => gunzip.destroy(error));
+  source.pipe(gunzip);
+  return {
+    chunks: gunzip,
+    close: () => {
+      source.destroy();
+      gunzip.destroy();
+    },
+  };
+}
+
 async function readCompressedHead(fd: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let length = 0;
-  const source = streamFrom(fd);
-  const stream = zlib.createGunzip();
-  source.on('error', (error) => stream.destroy(error));
-  source.pipe(stream);
+  const gunzip = gunzipFrom(fd);
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
+    for await (const chunk of gunzip.chunks) {
       chunks.push(chunk);
       length += chunk.length;
       if (length >= HEAD_BYTES) break;
@@ -114,8 +127,7 @@ async function readCompressedHead(fd: number): Promise<Buffer> {
   } catch {
     // A damaged archive has no readable head; reading it later reports the error.
   } finally {
-    source.destroy();
-    stream.destroy();
+    gunzip.close();
   }
   return Buffer.concat(chunks);
 }
@@ -193,14 +205,10 @@ function readPlain(generation: Generation, seekTarget: number, reader: WindowRea
 /** A compressed generation cannot seek: it is streamed from its start, every line filtered by time as always. */
 async function readCompressed(generation: Generation, reader: WindowReader): Promise<LogFileRead> {
   const { path } = generation;
-  const source = streamFrom(generation.fd);
-  const gunzip = zlib.createGunzip();
+  const gunzip = gunzipFrom(generation.fd);
   let bytesRead = 0;
   try {
-    // pipe() does not forward a read error; without this the loop below would wait forever.
-    source.on('error', (error) => gunzip.destroy(error));
-    source.pipe(gunzip);
-    for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+    for await (const chunk of gunzip.chunks) {
       reader.push(chunk);
       bytesRead += chunk.length;
       if (reader.done) break;
@@ -208,8 +216,7 @@ async function readCompressed(generation: Generation, reader: WindowReader): Pro
   } catch (error) {
     throw new InputError(`cannot read the rotated log ${describeSystemError(error, path)}`);
   } finally {
-    source.destroy();
-    gunzip.destroy();
+    gunzip.close();
   }
   return { path, offset: 0, seekReads: 0, bytesRead };
 }

@@ -94,7 +94,8 @@ export interface DecideAllInput {
   previous: ReadonlyMap<string, MapState>;
   clients: Iterable<[string, ClientStats]>;
   limits: Limits;
-  blacklist: readonly string[];
+  /** Every address written as `ban`. */
+  blacklist: ReadonlySet<string>;
 }
 
 /** Previous block/bulk states that carry over: blacklisted addresses are bans, never blocks. */
@@ -105,7 +106,7 @@ export function previousClientState(previous: ReadonlyMap<string, MapState>, add
 
 /** Runs the state machine over every client and builds the new map and the change-log entries. */
 export function decideAll(input: DecideAllInput): Decision {
-  const blacklist = new Set(input.blacklist);
+  const blacklist = input.blacklist;
   const states = new Map<string, MapState>();
   const changes: Changes = { unblocked: [], debulked: [], 'new bulks': [], 'dir.block': [], 'ua block': [], 'new block': [] };
   // Only addresses of the previous map are looked up again: a set of every

@@ -8,7 +8,6 @@ import path from 'node:path';
 import { ExitCode, ExitError, OutputError, describeSystemError } from './errors.js';
 
 export interface RunLock {
-  path: string;
   /** Set when a stale lock was taken over. */
   warning?: string;
   release(): void;
@@ -19,10 +18,6 @@ export class LockedError extends ExitError {
     super(message, ExitCode.locked);
     this.name = 'LockedError';
   }
-}
-
-export function lockPathFor(mapFile: string): string {
-  return `${mapFile}.lock`;
 }
 
 /** True when `pid` names a live process (EPERM: alive, owned by someone else). */
@@ -48,11 +43,11 @@ function sleepSync(milliseconds: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, milliseconds);
 }
 
-/** Takes the lock or throws LockedError (exit 75, "retry later"). */
-export function acquireRunLock(lockPath: string): RunLock {
+/** Takes the lock of `mapFile`, `MAP.lock`, or throws LockedError (exit 75, "retry later"). */
+export function acquireRunLock(mapFile: string): RunLock {
+  const lockPath = `${mapFile}.lock`;
   const me = String(process.pid);
   const lock = (warning?: string): RunLock => ({
-    path: lockPath,
     warning,
     release: () => {
       if (readOwner(lockPath) === process.pid) fs.rmSync(lockPath, { force: true });

@@ -15,7 +15,7 @@ import { type Generation, type LogFileRead, type ProgressListener, closeGenerati
 import { newRequestClassifier } from './log-line.js';
 import { type MapFormat, countStates, parseMap, renderGeo, renderMap } from './map-file.js';
 import { type Changes, type MapState, applySafetyValve, decideAll, previousClientState } from './policy.js';
-import { acquireRunLock, lockPathFor } from './run-lock.js';
+import { acquireRunLock } from './run-lock.js';
 import type { Settings } from './settings.js';
 import { type AnalysisWindow, type ClientTable, type WindowStats, WindowReader } from './window-stats.js';
 
@@ -85,7 +85,7 @@ export function analysisWindow(settings: Settings, now: Date, startDate?: Date):
  */
 export async function runAnalysis(options: RunOptions): Promise<RunReport> {
   if (options.dryRun) return analyse(options, []);
-  const lock = acquireRunLock(lockPathFor(options.mapFile));
+  const lock = acquireRunLock(options.mapFile);
   try {
     const warnings = lock.warning ? [lock.warning] : [];
     for (const file of [options.mapFile, options.changeLogFile, options.geoFile]) {
@@ -117,8 +117,7 @@ async function analyse(options: RunOptions, warnings: string[]): Promise<RunRepo
   const previousText = readMapText(options.mapFile);
   const previousMap = parseMap(previousText ?? '');
   report.warnings.push(...previousMap.warnings.map((warning) => `${options.mapFile}:${warning}`));
-  const bans = bannedAddresses(settings, stats.clients.listedAddresses, previousMap.states);
-  const blacklist = new Set(bans);
+  const blacklist = bannedAddresses(settings, stats.clients.listedAddresses, previousMap.states);
   let numbulks = 0;
   for (const address of previousMap.states.keys()) {
     if (previousClientState(previousMap.states, address, blacklist) === 'bulk') numbulks++;
@@ -130,7 +129,7 @@ async function analyse(options: RunOptions, warnings: string[]): Promise<RunRepo
   const limits = adjustLimits(settings, loadAverage, stats.total200, numbulks);
   report.limits = limits;
   const valve = applySafetyValve({
-    decision: decideAll({ previous: previousMap.states, clients: stats.clients.entries(), limits, blacklist: bans }),
+    decision: decideAll({ previous: previousMap.states, clients: stats.clients.entries(), limits, blacklist }),
     previous: previousMap.states,
     longTotalOf: (address) => stats.clients.get(address)?.longTotal ?? 0,
     totalRequests: stats.linesInWindow,
@@ -181,14 +180,14 @@ function leaveMapAsItIs(report: RunReport, options: RunOptions): RunReport {
  * a blacklisted network that showed up in the window or in the previous map,
  * since a map (unlike nginx's geo) cannot hold a network.
  */
-export function bannedAddresses(settings: Settings, listedSeen: Iterable<string>, previous: ReadonlyMap<string, MapState>): string[] {
+function bannedAddresses(settings: Settings, listedSeen: Iterable<string>, previous: ReadonlyMap<string, MapState>): ReadonlySet<string> {
   const blacklist = buildAddressList(settings.BLACKLIST);
   const bans = new Set(blacklist.addresses);
   if (blacklist.networks.length > 0) {
     for (const address of listedSeen) if (blacklist.has(address)) bans.add(address);
     for (const address of previous.keys()) if (blacklist.has(address)) bans.add(address);
   }
-  return [...bans];
+  return bans;
 }
 
 /** Writes the nginx geo include of the blacklist (addresses and networks) when its content changed. */
@@ -236,7 +235,7 @@ interface WindowRead {
   files: LogFileRead[];
 }
 
-export async function readWindow(logFile: string, settings: Settings, window: AnalysisWindow, warnings: string[], progress?: ProgressListener): Promise<WindowRead> {
+async function readWindow(logFile: string, settings: Settings, window: AnalysisWindow, warnings: string[], progress?: ProgressListener): Promise<WindowRead> {
   const generations = findGenerations(logFile, settings.ROTATED_LOGS, warnings);
   try {
     return await readGenerationsWindow(generations, settings, window, warnings, progress);
@@ -266,7 +265,7 @@ export function newWindowReader(settings: Settings, window: AnalysisWindow): Win
 }
 
 /** Clients that get no statistics: whitelisted, blacklisted, and non-global ones when so configured. */
-export function listMatcher(settings: Settings): (address: string) => boolean {
+function listMatcher(settings: Settings): (address: string) => boolean {
   const listed = buildAddressList([...settings.WHITELIST, ...settings.BLACKLIST]);
   const excludeNonGlobal = settings.EXCLUDE_NON_GLOBAL;
   return (address) => listed.has(address) || (excludeNonGlobal && isNonGlobal(address));

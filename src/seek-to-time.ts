@@ -7,7 +7,7 @@
  * one second, and it can degrade to a linear scan on uneven traffic.
  * Bisection costs log2(size / stopSpan) reads whatever the timestamps are.
  */
-import { parseLineTime } from './log-line.js';
+import { NEWLINE, parseLineTime } from './log-line.js';
 
 /** Reads up to buffer.length bytes at `position` into buffer; returns the count read (0 at EOF). */
 export type ReadAt = (buffer: Buffer, position: number) => number;
@@ -29,7 +29,6 @@ export interface SeekOptions {
   stopSpan?: number;
 }
 
-const NEWLINE = 0x0a;
 const DEFAULT_PROBE_BYTES = 8 * 1024;
 const DEFAULT_STOP_SPAN = 64 * 1024;
 
@@ -64,7 +63,8 @@ export function seekToTime(readAt: ReadAt, size: number, target: number, options
       // than the probe. Searching earlier is the safe direction.
       hi = mid;
     } else {
-      lo = Math.max(lo, probe.lastOlderEnd);
+      // The probe starts at mid - 1 >= lo, so an older line it saw ends past lo.
+      lo = probe.lastOlderEnd;
       // The probe saw the boundary itself: older lines followed by a newer one.
       if (probe.sawNewer) hi = lo;
     }
@@ -96,14 +96,14 @@ function probeAt(
   target: number,
   counters: { reads: number; bytesRead: number },
 ): Probe {
-  // Starting one byte early tells whether `mid` itself is a line start.
-  const from = mid === 0 ? 0 : mid - 1;
+  // Starting one byte early tells whether `mid` itself is a line start (mid > lo >= 0: never the file's start).
+  const from = mid - 1;
   const length = readFully(readAt, buffer.subarray(0, Math.min(buffer.length, size - from)), from, counters);
   // Bytes past `length` are left over from an earlier probe.
   const data = buffer.subarray(0, length);
-  let lineStart = mid === 0 ? 0 : data.indexOf(NEWLINE) + 1;
+  let lineStart = data.indexOf(NEWLINE) + 1;
   const result: Probe = { lastOlderEnd: -1, sawNewer: false };
-  if (lineStart === 0 && mid !== 0) return result;
+  if (lineStart === 0) return result;
   while (lineStart < length) {
     const newline = data.indexOf(NEWLINE, lineStart);
     // A line cut by the end of the probe still shows its timestamp, which sits near its start.

@@ -1,7 +1,7 @@
 /** The last lines of a file that may be large (a change log grows for years), read backwards from its end. */
 import fs from 'node:fs';
+import { NEWLINE } from './log-line.js';
 
-const NEWLINE = 0x0a;
 const CHUNK_BYTES = 64 * 1024;
 
 /**

@@ -5,13 +5,13 @@
 import { AddressTable, MAX_KEY_BYTES, MISSING, hashBytes } from './address-table.js';
 import { canonicalizeIp } from './ip-address.js';
 import {
+  NEWLINE,
   type LogEntry,
   type RequestClassifier,
   completeUserAgent,
   isApiRequest,
   newLogEntry,
   newRequestClassifier,
-  parseLine,
   scanLine,
   uaPrefixesNeedEnd,
   userAgentIsMissing,
@@ -217,7 +217,6 @@ export interface WindowReaderOptions {
   disorderSeconds: number;
 }
 
-const NEWLINE = 0x0a;
 const MAX_LINE_BYTES = 64 * 1024;
 const MAX_GARBAGE_SAMPLES = 5;
 
@@ -293,10 +292,10 @@ export class WindowReader {
    * log it is usually one the server is still writing.
    */
   endOfFile(): void {
-    if (this.carry.length > 0 && !this.skippingOverlongLine) {
-      if (parseLine(this.carry, 0, this.carry.length, this.classifier, this.entry)) {
-        this.processLine(this.carry, 0, this.carry.length);
-      }
+    // keepPartialLine keeps the carry within MAX_LINE_BYTES.
+    if (this.carry.length > 0 && !this.skippingOverlongLine && scanLine(this.carry, 0, this.carry.length, this.entry)) {
+      this.stats.linesRead++;
+      this.countLine(this.carry, 0, this.carry.length);
     }
     this.carry = Buffer.alloc(0);
     this.skippingOverlongLine = false;
@@ -330,21 +329,25 @@ export class WindowReader {
     }
   }
 
-  /**
-   * Counts one line. Every line that parses runs the same code, counted with
-   * a weight of 0 when outside the window (against row 0 when its client is
-   * not known: adding 0 changes nothing; no client is made for it), so that
-   * the code the JIT compiles from the lines read before the window still fits
-   * the lines inside it, and those of its short part.
-   */
   private processLine(buf: Buffer, start: number, end: number): void {
-    const stats = this.stats;
-    const entry = this.entry;
-    stats.linesRead++;
-    if (end - start > MAX_LINE_BYTES || !scanLine(buf, start, end, entry)) {
+    this.stats.linesRead++;
+    if (end - start > MAX_LINE_BYTES || !scanLine(buf, start, end, this.entry)) {
       this.countGarbage(buf, start, end);
       return;
     }
+    this.countLine(buf, start, end);
+  }
+
+  /**
+   * Counts a line scanLine has read into this.entry. Every such line runs the
+   * same code, counted with a weight of 0 when outside the window (against
+   * row 0 when its client is not known: adding 0 changes nothing; no client
+   * is made for it), so that the code the JIT compiles from the lines read
+   * before the window still fits the lines inside it, and those of its short part.
+   */
+  private countLine(buf: Buffer, start: number, end: number): void {
+    const stats = this.stats;
+    const entry = this.entry;
     const window = this.window;
     const time = entry.time;
     const afterEnd = time > window.end;

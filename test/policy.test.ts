@@ -108,7 +108,7 @@ describe('decideAll: the whole map', () => {
       ['198.51.100.1', stats({ longApi: 9000 })],
     ],
     limits,
-    blacklist: ['203.0.113.66', '192.0.2.5'],
+    blacklist: new Set(['203.0.113.66', '192.0.2.5']),
   });
 
   test('clients that made no request are released and logged', () => {
@@ -141,7 +141,7 @@ describe('applySafetyValve: new blocks that look like broken input are withheld'
         ['198.51.100.1', stats({ longApi: 9000 })],
       ],
       limits,
-      blacklist: [],
+      blacklist: new Set(),
     });
   const valve = (blocked: string[], overrides: { maxNewBlocks?: number; maxBlockedShare?: number; totalRequests?: number } = {}) =>
     applySafetyValve({
@@ -190,7 +190,7 @@ describe('decideAll agrees with decide for every client, at every boundary', () 
         for (const shortApi of values.filter((v) => v <= longApi))
           for (const badUa of [false, true]) clients.push([`10.${previous?.length ?? 0}.${n >> 8}.${n++ & 255}`, stats({ longApi, shortApi, longTotal: longApi, shortTotal: shortApi, badUa })]);
       const previousMap = new Map(previous ? clients.map(([address]) => [address, previous] as [string, ClientState]) : []);
-      const decision = decideAll({ previous: previousMap, clients, limits, blacklist: [] });
+      const decision = decideAll({ previous: previousMap, clients, limits, blacklist: new Set() });
       for (const [address, clientStats] of clients) {
         const verdict = decide(previous, clientStats, limits);
         assert.equal(decision.states.get(address), verdict.state, `${address} ${JSON.stringify(clientStats)} was ${previous}`);
