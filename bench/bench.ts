@@ -27,22 +27,20 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { newLogEntry, newRequestClassifier, parseLine } from '../src/log-line.js';
 import { loadSettings } from '../src/load-settings.js';
-import { DISORDER_SECONDS, analysisWindow } from '../src/run.js';
+import { DISORDER_SECONDS, analysisWindow, newWindowReader } from '../src/run.js';
 import type { Settings } from '../src/settings.js';
-import { type AnalysisWindow, WindowReader } from '../src/window-stats.js';
+import type { AnalysisWindow } from '../src/window-stats.js';
+import { readIfExists } from '../test/support/files.js';
 import { formatStartDate } from '../test/support/log-generator.js';
+import { CLI, REFERENCE_SCRIPT, REPO_ROOT, RUN_ORIGINAL } from '../test/support/paths.js';
+import { CHILD_ENV } from '../test/support/run-cli.js';
 import { bareCount } from './baseline-core.js';
 import { GENERATOR_VERSION, type LogSpec, type Segment, type TrafficOptions, writeLog } from './generate.js';
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CLI = path.join(REPO_ROOT, 'bin/ipanalyse');
 const BASELINE_SCRIPT = path.join(REPO_ROOT, 'dist/bench/baseline.js');
 const USAGE_PRELOAD = path.join(REPO_ROOT, 'dist/bench/report-usage.js');
-const RUN_ORIGINAL = path.join(REPO_ROOT, 'test/support/run-original.py');
-const REFERENCE_SCRIPT = path.resolve(REPO_ROOT, '../shared/reference/nominatim-cron_ipanalyse.py.txt');
 const CACHE_DIR = path.join(os.tmpdir(), 'ipanalyse-bench');
 const GNU_TIME = '/usr/bin/time';
 
@@ -182,7 +180,7 @@ interface ChildOutcome extends Sample {
 }
 
 const hasGnuTime = fs.existsSync(GNU_TIME);
-const childEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? os.tmpdir(), TZ: 'UTC' };
+const childEnv = { ...CHILD_ENV, HOME: process.env.HOME ?? os.tmpdir() };
 
 /** Runs a command to its end; wall time from spawn to exit, CPU time and peak RSS as the child's own. */
 function runChild(command: string, args: string[], options: { node?: boolean } = {}): Promise<ChildOutcome> {
@@ -269,14 +267,7 @@ function dryRunMap(stdout: string): string[] {
 }
 
 function readerOverRange(file: string, from: number, to: number, settings: Settings, window: AnalysisWindow) {
-  const listed = new Set([...settings.WHITELIST, ...settings.BLACKLIST]);
-  const reader = new WindowReader({
-    window,
-    classifier: newRequestClassifier(settings.API_ENDPOINTS),
-    uaBlocklist: settings.UA_BLOCKLIST,
-    isListed: (address) => listed.has(address),
-    disorderSeconds: DISORDER_SECONDS,
-  });
+  const reader = newWindowReader(settings, window);
   // As log-source.ts readPlain: 1 MiB reads from the seek offset, pushed as they come.
   const fd = fs.openSync(file, 'r');
   const chunk = Buffer.allocUnsafe(1024 * 1024);
@@ -487,7 +478,7 @@ async function main(): Promise<void> {
         fs.rmSync(originalChangeLog, { force: true });
         const original = expectOk('the original', await runChild(python, [RUN_ORIGINAL, REFERENCE_SCRIPT, originalBase, '1.00 1.00 1.00 1/100 1', logs.small.file, STARTDATE]));
         row('original-1m').samples.push(sampleOf(original));
-        originalMapLines ??= fs.existsSync(originalMap) ? fs.readFileSync(originalMap, 'utf8').split('\n').filter((l) => l.trim() !== '').sort() : [];
+        originalMapLines ??= readIfExists(originalMap)?.split('\n').filter((l) => l.trim() !== '').sort() ?? [];
       }],
       ['e2e-flood', async () => {
         row('e2e-flood').samples.push(sampleOf(expectOk('ipanalyse (flood)', await runChild(process.execPath, ipanalyseArgs(settingsFile, logs.flood.file, STARTDATE), { node: true }))));

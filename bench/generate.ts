@@ -20,14 +20,17 @@ import fs from 'node:fs';
 import {
   AddressBook,
   type RequestAndStatus,
+  REFERER_URL,
   type Rng,
   apiPath,
+  apiStatus,
   browserUserAgent,
   formatLogTimestamp,
   mulberry32,
   nonApiRequest,
   randomInt,
   requestLine,
+  responseBytes,
   scriptUserAgent,
   uiPath,
 } from '../test/support/log-generator.js';
@@ -35,7 +38,6 @@ import {
 /** Bump when the bytes a given set of parameters produces change. */
 export const GENERATOR_VERSION = 4;
 
-const NL = 0x0a;
 const BUFFER_BYTES = 16 * 1024 * 1024;
 const MAX_LINE_BYTES = 2048;
 
@@ -65,7 +67,7 @@ export interface TrafficOptions {
   normalClients: number;
 }
 
-const REFERER = Buffer.from('"https://nominatim.openstreetmap.org/ui/search.html" "');
+const REFERER = Buffer.from(`"${REFERER_URL}" "`);
 
 function makeClient(kind: Kind, address: string, userAgent: string | undefined, apiShare: number, rate: number): Client {
   const ua = userAgent ?? '-';
@@ -195,8 +197,6 @@ export interface Segment {
   seed: number;
   /** Spoofed flood: this many extra lines per second, each from an address never seen before. */
   floodRate?: number;
-  /** First flood address number (keep flood segments of one file apart). */
-  floodStart?: number;
 }
 
 const STAMP_RING = 8;
@@ -228,7 +228,7 @@ function writeSegment(out: BufferedFile, clients: Client[], table: Int32Array, t
   const tableShift = 32 - tableBits;
   const floodSeparator = Buffer.from(' - - [', 'latin1');
   const floodRate = segment.floodRate ?? 0;
-  let floodCounter = segment.floodStart ?? 0;
+  let floodCounter = 0;
   const buf = out.buf;
 
   for (let second = segment.from; second < segment.until; second++) {
@@ -278,15 +278,10 @@ function writeSegment(out: BufferedFile, clients: Client[], table: Int32Array, t
       pos += 3;
       buf.set(request, pos);
       pos += request.length;
-      let status = statusDraw;
-      if (status === 0) {
-        const roll = rng();
-        status = roll < 0.93 ? 200 : roll < 0.96 ? 400 : roll < 0.99 ? 404 : 500;
-      }
+      const status = statusDraw === 0 ? apiStatus(rng) : statusDraw;
       pos = putInt(buf, pos, status);
       buf[pos++] = 0x20;
-      const bytes = status === 200 ? 300 + Math.floor(rng() * 24000) : status === 408 ? 0 : 150 + Math.floor(rng() * 500);
-      pos = putInt(buf, pos, bytes);
+      pos = putInt(buf, pos, responseBytes(rng, status));
       buf[pos++] = 0x20;
       buf.set(suffix, pos);
       pos += suffix.length;
@@ -323,22 +318,4 @@ export function writeLog(file: string, spec: LogSpec): WrittenLog {
     fs.closeSync(fd);
   }
   return { lines: out.lines, bytes: out.bytes, ms: performance.now() - started };
-}
-
-/** Line count of a file, by scanning it (a check of the cache, and of the generator). */
-export function countLines(file: string, from = 0, to = fs.statSync(file).size): number {
-  const fd = fs.openSync(file, 'r');
-  const buf = Buffer.allocUnsafe(BUFFER_BYTES);
-  let lines = 0;
-  try {
-    for (let pos = from; pos < to; ) {
-      const n = fs.readSync(fd, buf, 0, Math.min(buf.length, to - pos), pos);
-      if (n === 0) break;
-      for (let at = buf.indexOf(NL, 0); at >= 0 && at < n; at = buf.indexOf(NL, at + 1)) lines++;
-      pos += n;
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  return lines;
 }

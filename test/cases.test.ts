@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import { readIfExists } from './support/files.js';
 import { FIXTURES } from './support/paths.js';
 import { runCli } from './support/run-cli.js';
 
@@ -13,10 +14,6 @@ interface CaseSpec {
 }
 
 const CASES = path.join(FIXTURES, 'cases');
-
-function readIfExists(file: string): string | undefined {
-  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined;
-}
 
 describe('whole runs over fixtures/cases through bin/ipanalyse', () => {
   const names = fs.readdirSync(CASES).filter((name) => fs.statSync(path.join(CASES, name)).isDirectory());

@@ -10,9 +10,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { readIfExists } from './support/files.js';
 import { CLI, FIXTURES } from './support/paths.js';
-import { runCli } from './support/run-cli.js';
-import { mulberry32 } from './support/log-generator.js';
+import { CHILD_ENV, runCli } from './support/run-cli.js';
+import { formatLogTimestamp, mulberry32 } from './support/log-generator.js';
 
 const SEED = 20261120;
 const KILLS = 200;
@@ -22,16 +23,10 @@ const END = Date.UTC(2026, 10, 20, 12) / 1000;
 const MAP = 'ip_blocks.map';
 const CHANGES = 'restricted_ip.log';
 const TEMP_MARK = '.ipanalyse-tmp-';
-const ENV = { PATH: process.env.PATH ?? '/usr/bin:/bin', TZ: 'UTC' };
 const SMALL = path.join(FIXTURES, 'cases/state-machine');
 
 const MAP_LINE = /^\S+ (bulk|block|ban)$/;
 const CHANGE_LINE = /^\d{4}-\d\d-\d\d \d\d:\d\d (unblocked:| debulked:|new bulks:|dir\.block:| ua block:|new block:) \S+(, \S+)*$/;
-
-
-function readIfExists(file: string): string | undefined {
-  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined;
-}
 
 function assertWholeMap(text: string, what: string): void {
   assert.ok(text === '' || text.endsWith('\n'), `${what}: the map ends in a torn line`);
@@ -60,12 +55,6 @@ function tempFiles(directory: string): string[] {
 
 const BROWSER = 'Mozilla/5.0';
 
-function stamp(epoch: number): string {
-  const d = new Date(epoch * 1000);
-  const two = (n: number) => String(n).padStart(2, '0');
-  return `${two(d.getUTCDate())}/Nov/${d.getUTCFullYear()}:${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} +0000`;
-}
-
 /** Writes access.log (~2.5 MB), previous.map (10500 entries) and ip_blocks.conf for a run that makes every kind of change but dir.block. */
 function generateBigInputs(directory: string): void {
   const rng = mulberry32(SEED);
@@ -74,7 +63,7 @@ function generateBigInputs(directory: string): void {
   const hits = (address: string, count: number, from: number, until: number, ua = BROWSER) => {
     for (let i = 0; i < count; i++) {
       const t = between(from, until);
-      events.push([t, `${address} - - [${stamp(t)}] "GET /search?q=${between(0, 1e6)} HTTP/1.1" 200 ${between(100, 5000)} "-" "${ua}"`]);
+      events.push([t, `${address} - - [${formatLogTimestamp(t)}] "GET /search?q=${between(0, 1e6)} HTTP/1.1" 200 ${between(100, 5000)} "-" "${ua}"`]);
     }
   };
   const map: string[] = [];
@@ -118,7 +107,7 @@ interface RunResult {
 /** Starts a real run in `work`, async so that other workers' kill timers keep firing; `onMilestone` sees its progress. */
 function startRun(args: string[], work: string, onMilestone?: (milestone: Milestone) => void): { child: ChildProcess; done: Promise<RunResult> } {
   const started = performance.now();
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: work, env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: work, env: CHILD_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
   const at: RunResult['at'] = {};
   const reach = (milestone: Milestone) => {
     if (at[milestone] !== undefined) return;
@@ -457,7 +446,7 @@ describe('nothing lost, nothing broken: real runs of bin/ipanalyse', () => {
       const changeLog = path.join(scratch, `${path.basename(work)}-${CHANGES}`);
       const result = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, ...small(mapFile, changeLog)], {
         cwd: work,
-        env: ENV,
+        env: CHILD_ENV,
         encoding: 'utf8',
       });
       check(result, work, mapFile, original, /permission denied/);

@@ -61,10 +61,9 @@ import {
   browserUserAgent,
   sizeOfLines,
 } from './support/log-generator.js';
-import { CLI, REPO_ROOT } from './support/paths.js';
+import { CLI, REFERENCE_SCRIPT, RUN_ORIGINAL } from './support/paths.js';
+import { CHILD_ENV } from './support/run-cli.js';
 
-const REFERENCE_SCRIPT = path.resolve(REPO_ROOT, '../shared/reference/nominatim-cron_ipanalyse.py.txt');
-const RUN_ORIGINAL = path.join(REPO_ROOT, 'test/support/run-original.py');
 /** The original analyses nothing below this size (its line 275). */
 const ORIGINAL_MIN_LOG_SIZE = 2 * 1030 * 1024;
 const MINUTE = 60;
@@ -328,7 +327,7 @@ interface Outcome {
 
 function execute(command: string, args: string[], cwd: string): Promise<Outcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? cwd, TZ: 'UTC' } });
+    const child = spawn(command, args, { cwd, env: { ...CHILD_ENV, HOME: process.env.HOME ?? cwd } });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

@@ -3,13 +3,10 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { ConfigError, ExitCode } from '../src/errors.js';
 import { loadSettings } from '../src/load-settings.js';
 import { defaultSettings } from '../src/settings.js';
-
-/** The repository root, seen from dist/test/. */
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
+import { REPO_ROOT } from './support/paths.js';
 
 describe('loadSettings', () => {
   let dir: string;
@@ -39,7 +36,7 @@ describe('loadSettings', () => {
   }
 
   it('reads the documented example as exactly the defaults', async () => {
-    const file = join(REPO, 'settings', 'ip_blocks.conf');
+    const file = join(REPO_ROOT, 'settings', 'ip_blocks.conf');
     const loaded = await loadSettings(file, '/srv/nominatim');
     assert.deepEqual(loaded.settings, defaultSettings('/srv/nominatim'));
     assert.equal(loaded.file, file);

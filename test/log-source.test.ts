@@ -6,18 +6,14 @@ import { after, describe, test } from 'node:test';
 import zlib from 'node:zlib';
 import { type RunReport, runAnalysis } from '../src/run.js';
 import { defaultSettings, type Settings } from '../src/settings.js';
+import { formatLogTimestamp } from './support/log-generator.js';
 
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ipanalyse-source-'));
 after(() => fs.rmSync(work, { recursive: true, force: true }));
 
 /** A combined line at an instant, written in the wall-clock time of a fixed UTC offset (minutes). */
 function line(address: string, epoch: number, offsetMinutes = 0): string {
-  const d = new Date((epoch + offsetMinutes * 60) * 1000);
-  const p = (n: number) => String(Math.abs(n)).padStart(2, '0');
-  const zone = `${offsetMinutes < 0 ? '-' : '+'}${p(Math.trunc(offsetMinutes / 60))}${p(offsetMinutes % 60)}`;
-  const stamp = `${p(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} ${zone}`;
-  return `${address} - - [${stamp}] "GET /search?q=x HTTP/1.1" 200 10 "-" "Mozilla/5.0"\n`;
+  return `${address} - - [${formatLogTimestamp(epoch, offsetMinutes)}] "GET /search?q=x HTTP/1.1" 200 10 "-" "Mozilla/5.0"\n`;
 }
 
 /** One line every `step` seconds in [from, to), cycling over a few clients. */

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
+import { readIfExists } from './support/files.js';
 import { FIXTURES } from './support/paths.js';
 import { runCli } from './support/run-cli.js';
 
@@ -29,7 +30,7 @@ const read = (dir: string, name: string) => fs.readFileSync(path.join(dir, name)
 describe('ON_CHANGE', () => {
   test('runs exactly when the map changed', () => {
     const dir = setUp("ON_CHANGE = 'echo \"$IPANALYSE_MAP\" >> reloads.txt'\n");
-    const mapNow = () => (fs.existsSync(path.join(dir, 'ip_blocks.map')) ? read(dir, 'ip_blocks.map') : undefined);
+    const mapNow = () => readIfExists(path.join(dir, 'ip_blocks.map'));
     const reloads = () => (fs.existsSync(path.join(dir, 'reloads.txt')) ? read(dir, 'reloads.txt').split('\n').length - 1 : 0);
     // The same hour again and again: the map settles (releases follow the first run's restrictions), then stays.
     let changes = 0;

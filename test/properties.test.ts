@@ -38,6 +38,7 @@ import {
   settingsText,
   spelledIpv6,
 } from './support/arbitraries.js';
+import { readIfExists } from './support/files.js';
 
 let cases = 0;
 
@@ -344,7 +345,7 @@ describe('whole runs', () => {
             if (!(error instanceof ExitError)) throw error;
           }
           if (report?.map) assertMapText(report.map.content, format);
-          const written = fs.existsSync(mapFile) ? fs.readFileSync(mapFile, 'utf8') : undefined;
+          const written = readIfExists(mapFile);
           if (written !== undefined && written !== previous) {
             assertMapText(written, format);
             if (written !== '') mapsWithEntries++;

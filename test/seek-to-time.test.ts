@@ -5,25 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseLineTime } from '../src/log-line.js';
 import { seekToTime, type ReadAt } from '../src/seek-to-time.js';
-import { mulberry32 } from './support/log-generator.js';
+import { formatLogTimestamp, mulberry32, randomInt } from './support/log-generator.js';
 
 const T0 = Date.UTC(2026, 10, 20, 11, 0, 0) / 1000; // 20/Nov/2026:11:00:00 +0000
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
-function pad2(n: number): string {
-  return String(n).padStart(2, '0');
-}
-
-function formatLogTime(epoch: number): string {
-  const d = new Date(epoch * 1000);
-  return (
-    `${pad2(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:` +
-    `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())} +0000`
-  );
-}
 
 function logLine(epoch: number, path = '/search?q=x', ip = '203.0.113.9'): string {
-  return `${ip} - - [${formatLogTime(epoch)}] "GET ${path} HTTP/1.1" 200 512 "-" "Mozilla/5.0"`;
+  return `${ip} - - [${formatLogTimestamp(epoch)}] "GET ${path} HTTP/1.1" 200 512 "-" "Mozilla/5.0"`;
 }
 
 function joinLines(lines: readonly string[], { crlf = false, trailingNewline = true } = {}): Buffer {
@@ -94,11 +81,6 @@ function steadyLog(count: number, secondsPerLine: (i: number) => number): string
     time += secondsPerLine(i);
   }
   return lines;
-}
-
-
-function randomInt(random: () => number, min: number, max: number): number {
-  return min + Math.floor(random() * (max - min + 1));
 }
 
 const SMALL = { probeBytes: 512, stopSpan: 128 };

@@ -2,19 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { newRequestClassifier } from '../src/log-line.js';
 import { type AnalysisWindow, type WindowStats, WindowReader } from '../src/window-stats.js';
+import { formatLogTimestamp } from './support/log-generator.js';
 
 const END = Date.UTC(2026, 10, 20, 12, 0, 0) / 1000;
 const window: AnalysisWindow = { start: END - 3600, shortStart: END - 900, end: END };
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
-function stamp(epoch: number): string {
-  const d = new Date(epoch * 1000);
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${p(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
-}
-
 function line(address: string, epoch: number, { path = '/search?q=x', status = 200, ua = 'Mozilla/5.0' } = {}): string {
-  return `${address} - - [${stamp(epoch)}] "GET ${path} HTTP/1.1" ${status} 10 "-" "${ua}"\n`;
+  return `${address} - - [${formatLogTimestamp(epoch)}] "GET ${path} HTTP/1.1" ${status} 10 "-" "${ua}"\n`;
 }
 
 function read(input: Buffer | string, chunkSizes: number[] = [], listed: string[] = [], uaBlocklist: string[] = []): WindowStats {
@@ -137,7 +130,7 @@ describe('WindowReader: awkward input', () => {
     assert.equal(stats.garbageLines, 0);
   });
   test('a 10 MB line is one garbage line and the next line still counts', () => {
-    const huge = `192.0.2.9 - - [${stamp(window.end - 5)}] "GET /search?q=${'x'.repeat(10 * 1024 * 1024)} HTTP/1.1" 200 1 "-" "a"\n`;
+    const huge = `192.0.2.9 - - [${formatLogTimestamp(window.end - 5)}] "GET /search?q=${'x'.repeat(10 * 1024 * 1024)} HTTP/1.1" 200 1 "-" "a"\n`;
     const stats = read(huge + line('192.0.2.1', window.end - 4), [1 << 20, 1 << 20, 3 << 20]);
     assert.equal(stats.garbageLines, 1);
     assert.equal(stats.clients.get('192.0.2.9'), undefined);

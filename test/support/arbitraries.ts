@@ -4,6 +4,7 @@
  */
 import net from 'node:net';
 import fc from 'fast-check';
+import { formatLogTimestamp } from './log-generator.js';
 
 export const WINDOW_END = Date.UTC(2026, 10, 20, 12, 0, 0) / 1000;
 export const WINDOW = { start: WINDOW_END - 3600, shortStart: WINDOW_END - 900, end: WINDOW_END };
@@ -33,7 +34,7 @@ export const MAP_LINE = /^(\S+) (bulk|block|ban)(;?)$/;
 // ---------------------------------------------------------------------------
 // Addresses
 
-export const HOSTILE_ADDRESSES = [
+const HOSTILE_ADDRESSES = [
   '999.1.1.1', '1.2.3.4 block;', '::ffff:1.2.3.4', '::FFFF:1.2.3.4', '1.2.3.4;', '1.2.3.4\nmalicious', '"1.2.3.4"', '1.2.3.4}',
   'include /etc/passwd;', 'fe80::1%eth0', '01.2.3.4', '0x7f.1', '1.2.3.4\r\nX-Foo: bar', '١.٢.٣.٤', '１.２.３.４', '1.2.3.٤',
   ' 1.2.3.4', '1.2.3.4 ', '1.2.3.4\t', '1.2.3', '1.2.3.4.5', '256.1.1.1', '1.2.3.-1', '+1.2.3.4', '127.1', '2130706433', '0.0.0.0',
@@ -117,16 +118,6 @@ export const hostileAddress: fc.Arbitrary<string> = fc.oneof(
 // ---------------------------------------------------------------------------
 // Log lines
 
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
-/** `dd/Mon/yyyy:HH:MM:SS +zzzz` for the instant `epoch`, written in a zone `zone` minutes east of UTC. */
-export function stamp(epoch: number, zone = 0): string {
-  const d = new Date((epoch + zone * 60) * 1000);
-  const p = (n: number) => String(n).padStart(2, '0');
-  const z = Math.abs(zone);
-  return `${p(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} ${zone < 0 ? '-' : '+'}${p(Math.trunc(z / 60))}${p(z % 60)}`;
-}
-
 export interface LineSpec {
   address: string;
   /** Seconds relative to WINDOW_END. */
@@ -140,7 +131,7 @@ export interface LineSpec {
 }
 
 export function renderLine(l: LineSpec): string {
-  return `${l.address} - - [${stamp(WINDOW_END + l.offset, l.zone)}] "${l.method} ${l.path} HTTP/1.1" ${l.status} ${l.bytes} "-" "${l.ua}"`;
+  return `${l.address} - - [${formatLogTimestamp(WINDOW_END + l.offset, l.zone)}] "${l.method} ${l.path} HTTP/1.1" ${l.status} ${l.bytes} "-" "${l.ua}"`;
 }
 
 export const UA_BLOCKLIST = ['curl/'];
@@ -204,7 +195,7 @@ export interface LongLineSpec {
 export function longLine({ length, fill, wellFormed }: LongLineSpec): Buffer {
   const line = Buffer.alloc(length, fill);
   if (!wellFormed) return line;
-  const head = Buffer.from(`192.0.2.77 - - [${stamp(WINDOW_END - 10)}] "GET /search?q=`);
+  const head = Buffer.from(`192.0.2.77 - - [${formatLogTimestamp(WINDOW_END - 10)}] "GET /search?q=`);
   const tail = Buffer.from(' HTTP/1.1" 200 10 "-" "Mozilla/5.0"');
   head.copy(line, 0);
   tail.copy(line, length - tail.length);

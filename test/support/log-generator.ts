@@ -18,7 +18,6 @@
  * character (real servers escape such bytes as \xhh anyway).
  */
 
-import { closeSync, openSync, writeSync } from 'node:fs';
 import { CHANGE_KINDS, type ChangeKind, type MapState } from '../../src/policy.js';
 import type { Settings } from '../../src/settings.js';
 
@@ -288,13 +287,20 @@ export function requestLine(rng: Rng, path: string): string {
   return `${method} ${path} HTTP/${rng() < 0.1 ? '1.0' : '1.1'}`;
 }
 
-function apiStatus(rng: Rng): number {
+export function apiStatus(rng: Rng): number {
   const roll = rng();
   if (roll < 0.93) return 200;
   if (roll < 0.96) return 400;
   if (roll < 0.99) return 404;
   return 500;
 }
+
+/** Always a number: the original cannot read "-" as a byte count. */
+export function responseBytes(rng: Rng, status: number): number {
+  return status === 200 ? 300 + Math.floor(rng() * 24000) : status === 408 ? 0 : 150 + Math.floor(rng() * 500);
+}
+
+export const REFERER_URL = 'https://nominatim.openstreetmap.org/ui/search.html';
 
 /** The original's classification (its lines 78-94): second word contains an endpoint, OPTIONS never counts. */
 export function countsAsApiRequest(request: string): boolean {
@@ -312,10 +318,11 @@ function two(n: number): string {
   return n < 10 ? `0${n}` : String(n);
 }
 
-/** `dd/Mon/yyyy:HH:MM:SS +0000` for an epoch second. */
-export function formatLogTimestamp(epochSeconds: number): string {
-  const d = new Date(epochSeconds * 1000);
-  return `${two(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} +0000`;
+/** `dd/Mon/yyyy:HH:MM:SS +zzzz` for an epoch second, written in a zone `zoneMinutes` minutes east of UTC. */
+export function formatLogTimestamp(epochSeconds: number, zoneMinutes = 0): string {
+  const d = new Date((epochSeconds + zoneMinutes * 60) * 1000);
+  const z = Math.abs(zoneMinutes);
+  return `${two(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} ${zoneMinutes < 0 ? '-' : '+'}${two(Math.trunc(z / 60))}${two(z % 60)}`;
 }
 
 /** `YYYY-mm-dd HH:MM:SS` in UTC, the original's STARTDATE argument. */
@@ -327,9 +334,9 @@ export function formatStartDate(epochSeconds: number): string {
 // ---------------------------------------------------------------------------
 // The log
 
-export const API_FLAG = 1;
-export const STATUS_200_FLAG = 2;
-export const NO_USER_AGENT_FLAG = 4;
+const API_FLAG = 1;
+const STATUS_200_FLAG = 2;
+const NO_USER_AGENT_FLAG = 4;
 
 /**
  * Lines in file order, with what the tests need to know about each: the
@@ -349,7 +356,7 @@ export interface GeneratedLog {
 }
 
 /** Receives the lines in file order. */
-export type LineSink = (line: string, loggedAt: number, writtenAt: number, client: number, flags: number) => void;
+type LineSink = (line: string, loggedAt: number, writtenAt: number, client: number, flags: number) => void;
 
 class LogBuilder {
   count = 0;
@@ -420,34 +427,8 @@ export function generateLog(config: ScenarioConfig): GeneratedLog {
   return builder.finish();
 }
 
-/**
- * Writes the same lines as generateLog straight to a file, holding only a
- * chunk in memory, for benchmark logs of millions of lines. Returns the
- * number of lines and bytes written.
- */
-export function writeLogFile(config: ScenarioConfig, file: string): { lines: number; bytes: number } {
-  const fd = openSync(file, 'w');
-  let chunk = '';
-  let lines = 0;
-  let bytes = 0;
-  try {
-    streamLog(config, (line) => {
-      chunk += line + '\n';
-      lines++;
-      if (chunk.length >= 1 << 20) {
-        bytes += writeSync(fd, chunk);
-        chunk = '';
-      }
-    });
-    bytes += writeSync(fd, chunk);
-  } finally {
-    closeSync(fd);
-  }
-  return { lines, bytes };
-}
-
 /** The generator itself: hands every line, in file order, to `sink`. */
-export function streamLog(config: ScenarioConfig, sink: LineSink): void {
+function streamLog(config: ScenarioConfig, sink: LineSink): void {
   const rng = mulberry32(config.seed);
   const clients = config.clients;
   const lateness = config.maxLatenessSeconds;
@@ -541,11 +522,10 @@ function renderRequest(rng: Rng, client: ClientProfile, index: number, loggedAt:
   } else {
     ({ request, status } = nonApiRequest(rng, client.nonApi));
   }
-  if (client.mix !== 'api' && rng() < 0.4) referer = 'https://nominatim.openstreetmap.org/ui/search.html';
+  if (client.mix !== 'api' && rng() < 0.4) referer = REFERER_URL;
   const userAgent =
     client.userAgent === undefined || (client.missingUserAgentShare > 0 && rng() < client.missingUserAgentShare) ? '-' : client.userAgent;
-  // Always a number: the original cannot read "-" as a byte count.
-  const bytes = status === 200 ? 300 + Math.floor(rng() * 24000) : status === 408 ? 0 : 150 + Math.floor(rng() * 500);
+  const bytes = responseBytes(rng, status);
   const line = `${client.address} - - [${stamp}] "${request}" ${status} ${bytes} "${referer}" "${userAgent}"`;
   const flags =
     (countsAsApiRequest(request) ? API_FLAG : 0) | (status === 200 ? STATUS_200_FLAG : 0) | (userAgent === '-' ? NO_USER_AGENT_FLAG : 0);

@@ -5,3 +5,5 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const FIXTURES = path.join(REPO_ROOT, 'fixtures');
 export const CLI = path.join(REPO_ROOT, 'bin/ipanalyse');
+export const REFERENCE_SCRIPT = path.resolve(REPO_ROOT, '../shared/reference/nominatim-cron_ipanalyse.py.txt');
+export const RUN_ORIGINAL = path.join(REPO_ROOT, 'test/support/run-original.py');

@@ -9,6 +9,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { readIfExists } from './files.js';
 
 /** The executable's path, or undefined; sbin is searched too because PATH often lacks it. */
 export function findExecutable(name: string): string | undefined {
@@ -80,7 +81,7 @@ export async function startServer(command: string, args: string[], port: number,
     await sleep(100);
   }
   await stopServer(server);
-  const log = fs.existsSync(errorLog) ? fs.readFileSync(errorLog, 'utf8') : '';
+  const log = readIfExists(errorLog) ?? '';
   throw new Error(`${command} did not come up on port ${port}: ${spawnError?.message ?? ''}\n${output}\n${log}`);
 }
 
