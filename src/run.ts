@@ -5,19 +5,19 @@
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import { buildAddressList, isNonGlobal } from './address-list.js';
-import { appendAtomically, removeStaleTempFiles, writeFileAtomic } from './atomic-write.js';
-import { renderChangeLines } from './change-log.js';
+import { buildAddressList, isNonGlobal } from './address/address-list.js';
+import { appendAtomically, removeStaleTempFiles, writeFileAtomic } from './write/atomic-write.js';
+import { renderChangeLines } from './write/change-log.js';
 import { OutputError, SafetyValveError, describeSystemError } from './errors.js';
-import { type Limits, adjustLimits } from './limits.js';
-import { readLoadAverage } from './load-average.js';
-import { type Generation, type LogFileRead, type ProgressListener, closeGenerations, findGenerations, generationsToRead, readGenerations } from './log-source.js';
-import { newRequestClassifier } from './log-line.js';
-import { type MapFormat, countStates, parseMap, renderGeo, renderMap } from './map-file.js';
-import { type Changes, type MapState, applySafetyValve, decideAll, previousClientState } from './policy.js';
-import { acquireRunLock } from './run-lock.js';
-import type { Settings } from './settings.js';
-import { type AnalysisWindow, type ClientTable, type WindowStats, WindowReader } from './window-stats.js';
+import { type Limits, adjustLimits } from './decide/limits.js';
+import { readLoadAverage } from './read/load-average.js';
+import { type Generation, type LogFileRead, type ProgressListener, closeGenerations, findGenerations, generationsToRead, readGenerations } from './read/log-source.js';
+import { newRequestClassifier } from './read/log-line.js';
+import { type MapFormat, countStates, parseMap, renderGeo, renderMap } from './write/map-file.js';
+import { type Changes, type MapState, applySafetyValve, decideAll, previousClientState } from './decide/policy.js';
+import { acquireRunLock } from './write/run-lock.js';
+import type { Settings } from './settings/settings.js';
+import { type AnalysisWindow, type ClientTable, type WindowStats, WindowReader } from './read/window-stats.js';
 
 /**
  * How much older than the line before it a line may be. Servers log a request

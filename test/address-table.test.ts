@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { AddressTable, MAX_KEY_BYTES, MISSING, hashBytes } from '../src/address-table.js';
-import { newLogEntry, newRequestClassifier, parseLine } from '../src/log-line.js';
-import { ClientTable } from '../src/window-stats.js';
+import { AddressTable, MAX_KEY_BYTES, MISSING, hashBytes } from '../src/read/address-table.js';
+import { newLogEntry, newRequestClassifier, parseLine } from '../src/read/log-line.js';
+import { ClientTable } from '../src/read/window-stats.js';
 
 const bytes = (text: string) => Buffer.from(text, 'latin1');
 

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ConfigError, ExitCode } from '../src/errors.js';
-import { loadSettings } from '../src/load-settings.js';
-import { defaultSettings } from '../src/settings.js';
+import { loadSettings } from '../src/settings/load-settings.js';
+import { defaultSettings } from '../src/settings/settings.js';
 import { REPO_ROOT } from './support/paths.js';
 
 describe('loadSettings', () => {

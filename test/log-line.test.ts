@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { canonicalizeIp } from '../src/ip-address.js';
-import { newLogEntry, newRequestClassifier, parseLine, parseLineTime } from '../src/log-line.js';
+import { canonicalizeIp } from '../src/address/ip-address.js';
+import { newLogEntry, newRequestClassifier, parseLine, parseLineTime } from '../src/read/log-line.js';
 import { FIXTURES } from './support/paths.js';
 
 interface Expectation {

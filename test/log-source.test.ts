@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import zlib from 'node:zlib';
 import { type RunReport, runAnalysis } from '../src/run.js';
-import { defaultSettings, type Settings } from '../src/settings.js';
+import { defaultSettings, type Settings } from '../src/settings/settings.js';
 import { formatLogTimestamp } from './support/log-generator.js';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ipanalyse-source-'));
@@ -130,9 +130,9 @@ describe('time zones: windows are instants, whatever offset the lines carry', as
 });
 
 describe('the log changes while a run reads it', async () => {
-  const { findGenerations, generationsToRead, readGenerations, closeGenerations } = await import('../src/log-source.js');
-  const { WindowReader } = await import('../src/window-stats.js');
-  const { newRequestClassifier } = await import('../src/log-line.js');
+  const { findGenerations, generationsToRead, readGenerations, closeGenerations } = await import('../src/read/log-source.js');
+  const { WindowReader } = await import('../src/read/window-stats.js');
+  const { newRequestClassifier } = await import('../src/read/log-line.js');
   const window = { start: END - 3600, shortStart: END - 900, end: END };
 
   /** Opens the generations, lets `meanwhile` change the files, then reads: as a run whose log moves under it. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseMap, renderMap } from '../src/map-file.js';
-import type { MapState } from '../src/policy.js';
+import { parseMap, renderMap } from '../src/write/map-file.js';
+import type { MapState } from '../src/decide/policy.js';
 
 describe('parseMap reads a previous map leniently', () => {
   test('comments, blank lines, trailing semicolons and odd spacing', () => {

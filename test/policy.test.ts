@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { adjustLimits, type Limits } from '../src/limits.js';
-import { type ClientState, applySafetyValve, decide, decideAll } from '../src/policy.js';
-import { defaultSettings } from '../src/settings.js';
-import type { ClientStats } from '../src/window-stats.js';
+import { adjustLimits, type Limits } from '../src/decide/limits.js';
+import { type ClientState, applySafetyValve, decide, decideAll } from '../src/decide/policy.js';
+import { defaultSettings } from '../src/settings/settings.js';
+import type { ClientStats } from '../src/read/window-stats.js';
 
 const settings = defaultSettings('/srv/ipanalyse');
 

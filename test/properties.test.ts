@@ -10,14 +10,14 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { ExitError } from '../src/errors.js';
-import { canonicalizeIp } from '../src/ip-address.js';
-import { newLogEntry, newRequestClassifier, parseLine, parseLineTime } from '../src/log-line.js';
-import { parseMap, renderMap } from '../src/map-file.js';
-import { parsePythonAssignments } from '../src/python-literal.js';
+import { canonicalizeIp } from '../src/address/ip-address.js';
+import { newLogEntry, newRequestClassifier, parseLine, parseLineTime } from '../src/read/log-line.js';
+import { parseMap, renderMap } from '../src/write/map-file.js';
+import { parsePythonAssignments } from '../src/settings/python-literal.js';
 import { type RunReport, runAnalysis } from '../src/run.js';
-import { validateSettings } from '../src/settings-schema.js';
-import { defaultSettings } from '../src/settings.js';
-import { type WindowStats, WindowReader } from '../src/window-stats.js';
+import { validateSettings } from '../src/settings/settings-schema.js';
+import { defaultSettings } from '../src/settings/settings.js';
+import { type WindowStats, WindowReader } from '../src/read/window-stats.js';
 import {
   MAP_LINE,
   UA_BLOCKLIST,

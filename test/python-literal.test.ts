@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parsePythonAssignments, type PyValue } from '../src/python-literal.js';
+import { parsePythonAssignments, type PyValue } from '../src/settings/python-literal.js';
 import { ORIGINAL_SETTINGS_BLOCK } from './support/original-settings.js';
 
 const parse = (text: string) => parsePythonAssignments(text, { BASEDIR: '/srv/nominatim' });

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseLineTime } from '../src/log-line.js';
-import { seekToTime, type ReadAt } from '../src/seek-to-time.js';
+import { parseLineTime } from '../src/read/log-line.js';
+import { seekToTime, type ReadAt } from '../src/read/seek-to-time.js';
 import { formatLogTimestamp, mulberry32, randomInt } from './support/log-generator.js';
 
 const T0 = Date.UTC(2026, 10, 20, 11, 0, 0) / 1000; // 20/Nov/2026:11:00:00 +0000

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parsePythonAssignments } from '../src/python-literal.js';
-import { validateSettings } from '../src/settings-schema.js';
-import { defaultSettings, type Settings } from '../src/settings.js';
+import { parsePythonAssignments } from '../src/settings/python-literal.js';
+import { validateSettings } from '../src/settings/settings-schema.js';
+import { defaultSettings, type Settings } from '../src/settings/settings.js';
 import { ORIGINAL_SETTINGS_BLOCK } from './support/original-settings.js';
 
 const FILE = 'settings/ip_blocks.conf';

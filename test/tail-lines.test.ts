@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { readLastLines } from '../src/tail-lines.js';
+import { readLastLines } from '../src/read/tail-lines.js';
 
 function withFile(content: string | Buffer, check: (file: string) => void): void {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ipanalyse-tail-'));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { newRequestClassifier } from '../src/log-line.js';
-import { type AnalysisWindow, type WindowStats, WindowReader } from '../src/window-stats.js';
+import { newRequestClassifier } from '../src/read/log-line.js';
+import { type AnalysisWindow, type WindowStats, WindowReader } from '../src/read/window-stats.js';
 import { formatLogTimestamp } from './support/log-generator.js';
 
 const END = Date.UTC(2026, 10, 20, 12, 0, 0) / 1000;

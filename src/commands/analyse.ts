@@ -1,10 +1,10 @@
 /** The main job: `ipanalyse [options] LOGFILE [STARTDATE]`, run by cron. */
 import type { Argv } from 'yargs';
-import { writeFileAtomic } from '../atomic-write.js';
-import { renderMetrics } from '../metrics.js';
-import type { ProgressListener } from '../log-source.js';
+import { writeFileAtomic } from '../write/atomic-write.js';
+import { renderMetrics } from '../report/metrics.js';
+import type { ProgressListener } from '../read/log-source.js';
 import { runAnalysis } from '../run.js';
-import { renderJson, renderSummary } from '../summary.js';
+import { renderJson, renderSummary } from '../report/summary.js';
 import { type Output, resolveAnalysisInputs, resolveSettings, withAnalysisOptions } from './common.js';
 
 export function analyseOptions<T>(y: Argv<T>) {

@@ -1,7 +1,7 @@
 /** `ipanalyse check-config`: validates the settings and shows every effective value and its origin. */
 import type { Argv } from 'yargs';
-import { defaultSettingsFile } from '../load-settings.js';
-import { renderSettingsJson, renderSettingsTable } from '../settings-table.js';
+import { defaultSettingsFile } from '../settings/load-settings.js';
+import { renderSettingsJson, renderSettingsTable } from '../report/settings-table.js';
 import { BASE_DIR, JSON_OPTION, type Output, SETTINGS_OPTION, resolveSettings } from './common.js';
 
 export function checkConfigOptions<T>(y: Argv<T>) {

@@ -4,10 +4,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Argv } from 'yargs';
 import { UsageError } from '../errors.js';
-import { loadSettings } from '../load-settings.js';
+import { loadSettings } from '../settings/load-settings.js';
 import { parseLocalDateTime } from '../local-time.js';
-import { MAP_FORMATS, type MapFormat } from '../map-file.js';
-import type { LoadedSettings } from '../settings.js';
+import { MAP_FORMATS, type MapFormat } from '../write/map-file.js';
+import type { LoadedSettings } from '../settings/settings.js';
 
 /**
  * The installation's base directory (the original's BASEDIR): settings/ and

@@ -1,9 +1,9 @@
 /** `ipanalyse explain IP LOGFILE [STARTDATE]`: what a run would decide for one address, and why. Writes nothing, takes no lock. */
 import type { Argv } from 'yargs';
 import { UsageError } from '../errors.js';
-import { explainAddress, renderExplanation, renderExplanationJson } from '../explain.js';
-import { canonicalizeIp } from '../ip-address.js';
-import { parseMap } from '../map-file.js';
+import { explainAddress, renderExplanation, renderExplanationJson } from '../report/explain.js';
+import { canonicalizeIp } from '../address/ip-address.js';
+import { parseMap } from '../write/map-file.js';
 import { readMapText, runAnalysis } from '../run.js';
 import { type Output, resolveAnalysisInputs, resolveSettings, withAnalysisOptions } from './common.js';
 

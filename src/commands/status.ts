@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import type { Argv } from 'yargs';
 import { InputError, UsageError, describeSystemError } from '../errors.js';
 import { readMapText } from '../run.js';
-import { type Status, renderStatus, renderStatusJson, summariseMap } from '../status.js';
-import { readLastLines } from '../tail-lines.js';
+import { type Status, renderStatus, renderStatusJson, summariseMap } from '../report/status.js';
+import { readLastLines } from '../read/tail-lines.js';
 import { type Output, resolveNow, resolveSettings, withSettingsOptions } from './common.js';
 
 export function statusOptions<T>(y: Argv<T>) {

@@ -18,8 +18,8 @@
  * character (real servers escape such bytes as \xhh anyway).
  */
 
-import { CHANGE_KINDS, type ChangeKind, type MapState } from '../../src/policy.js';
-import type { Settings } from '../../src/settings.js';
+import { CHANGE_KINDS, type ChangeKind, type MapState } from '../../src/decide/policy.js';
+import type { Settings } from '../../src/settings/settings.js';
 
 export type Rng = () => number;
 

@@ -1,6 +1,6 @@
 /** The machine's 15-minute load average: the one input of a run that is not a file we own. */
 import fs from 'node:fs';
-import { InputError, describeSystemError } from './errors.js';
+import { InputError, describeSystemError } from '../errors.js';
 
 /** Parses the third field of a /proc/loadavg line; undefined when it is not a number. */
 export function parseLoadAverage(text: string): number | undefined {

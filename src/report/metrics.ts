@@ -2,8 +2,8 @@
  * The run as a Prometheus textfile, for node_exporter's textfile collector.
  * Pure: the caller passes the duration and the finishing time.
  */
-import { CHANGE_KINDS } from './policy.js';
-import type { RunReport } from './run.js';
+import { CHANGE_KINDS } from '../decide/policy.js';
+import type { RunReport } from '../run.js';
 
 function metric(lines: string[], name: string, help: string, samples: [labels: string, value: number][]): void {
   lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);

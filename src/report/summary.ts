@@ -1,7 +1,7 @@
 /** The human summary of a run (`--verbose`) and its JSON twin (`--json`). Pure. */
-import { formatNumber } from './limits.js';
-import { describeWindow, formatLocalTime } from './local-time.js';
-import type { RunReport } from './run.js';
+import { formatNumber } from '../decide/limits.js';
+import { describeWindow, formatLocalTime } from '../local-time.js';
+import type { RunReport } from '../run.js';
 
 export function renderSummary(report: RunReport, dryRun: boolean): string {
   const out: string[] = [];

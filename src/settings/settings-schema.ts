@@ -4,7 +4,7 @@
  */
 // A namespace import lets the bundler keep only the parts of zod in use (a third of the startup it costs otherwise).
 import * as z from 'zod';
-import { parseListEntry } from './address-list.js';
+import { parseListEntry } from '../address/address-list.js';
 import { describePyValue, type Assignment } from './python-literal.js';
 import { defaultsWithOrigins, type SettingOrigins, type Settings } from './settings.js';
 

@@ -1,9 +1,9 @@
 /** `status`: the current map and the end of the change log, summarised for an operator. Pure. */
 import { formatDistance } from 'date-fns/formatDistance';
-import { compareAddresses } from './ip-address.js';
-import { countStates, parseMap } from './map-file.js';
-import type { MapState } from './policy.js';
-import { formatLocalTime } from './local-time.js';
+import { compareAddresses } from '../address/ip-address.js';
+import { countStates, parseMap } from '../write/map-file.js';
+import type { MapState } from '../decide/policy.js';
+import { formatLocalTime } from '../local-time.js';
 
 const STATES: readonly MapState[] = ['bulk', 'block', 'ban'];
 

@@ -4,8 +4,8 @@
  * Apache's `RewriteMap txt:` reads `ADDRESS STATE` lines; an nginx `map`
  * include needs each to end in `;`. Both ignore `#` comments.
  */
-import { canonicalizeIp, compareAddresses } from './ip-address.js';
-import type { MapState } from './policy.js';
+import { canonicalizeIp, compareAddresses } from '../address/ip-address.js';
+import type { MapState } from '../decide/policy.js';
 
 export type MapFormat = 'apache' | 'nginx';
 export const MAP_FORMATS: readonly MapFormat[] = ['apache', 'nginx'];

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ExitCode, ExitError, OutputError, describeSystemError } from './errors.js';
+import { ExitCode, ExitError, OutputError, describeSystemError } from '../errors.js';
 
 export interface RunLock {
   /** Set when a stale lock was taken over. */

@@ -2,10 +2,10 @@
  * The bulk / block / ban state machine (SPEC "The state machine"; the
  * original's IPstats.new_state and its main loop). Pure.
  */
-import { compareAddresses } from './ip-address.js';
+import { compareAddresses } from '../address/ip-address.js';
 import type { Limits } from './limits.js';
 import { formatNumber } from './limits.js';
-import type { ClientStats } from './window-stats.js';
+import type { ClientStats } from '../read/window-stats.js';
 
 export type ClientState = 'bulk' | 'block';
 export type MapState = ClientState | 'ban';

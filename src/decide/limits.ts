@@ -2,7 +2,7 @@
  * The limits in force for one run, adapted to the machine's load exactly as
  * the original script does (its lines 302-316).
  */
-import type { Settings } from './settings.js';
+import type { Settings } from '../settings/settings.js';
 
 export type LimitSettings = Pick<
   Settings,

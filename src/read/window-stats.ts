@@ -3,7 +3,7 @@
  * log's bytes go by. Pure: it is fed buffers and never reads a file itself.
  */
 import { AddressTable, MAX_KEY_BYTES, MISSING, hashBytes } from './address-table.js';
-import { canonicalizeIp } from './ip-address.js';
+import { canonicalizeIp } from '../address/ip-address.js';
 import {
   NEWLINE,
   type LogEntry,

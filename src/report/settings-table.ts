@@ -1,7 +1,7 @@
 /** `check-config`: every effective setting, its value and where it came from. Pure. */
 import { formatDuration } from 'date-fns/formatDuration';
 import { intervalToDuration } from 'date-fns/intervalToDuration';
-import type { LoadedSettings, Settings } from './settings.js';
+import type { LoadedSettings, Settings } from '../settings/settings.js';
 
 export interface SettingRow {
   key: keyof Settings;

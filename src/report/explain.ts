@@ -4,13 +4,13 @@
  * run), never recomputed here, so they cannot drift from what cron does;
  * this module only adds the reasons. Pure.
  */
-import { buildAddressList, isNonGlobal } from './address-list.js';
-import { type Limits, formatNumber } from './limits.js';
-import { CHANGE_KINDS, type ChangeKind, type MapState, decide, previousClientState } from './policy.js';
-import type { RunReport } from './run.js';
-import type { SettingOrigins, Settings } from './settings.js';
-import { describeWindow, formatLocalTime } from './local-time.js';
-import type { AnalysisWindow, ClientStats } from './window-stats.js';
+import { buildAddressList, isNonGlobal } from '../address/address-list.js';
+import { type Limits, formatNumber } from '../decide/limits.js';
+import { CHANGE_KINDS, type ChangeKind, type MapState, decide, previousClientState } from '../decide/policy.js';
+import type { RunReport } from '../run.js';
+import type { SettingOrigins, Settings } from '../settings/settings.js';
+import { describeWindow, formatLocalTime } from '../local-time.js';
+import type { AnalysisWindow, ClientStats } from '../read/window-stats.js';
 
 export interface ExplainInput {
   /** Canonical. */

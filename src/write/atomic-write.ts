@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { OutputError, describeSystemError } from './errors.js';
+import { OutputError, describeSystemError } from '../errors.js';
 
 const TEMP_MARK = '.ipanalyse-tmp-';
 

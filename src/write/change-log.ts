@@ -1,6 +1,6 @@
 /** The operators' change log, in the original's line format. Pure. */
 import { format } from 'date-fns/format';
-import { CHANGE_KINDS, type ChangeKind, type Changes } from './policy.js';
+import { CHANGE_KINDS, type ChangeKind, type Changes } from '../decide/policy.js';
 
 // The original right-aligns the shorter labels; existing log readers rely on the columns.
 const LABELS: Record<ChangeKind, string> = {

@@ -4,9 +4,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
-import { parseListFile } from './address-list.js';
-import { NEWLINE } from './log-line.js';
-import { ConfigError, describeSystemError } from './errors.js';
+import { parseListFile } from '../address/address-list.js';
+import { NEWLINE } from '../read/log-line.js';
+import { ConfigError, describeSystemError } from '../errors.js';
 import { parsePythonAssignments, type Assignment, type PyValue } from './python-literal.js';
 import { checkSettings, formatProblem } from './settings-schema.js';
 import { defaultsWithOrigins, type LoadedSettings } from './settings.js';

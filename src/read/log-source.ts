@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import zlib from 'node:zlib';
-import { InputError, describeSystemError } from './errors.js';
+import { InputError, describeSystemError } from '../errors.js';
 import { NEWLINE, parseLineTime } from './log-line.js';
 import { seekToTime } from './seek-to-time.js';
 import type { AnalysisWindow, WindowReader } from './window-stats.js';
