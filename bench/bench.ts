@@ -29,7 +29,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { newLogEntry, newRequestClassifier, parseLine } from '../src/read/log-line.js';
 import { loadSettings } from '../src/settings/load-settings.js';
-import { DISORDER_SECONDS, analysisWindow, newWindowReader } from '../src/run.js';
+import { DISORDER_SECONDS, analysisWindow, newWindowReader } from '../src/read/read-window.js';
 import type { Settings } from '../src/settings/settings.js';
 import type { AnalysisWindow } from '../src/read/window-stats.js';
 import { readIfExists } from '../test/support/files.js';

@@ -5,26 +5,19 @@
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import { buildAddressList, isNonGlobal } from './address/address-list.js';
+import { buildAddressList } from './address/address-list.js';
 import { appendAtomically, removeStaleTempFiles, writeFileAtomic } from './write/atomic-write.js';
 import { renderChangeLines } from './write/change-log.js';
 import { OutputError, SafetyValveError, describeSystemError } from './errors.js';
 import { type Limits, adjustLimits } from './decide/limits.js';
 import { readLoadAverage } from './read/load-average.js';
-import { type Generation, type LogFileRead, type ProgressListener, closeGenerations, findGenerations, generationsToRead, readGenerations } from './read/log-source.js';
-import { newRequestClassifier } from './read/log-line.js';
+import type { LogFileRead, ProgressListener } from './read/log-source.js';
+import { analysisWindow, readWindow } from './read/read-window.js';
 import { type MapFormat, countStates, parseMap, renderGeo, renderMap } from './write/map-file.js';
 import { type Changes, type MapState, applySafetyValve, decideAll, previousClientState } from './decide/policy.js';
 import { acquireRunLock } from './write/run-lock.js';
 import type { Settings } from './settings/settings.js';
-import { type AnalysisWindow, type ClientTable, type WindowStats, WindowReader } from './read/window-stats.js';
-
-/**
- * How much older than the line before it a line may be. Servers log a request
- * when it ends, so a slow request lands after quicker, later ones; nginx and
- * Apache time out requests after 60 s by default.
- */
-export const DISORDER_SECONDS = 120;
+import type { AnalysisWindow, ClientTable, WindowStats } from './read/window-stats.js';
 
 export interface RunOptions {
   settings: Settings;
@@ -70,13 +63,6 @@ export interface RunReport {
   safetyValve?: { reason: string; withheld: string[] };
   changeLogWritten: boolean;
   geoWritten?: boolean;
-}
-
-/** The analysis window for a run, from the start date or the clock. */
-export function analysisWindow(settings: Settings, now: Date, startDate?: Date): AnalysisWindow {
-  const start = startDate ? Math.floor(startDate.getTime() / 1000) : Math.floor(now.getTime() / 1000) - settings.BLOCKCOOLOFF_SECONDS;
-  const end = start + settings.BLOCKCOOLOFF_SECONDS;
-  return { start, shortStart: end - settings.BULKCOOLOFF_SECONDS, end };
 }
 
 /**
@@ -229,44 +215,3 @@ export function readMapText(mapFile: string): string | undefined {
   }
 }
 
-interface WindowRead {
-  stats: WindowStats | undefined;
-  logBytes: number;
-  files: LogFileRead[];
-}
-
-async function readWindow(logFile: string, settings: Settings, window: AnalysisWindow, warnings: string[], progress?: ProgressListener): Promise<WindowRead> {
-  const generations = findGenerations(logFile, settings.ROTATED_LOGS, warnings);
-  try {
-    return await readGenerationsWindow(generations, settings, window, warnings, progress);
-  } finally {
-    closeGenerations(generations);
-  }
-}
-
-async function readGenerationsWindow(generations: Generation[], settings: Settings, window: AnalysisWindow, warnings: string[], progress?: ProgressListener): Promise<WindowRead> {
-  const logBytes = generations.reduce((sum, generation) => sum + generation.size, 0);
-  if (logBytes < settings.MIN_LOG_SIZE) return { stats: undefined, logBytes, files: [] };
-  const seekTarget = window.start - DISORDER_SECONDS;
-  const reader = newWindowReader(settings, window);
-  const files = await readGenerations(await generationsToRead(generations, seekTarget), seekTarget, reader, warnings, progress);
-  return { stats: reader.finish(), logBytes, files };
-}
-
-/** The reader a run feeds the window's bytes to, configured from the settings. */
-export function newWindowReader(settings: Settings, window: AnalysisWindow): WindowReader {
-  return new WindowReader({
-    window,
-    classifier: newRequestClassifier(settings.API_ENDPOINTS),
-    uaBlocklist: settings.UA_BLOCKLIST,
-    isListed: listMatcher(settings),
-    disorderSeconds: DISORDER_SECONDS,
-  });
-}
-
-/** Clients that get no statistics: whitelisted, blacklisted, and non-global ones when so configured. */
-function listMatcher(settings: Settings): (address: string) => boolean {
-  const listed = buildAddressList([...settings.WHITELIST, ...settings.BLACKLIST]);
-  const excludeNonGlobal = settings.EXCLUDE_NON_GLOBAL;
-  return (address) => listed.has(address) || (excludeNonGlobal && isNonGlobal(address));
-}

@@ -1,0 +1,68 @@
+/**
+ * The read stage's entry point: the window's statistics from the log and its
+ * previous generations, with the reader configured from the settings.
+ */
+import { buildAddressList, isNonGlobal } from '../address/address-list.js';
+import type { Settings } from '../settings/settings.js';
+import { newRequestClassifier } from './log-line.js';
+import { type LogFileRead, type ProgressListener, closeGenerations, findGenerations, generationsToRead, readGenerations } from './log-source.js';
+import { type AnalysisWindow, type WindowStats, WindowReader } from './window-stats.js';
+
+/**
+ * How much older than the line before it a line may be. Servers log a request
+ * when it ends, so a slow request lands after quicker, later ones; nginx and
+ * Apache time out requests after 60 s by default.
+ */
+export const DISORDER_SECONDS = 120;
+
+/** The analysis window for a run, from the start date (a replay) or the clock. */
+export function analysisWindow(settings: Settings, now: Date, startDate?: Date): AnalysisWindow {
+  const start = startDate ? Math.floor(startDate.getTime() / 1000) : Math.floor(now.getTime() / 1000) - settings.BLOCKCOOLOFF_SECONDS;
+  const end = start + settings.BLOCKCOOLOFF_SECONDS;
+  return { start, shortStart: end - settings.BULKCOOLOFF_SECONDS, end };
+}
+
+export interface WindowRead {
+  /** undefined when the log is smaller than MIN_LOG_SIZE: nothing was read. */
+  stats: WindowStats | undefined;
+  /** The log's size with its previous generations. */
+  logBytes: number;
+  /** The files read, oldest first, and from where. */
+  files: LogFileRead[];
+}
+
+/**
+ * Reads the window from `logFile` and, after a rotation, from its previous
+ * generations. Problems that do not stop the read are pushed to `warnings`.
+ */
+export async function readWindow(logFile: string, settings: Settings, window: AnalysisWindow, warnings: string[], progress?: ProgressListener): Promise<WindowRead> {
+  const generations = findGenerations(logFile, settings.ROTATED_LOGS, warnings);
+  try {
+    const logBytes = generations.reduce((sum, generation) => sum + generation.size, 0);
+    if (logBytes < settings.MIN_LOG_SIZE) return { stats: undefined, logBytes, files: [] };
+    const seekTarget = window.start - DISORDER_SECONDS;
+    const reader = newWindowReader(settings, window);
+    const files = await readGenerations(await generationsToRead(generations, seekTarget), seekTarget, reader, warnings, progress);
+    return { stats: reader.finish(), logBytes, files };
+  } finally {
+    closeGenerations(generations);
+  }
+}
+
+/** The reader a run feeds the window's bytes to, configured from the settings. */
+export function newWindowReader(settings: Settings, window: AnalysisWindow): WindowReader {
+  return new WindowReader({
+    window,
+    classifier: newRequestClassifier(settings.API_ENDPOINTS),
+    uaBlocklist: settings.UA_BLOCKLIST,
+    isListed: listMatcher(settings),
+    disorderSeconds: DISORDER_SECONDS,
+  });
+}
+
+/** Clients that get no statistics: whitelisted, blacklisted, and non-global ones when so configured. */
+function listMatcher(settings: Settings): (address: string) => boolean {
+  const listed = buildAddressList([...settings.WHITELIST, ...settings.BLACKLIST]);
+  const excludeNonGlobal = settings.EXCLUDE_NON_GLOBAL;
+  return (address) => listed.has(address) || (excludeNonGlobal && isNonGlobal(address));
+}
