@@ -90,6 +90,12 @@ describe('lists with networks', () => {
     assert.equal(result.status, 78);
     assert.match(result.stderr, /partners\.list:5: '10\.0\.0\.300' is not an IPv4 or IPv6 address or network/);
   });
+  test('a missing list file is a settings error naming the key and the file, not a hang', () => {
+    const dir = setUp("BLACKLIST_FILE = 'gone.list'\n");
+    const result = run(dir);
+    assert.equal(result.status, 78);
+    assert.match(result.stderr, /ip_blocks\.conf:\d+ BLACKLIST_FILE: \S*gone\.list: no such file or directory/);
+  });
   test('EXCLUDE_NON_GLOBAL leaves private addresses out', () => {
     const dir = setUp('EXCLUDE_NON_GLOBAL = True\n');
     fs.appendFileSync(path.join(dir, 'access.log'), fs.readFileSync(path.join(dir, 'access.log'), 'utf8').replace(/198\.51\.100\.7 /g, '192.168.1.7 '));

@@ -108,17 +108,23 @@ export function isNonGlobal(address: string): boolean {
   return NON_GLOBAL.check(address, ipFamily(address));
 }
 
-/** Parses a list file: one address or network per line, `#` comments, blank lines. Problems are `FILE:LINE: message`. */
-export function parseListFile(text: string, file: string): { entries: ListEntry[]; problems: string[] } {
+/**
+ * Parses a list file's lines: one address or network per line, `#` comments,
+ * blank lines. Problems are `FILE:LINE: message`. Takes the lines one by one
+ * (an iterable, sync or async) so that a long list is never one string.
+ */
+export async function parseListLines(lines: AsyncIterable<string> | Iterable<string>, file: string): Promise<{ entries: ListEntry[]; problems: string[] }> {
   const entries: ListEntry[] = [];
   const problems: string[] = [];
-  text.split('\n').forEach((raw, index) => {
+  let number = 0;
+  for await (const raw of lines) {
+    number++;
     const hash = raw.indexOf('#');
     const entryText = (hash >= 0 ? raw.slice(0, hash) : raw).trim();
-    if (entryText === '') return;
+    if (entryText === '') continue;
     const parsed = parseListEntry(entryText);
     if ('entry' in parsed) entries.push(parsed.entry);
-    else problems.push(`${file}:${index + 1}: ${parsed.problem}`);
-  });
+    else problems.push(`${file}:${number}: ${parsed.problem}`);
+  }
   return { entries, problems };
 }

@@ -2,9 +2,12 @@
  * Reads ip_blocks.conf from disk and turns it into Settings, or into one
  * ConfigError that lists every problem in the file.
  */
+import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream';
 import { readFile } from 'node:fs/promises';
+import split2 from 'split2';
 import { dirname, isAbsolute, join } from 'node:path';
-import { parseListFile } from '../address/address-list.js';
+import { parseListLines } from '../address/address-list.js';
 import { NEWLINE } from '../read/log-line.js';
 import { ConfigError, describeSystemError } from '../errors.js';
 import { parsePythonAssignments, type Assignment, type PyValue } from './python-literal.js';
@@ -55,14 +58,15 @@ export async function loadSettings(file: string | undefined, baseDir: string): P
     if (listFile === undefined) continue;
     // Relative to the settings file, so a configuration-management checkout can hold both side by side.
     const resolved = isAbsolute(listFile) ? listFile : join(dirname(path), listFile);
-    let text: string;
+    let parsed: Awaited<ReturnType<typeof parseListLines>>;
     try {
-      text = await readFile(resolved, 'utf8');
+      // A stream of lines: a list of a million networks is parsed as it is read, never held as one string.
+      // pipeline, not pipe: a read error (ENOENT, EACCES) must end the iteration, not leave it waiting.
+      parsed = await parseListLines(pipeline(createReadStream(resolved), split2(), () => {}), resolved);
     } catch (error) {
       listProblems.push(`${validated.origins[fileKey]} ${fileKey}: ${describeSystemError(error, resolved)}`);
       continue;
     }
-    const parsed = parseListFile(text, resolved);
     listProblems.push(...parsed.problems);
     settings[listKey] = [...new Set([...settings[listKey], ...parsed.entries])];
   }
