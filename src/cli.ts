@@ -1,49 +1,78 @@
 /**
  * The command line: the only module that sees argv, stdout, stderr and the
- * exit code. It registers the commands; each lives in src/commands/.
+ * exit code. It registers the commands (each lives in src/commands/) and
+ * turns how a command ended, a thrown ExitError or the problems it returned,
+ * into the exit code.
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { analyseCommand, analyseOptions } from './commands/analyse.js';
 import { checkConfigCommand, checkConfigOptions } from './commands/check-config.js';
-import type { Output } from './commands/common.js';
+import { type Output, VERSION } from './commands/common.js';
 import { explainCommand, explainOptions } from './commands/explain.js';
 import { statusCommand, statusOptions } from './commands/status.js';
-import { ExitCode, ExitError, UsageError } from './errors.js';
+import { ExitCode, ExitError, PROBLEM_EXIT_CODES, type Problem, UsageError } from './errors.js';
+
+/**
+ * A reader that went away (`ipanalyse --verbose LOG | head -1`) is no failure
+ * of the run: further output is dropped, and the exit code stays the run's.
+ */
+function quietOnBrokenPipe(stream: NodeJS.WriteStream): (text: string) => void {
+  let closed = false;
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    closed = true;
+  });
+  return (text) => {
+    if (!closed) stream.write(text);
+  };
+}
 
 const out: Output = {
-  stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
+  stdout: quietOnBrokenPipe(process.stdout),
+  stderr: quietOnBrokenPipe(process.stderr),
   stderrIsTerminal: process.stderr.isTTY === true,
 };
 
-async function main(argv: string[]): Promise<void> {
+async function main(argv: string[]): Promise<Problem[]> {
+  let problems: Problem[] = [];
   await yargs(argv)
     .scriptName('ipanalyse')
     .usage('$0 [options] LOGFILE [STARTDATE]\n\nAnalyse the access log and update the map of throttled (bulk), blocked and banned clients.')
-    .command('$0 <logfile> [startdate]', false, analyseOptions, (args) => analyseCommand(args, out))
-    .command('explain <ip> <logfile> [startdate]', 'what a run would decide for one address, and why (writes nothing)', explainOptions, (args) => explainCommand(args, out))
-    .command('status', 'the current map, its age and the last change-log lines', statusOptions, (args) => statusCommand(args, out))
-    .command('check-config', 'validate the settings and show every effective value and where it came from', checkConfigOptions, (args) => checkConfigCommand(args, out))
+    .command('$0 <logfile> [startdate]', false, analyseOptions, async (args) => {
+      problems = await analyseCommand(args, out);
+    })
+    .command('explain <ip> <logfile> [startdate]', 'what a run would decide for one address, and why (writes nothing)', explainOptions, async (args) => {
+      problems = await explainCommand(args, out);
+    })
+    .command('status', 'the current map, its age and the last change-log lines', statusOptions, async (args) => {
+      problems = await statusCommand(args, out);
+    })
+    .command('check-config', 'validate the settings and show every effective value and where it came from', checkConfigOptions, async (args) => {
+      problems = await checkConfigCommand(args, out);
+    })
     .strict()
-    .version(false)
+    .version(VERSION)
     .help()
     .fail((message, error) => {
       throw error ?? new UsageError(message);
     })
     .parseAsync();
+  return problems;
 }
 
 main(hideBin(process.argv)).then(
-  () => {
-    process.exitCode = ExitCode.ok;
+  (problems) => {
+    for (const problem of problems) out.stderr(`ipanalyse: ${problem.message}\n`);
+    // The most urgent problem comes first and says what to do.
+    process.exitCode = problems.length > 0 ? PROBLEM_EXIT_CODES[problems[0].kind] : ExitCode.ok;
   },
   (error: unknown) => {
     if (error instanceof ExitError) {
-      for (const line of error.message.split('\n')) process.stderr.write(`ipanalyse: ${line}\n`);
+      for (const line of error.message.split('\n')) out.stderr(`ipanalyse: ${line}\n`);
       process.exitCode = error.exitCode;
     } else {
-      process.stderr.write(`ipanalyse: internal error (a bug, please report it):\n${error instanceof Error ? error.stack : String(error)}\n`);
+      out.stderr(`ipanalyse: internal error (a bug, please report it):\n${error instanceof Error ? error.stack : String(error)}\n`);
       process.exitCode = ExitCode.internal;
     }
   },

@@ -80,9 +80,23 @@ export function describeSystemError(error: unknown, path: string): string {
   return `${path}: ${cause}`;
 }
 
-export class SafetyValveError extends ExitError {
-  constructor(message: string) {
-    super(message, ExitCode.safetyValve);
-    this.name = 'SafetyValveError';
-  }
+/**
+ * What went wrong after a run had written what it could: a value in the
+ * run's report, not an exception, so that the metrics, the warnings and the
+ * summary are still written. The CLI turns it into the exit code.
+ */
+export interface Problem {
+  kind: ProblemKind;
+  /** One line for the operator. */
+  message: string;
 }
+
+/** Each kind of problem and the exit code that says what to do about it. */
+export const PROBLEM_EXIT_CODES = {
+  /** New blocks withheld, everything else applied. */
+  'safety-valve': ExitCode.safetyValve,
+  /** The map is written, but the web server may not be using it. */
+  'on-change-failed': ExitCode.output,
+} as const satisfies Record<string, ExitCodeValue>;
+
+export type ProblemKind = keyof typeof PROBLEM_EXIT_CODES;

@@ -1,25 +1,26 @@
 /**
- * One run: stat, seek, read the window, aggregate, decide, render, write.
- * The only module that sequences I/O; every decision it makes is delegated to
- * a pure function, and the clock and the load average are read here once.
+ * One run: lock, read, plan, apply. The only module that sequences a run's
+ * I/O; what the run decides is the pure plan's (decide/plan.ts). The clock
+ * comes in as a value from the command; the load average is read here once,
+ * unless given.
  */
-import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import { buildAddressList } from './address/address-list.js';
-import { appendAtomically, removeStaleTempFiles, writeFileAtomic } from './write/atomic-write.js';
-import { renderChangeLines } from './write/change-log.js';
-import { OutputError, SafetyValveError, describeSystemError } from './errors.js';
-import { type Limits, adjustLimits } from './decide/limits.js';
+import type { Problem } from './errors.js';
 import { readLoadAverage } from './read/load-average.js';
 import type { LogFileRead, ProgressListener } from './read/log-source.js';
 import { analysisWindow, readWindow } from './read/read-window.js';
-import { type MapFormat, countStates, parseMap, renderGeo, renderMap } from './write/map-file.js';
-import { type Changes, type MapState, applySafetyValve, decideAll, previousClientState } from './decide/policy.js';
-import { acquireRunLock } from './write/run-lock.js';
+import type { AnalysisWindow, WindowStats } from './read/window-stats.js';
+import { type DecidePlan, type Plan, nothingToDecide, planRun } from './decide/plan.js';
+import type { Limits } from './decide/limits.js';
+import type { Changes, MapState } from './decide/policy.js';
 import type { Settings } from './settings/settings.js';
-import type { AnalysisWindow, ClientTable, WindowStats } from './read/window-stats.js';
+import { appendAtomically, removeStaleTempFiles, writeFileAtomic } from './write/atomic-write.js';
+import { type MapFormat, countStates } from './write/map-file.js';
+import { readMapText, writeIfChanged } from './write/map-store.js';
+import { runOnChange } from './write/on-change.js';
+import { acquireRunLock } from './write/run-lock.js';
 
 export interface RunOptions {
+  /** The effective settings, flags applied: BLOCKEDFILE, LOGFILE, GEO_FILE and ON_CHANGE say where to write. */
   settings: Settings;
   logFile: string;
   /** Start of the long window (a replay); default: `now` minus the long window. */
@@ -28,14 +29,9 @@ export interface RunOptions {
   now: Date;
   /** Overrides the load average file (replays and tests). */
   loadAverage?: number;
-  mapFile: string;
-  changeLogFile: string;
   format: MapFormat;
+  /** Decide and report; write nothing, take no lock. */
   dryRun: boolean;
-  /** nginx geo include of the blacklist, written alongside the map. */
-  geoFile?: string;
-  /** Shell command run after the map (or geo include) was rewritten. */
-  onChange?: string;
   progress?: ProgressListener;
 }
 
@@ -48,33 +44,35 @@ export interface RunReport {
   /** The files read, oldest first, and from where. */
   files: LogFileRead[];
   stats?: Omit<WindowStats, 'clients'> & { clients: number };
-  /** Every client's statistics, for `explain`; not part of the JSON summary. */
-  clientTable?: ClientTable;
   limits?: Limits;
   previous?: Record<MapState, number>;
-  /** The previous map as read, for `explain`; not part of the JSON summary. */
-  previousStates?: ReadonlyMap<string, MapState>;
   /** Problems worth an operator's attention that did not stop the run. */
   warnings: string[];
-  map?: { file: string; counts: Record<MapState, number>; changed: boolean; written: boolean; content: string; states: ReadonlyMap<string, MapState> };
+  map?: { file: string; counts: Record<MapState, number>; changed: boolean; written: boolean; content: string };
   changes?: Changes;
   changeLines?: string;
   /** Set when the safety valve withheld the new blocks. */
   safetyValve?: { reason: string; withheld: string[] };
   changeLogWritten: boolean;
   geoWritten?: boolean;
+  /** What went wrong after the run wrote what it could, most urgent first; the CLI makes the exit code of it. */
+  problems: Problem[];
+  /** The whole plan, for `explain`; not part of the JSON summary. */
+  plan: Plan;
 }
 
 /**
  * Runs the analysis under the map's lock (a dry run writes nothing and takes
- * no lock). Throws ExitErrors for the operator; the previous map stays whole.
+ * no lock). Throws ExitErrors when it cannot run at all, the previous map
+ * whole; problems after the writes come back in the report.
  */
 export async function runAnalysis(options: RunOptions): Promise<RunReport> {
   if (options.dryRun) return analyse(options, []);
-  const lock = acquireRunLock(options.mapFile);
+  const lock = acquireRunLock(options.settings.BLOCKEDFILE);
   try {
     const warnings = lock.warning ? [lock.warning] : [];
-    for (const file of [options.mapFile, options.changeLogFile, options.geoFile]) {
+    const { BLOCKEDFILE, LOGFILE, GEO_FILE } = options.settings;
+    for (const file of [BLOCKEDFILE, LOGFILE, GEO_FILE]) {
       if (file) for (const stale of removeStaleTempFiles(file)) warnings.push(`removed ${stale}, left by a run that was killed`);
     }
     return await analyse(options, warnings);
@@ -85,133 +83,62 @@ export async function runAnalysis(options: RunOptions): Promise<RunReport> {
 
 async function analyse(options: RunOptions, warnings: string[]): Promise<RunReport> {
   const { settings } = options;
+  const mapFile = settings.BLOCKEDFILE;
   const window = analysisWindow(settings, options.now, options.startDate);
   const { stats, logBytes, files } = await readWindow(options.logFile, settings, window, warnings, options.progress);
-  const report: RunReport = { logFile: options.logFile, logBytes, window, warnings, changeLogWritten: false, files };
-  if (!stats) {
-    report.skipped = `the log is smaller than MIN_LOG_SIZE (${logBytes} < ${settings.MIN_LOG_SIZE} bytes): not enough data`;
-    return leaveMapAsItIs(report, options);
-  }
-  report.stats = { ...stats, clients: stats.clients.size };
-  report.clientTable = stats.clients;
-  if (stats.linesInWindow === 0) {
-    // A wrong log or broken logging must not release every client at once.
-    report.skipped = 'no usable lines in the window: the map is left as it is';
-    return leaveMapAsItIs(report, options);
+  const previousMapText = readMapText(mapFile);
+  // Only a run that decides needs the load; a missing /proc/loadavg must not stop one that does not.
+  const decides = nothingToDecide(settings, stats, logBytes) === undefined;
+  const loadAverage = decides ? (options.loadAverage ?? readLoadAverage(settings.LOADAVG_FILE)) : undefined;
+  const plan = planRun({ settings, stats, logBytes, previousMapText, mapFile, loadAverage, now: options.now, format: options.format });
+
+  const report: RunReport = { logFile: options.logFile, logBytes, window, files, warnings, changeLogWritten: false, problems: [], plan };
+  if (stats) report.stats = { ...stats, clients: stats.clients.size };
+  report.warnings.push(...plan.warnings);
+  if (!plan.decided) {
+    report.skipped = plan.skipped;
+    if (plan.createEmptyMap && !options.dryRun) {
+      writeFileAtomic(mapFile, '');
+      report.warnings.push(`created an empty ${mapFile} so that the web server can start`);
+    }
+    return report;
   }
 
-  const previousText = readMapText(options.mapFile);
-  const previousMap = parseMap(previousText ?? '');
-  report.warnings.push(...previousMap.warnings.map((warning) => `${options.mapFile}:${warning}`));
-  const blacklist = bannedAddresses(settings, stats.clients.listedAddresses, previousMap.states);
-  let numbulks = 0;
-  for (const address of previousMap.states.keys()) {
-    if (previousClientState(previousMap.states, address, blacklist) === 'bulk') numbulks++;
+  report.limits = plan.limits;
+  report.previous = countStates(plan.previous);
+  report.safetyValve = plan.safetyValve;
+  report.map = { file: mapFile, counts: plan.map.counts, changed: plan.map.changed, written: false, content: plan.map.content };
+  report.changes = plan.changes;
+  report.changeLines = plan.changeLines;
+  if (!options.dryRun) {
+    const applied = apply(plan, settings);
+    report.map.written = applied.mapWritten;
+    report.geoWritten = applied.geoWritten || undefined;
+    report.changeLogWritten = applied.changeLogWritten;
+    if (applied.onChangeFailure) report.problems.push({ kind: 'on-change-failed', message: applied.onChangeFailure });
   }
-  report.previous = countStates(previousMap.states);
-  report.previousStates = previousMap.states;
-
-  const loadAverage = options.loadAverage ?? readLoadAverage(settings.LOADAVG_FILE);
-  const limits = adjustLimits(settings, loadAverage, stats.total200, numbulks);
-  report.limits = limits;
-  const valve = applySafetyValve({
-    decision: decideAll({ previous: previousMap.states, clients: stats.clients.entries(), limits, blacklist }),
-    previous: previousMap.states,
-    longTotalOf: (address) => stats.clients.get(address)?.longTotal ?? 0,
-    totalRequests: stats.linesInWindow,
-    maxNewBlocks: settings.MAX_NEW_BLOCKS,
-    maxBlockedShare: settings.MAX_BLOCKED_SHARE,
-  });
-  const decision = valve.decision;
-  report.safetyValve = valve.tripped ? { reason: valve.tripped, withheld: valve.withheld } : undefined;
-
-  const content = renderMap(decision.states, options.format);
-  const changed = content !== previousText;
-  report.map = { file: options.mapFile, counts: countStates(decision.states), changed, written: false, content, states: decision.states };
-  report.changes = decision.changes;
-  report.changeLines = renderChangeLines(options.now, decision.changes);
-  if (options.dryRun) return report;
-
-  if (changed) {
-    writeFileAtomic(options.mapFile, content);
-    report.map.written = true;
-  }
-  if (options.geoFile && writeGeoIfChanged(options.geoFile, settings.BLACKLIST)) report.geoWritten = true;
-  if (report.changeLines) {
-    appendAtomically(options.changeLogFile, report.changeLines);
-    report.changeLogWritten = true;
-  }
-  if ((report.map.written || report.geoWritten) && options.onChange) runOnChange(options.onChange, options.mapFile);
-  if (report.safetyValve) {
-    const sample = valve.withheld.slice(0, 5).join(', ') + (valve.withheld.length > 5 ? ', ...' : '');
-    throw new SafetyValveError(`safety valve: ${report.safetyValve.reason}; no new block written (withheld: ${sample}); everything else was applied`);
+  if (plan.safetyValve) {
+    const { reason, withheld } = plan.safetyValve;
+    const sample = withheld.slice(0, 5).join(', ') + (withheld.length > 5 ? ', ...' : '');
+    report.problems.push({ kind: 'safety-valve', message: `safety valve: ${reason}; no new block written (withheld: ${sample}); everything else was applied` });
   }
   return report;
 }
 
-/**
- * A run that decides nothing changes nothing, but makes sure a map exists:
- * neither Apache nor nginx starts when the file it includes is missing.
- */
-function leaveMapAsItIs(report: RunReport, options: RunOptions): RunReport {
-  if (!options.dryRun && readMapText(options.mapFile) === undefined) {
-    writeFileAtomic(options.mapFile, '');
-    report.warnings.push(`created an empty ${options.mapFile} so that the web server can start`);
-  }
-  return report;
+interface Applied {
+  mapWritten: boolean;
+  geoWritten: boolean;
+  changeLogWritten: boolean;
+  /** Why ON_CHANGE failed, when it did. */
+  onChangeFailure?: string;
 }
 
-/**
- * The addresses written as `ban`: the blacklisted ones, and every client of
- * a blacklisted network that showed up in the window or in the previous map,
- * since a map (unlike nginx's geo) cannot hold a network.
- */
-function bannedAddresses(settings: Settings, listedSeen: Iterable<string>, previous: ReadonlyMap<string, MapState>): ReadonlySet<string> {
-  const blacklist = buildAddressList(settings.BLACKLIST);
-  const bans = new Set(blacklist.addresses);
-  if (blacklist.networks.length > 0) {
-    for (const address of listedSeen) if (blacklist.has(address)) bans.add(address);
-    for (const address of previous.keys()) if (blacklist.has(address)) bans.add(address);
-  }
-  return bans;
+/** Writes what the plan says, in the order that keeps the web server's view consistent: map, geo, change log, reload. */
+function apply(plan: DecidePlan, settings: Settings): Applied {
+  if (plan.map.changed) writeFileAtomic(settings.BLOCKEDFILE, plan.map.content);
+  const geoWritten = settings.GEO_FILE !== undefined && writeIfChanged(settings.GEO_FILE, plan.geoContent);
+  if (plan.changeLines) appendAtomically(settings.LOGFILE, plan.changeLines);
+  const applied: Applied = { mapWritten: plan.map.changed, geoWritten, changeLogWritten: plan.changeLines !== '' };
+  if ((applied.mapWritten || geoWritten) && settings.ON_CHANGE) applied.onChangeFailure = runOnChange(settings.ON_CHANGE, settings.BLOCKEDFILE);
+  return applied;
 }
-
-/** Writes the nginx geo include of the blacklist (addresses and networks) when its content changed. */
-function writeGeoIfChanged(geoFile: string, blacklist: readonly string[]): boolean {
-  const content = renderGeo(blacklist);
-  if (readMapText(geoFile) === content) return false;
-  writeFileAtomic(geoFile, content);
-  return true;
-}
-
-const ON_CHANGE_TIMEOUT_MS = 60_000;
-
-/**
- * Runs the operator's command (e.g. `nginx -t && nginx -s reload`) after the
- * map changed. Its failure is an output error: the map is right, but the web
- * server may not use it yet.
- */
-function runOnChange(command: string, mapFile: string): void {
-  const result = spawnSync('/bin/sh', ['-c', command], {
-    env: { ...process.env, IPANALYSE_MAP: mapFile },
-    encoding: 'utf8',
-    timeout: ON_CHANGE_TIMEOUT_MS,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  if (result.error || result.status !== 0) {
-    const how = result.error ? result.error.message : result.signal ? `killed by ${result.signal}` : `exit ${result.status}`;
-    const said = `${result.stderr ?? ''}${result.stdout ?? ''}`.trim().split('\n')[0];
-    throw new OutputError(`the map was written, but ON_CHANGE '${command}' failed (${how})${said ? `: ${said}` : ''}`);
-  }
-}
-
-/** The previous map's text, or undefined when there is none yet. */
-export function readMapText(mapFile: string): string | undefined {
-  try {
-    return fs.readFileSync(mapFile, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new OutputError(`cannot read the previous map ${describeSystemError(error, mapFile)}`);
-  }
-}
-

@@ -32,13 +32,11 @@ async function analyse(files: Record<string, string | Buffer>, overrides: Partia
   fs.mkdirSync(dir);
   for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), content);
   return runAnalysis({
-    settings: { ...settings, ...overrides },
+    settings: { ...settings, ...overrides, BLOCKEDFILE: path.join(dir, 'ip_blocks.map'), LOGFILE: path.join(dir, 'changes.log') },
     logFile: path.join(dir, 'access.log'),
     now,
     startDate,
     loadAverage: 14,
-    mapFile: path.join(dir, 'ip_blocks.map'),
-    changeLogFile: path.join(dir, 'changes.log'),
     format: 'apache',
     dryRun: true,
   });

@@ -328,6 +328,8 @@ describe('whole runs', () => {
             UA_BLOCKLIST,
             WHITELIST: ['192.0.2.1'],
             BLACKLIST: ['192.0.2.2', '2001:db8::bad'],
+            BLOCKEDFILE: mapFile,
+            LOGFILE: path.join(dir, 'restricted_ip.log'),
           };
           let report: RunReport | undefined;
           try {
@@ -336,8 +338,6 @@ describe('whole runs', () => {
               logFile,
               now: new Date(WINDOW_END * 1000),
               loadAverage,
-              mapFile,
-              changeLogFile: path.join(dir, 'restricted_ip.log'),
               format,
               dryRun: false,
             });

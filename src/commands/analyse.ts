@@ -1,10 +1,12 @@
 /** The main job: `ipanalyse [options] LOGFILE [STARTDATE]`, run by cron. */
+import fs from 'node:fs';
 import type { Argv } from 'yargs';
-import { writeFileAtomic } from '../write/atomic-write.js';
-import { renderMetrics } from '../report/metrics.js';
+import type { Problem } from '../errors.js';
 import type { ProgressListener } from '../read/log-source.js';
-import { runAnalysis } from '../run.js';
+import { lastSuccessOf, renderMetrics } from '../report/metrics.js';
 import { renderJson, renderSummary } from '../report/summary.js';
+import { runAnalysis } from '../run.js';
+import { writeFileAtomic } from '../write/atomic-write.js';
 import { type Output, resolveAnalysisInputs, resolveSettings, withAnalysisOptions } from './common.js';
 
 export function analyseOptions<T>(y: Argv<T>) {
@@ -18,26 +20,26 @@ export function analyseOptions<T>(y: Argv<T>) {
 
 type AnalyseArgs = Awaited<ReturnType<typeof analyseOptions>['argv']>;
 
-export async function analyseCommand(args: AnalyseArgs, out: Output): Promise<void> {
+/** Runs, then writes the metrics and prints everything, whatever the outcome; returns the problems for the CLI's exit code. */
+export async function analyseCommand(args: AnalyseArgs, out: Output): Promise<Problem[]> {
   const inputs = resolveAnalysisInputs(args);
-  const { loaded, mapFile, changeLogFile } = await resolveSettings(args);
+  const { settings } = await resolveSettings(args);
   const dryRun = args['dry-run'];
-  const { settings } = loaded;
   const started = performance.now();
   const report = await runAnalysis({
     settings,
     ...inputs,
-    mapFile,
-    changeLogFile,
     format: args.format,
     dryRun,
-    geoFile: args.geo ?? settings.GEO_FILE,
-    onChange: args['on-change'] ?? settings.ON_CHANGE,
     progress: out.stderrIsTerminal ? showProgress(out) : undefined,
   });
 
-  const metricsFile = args.metrics ?? settings.METRICS_FILE;
-  if (metricsFile && !dryRun) writeFileAtomic(metricsFile, renderMetrics(report, (performance.now() - started) / 1000, new Date()));
+  const metricsFile = settings.METRICS_FILE;
+  if (metricsFile && !dryRun) {
+    // A failed run must not look like a success to the alert on the last success's age.
+    const lastSuccess = report.problems.length === 0 ? new Date() : lastSuccessOf(readPreviousMetrics(metricsFile));
+    writeFileAtomic(metricsFile, renderMetrics(report, (performance.now() - started) / 1000, lastSuccess));
+  }
   for (const warning of report.warnings) out.stderr(`ipanalyse: warning: ${warning}\n`);
   if (report.stats && report.stats.linesInWindow === 0 && report.stats.garbageLines > 0) {
     out.stderr(`ipanalyse: ${report.logFile}: no usable lines (${report.stats.garbageLines} lines could not be read as combined log format); the map is left as it is\n`);
@@ -46,6 +48,16 @@ export async function analyseCommand(args: AnalyseArgs, out: Output): Promise<vo
   else if (args.verbose) out.stdout(renderSummary(report, dryRun));
   if (dryRun && !args.json) {
     out.stdout(`--- map ${report.map?.file ?? ''} (not written)\n${report.map?.content ?? ''}--- change log (not written)\n${report.changeLines ?? ''}`);
+  }
+  return report.problems;
+}
+
+/** The metrics file as the last run left it; '' when there is none or it cannot be read (it is rewritten anyway). */
+function readPreviousMetrics(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
   }
 }
 

@@ -1,5 +1,6 @@
 /** `ipanalyse check-config`: validates the settings and shows every effective value and its origin. */
 import type { Argv } from 'yargs';
+import type { Problem } from '../errors.js';
 import { defaultSettingsFile } from '../settings/load-settings.js';
 import { renderSettingsJson, renderSettingsTable } from '../report/settings-table.js';
 import { BASE_DIR, JSON_OPTION, type Output, SETTINGS_OPTION, resolveSettings } from './common.js';
@@ -11,8 +12,9 @@ export function checkConfigOptions<T>(y: Argv<T>) {
 type CheckConfigArgs = Awaited<ReturnType<typeof checkConfigOptions>['argv']>;
 
 /** An invalid file throws the same ConfigError as a run (exit 78, every problem). */
-export async function checkConfigCommand(args: CheckConfigArgs, out: Output): Promise<void> {
+export async function checkConfigCommand(args: CheckConfigArgs, out: Output): Promise<Problem[]> {
   const { loaded } = await resolveSettings({ settings: args.settings });
   const settingsFile = args.settings ?? defaultSettingsFile(BASE_DIR);
   out.stdout(args.json ? renderSettingsJson(loaded) : renderSettingsTable(loaded, settingsFile));
+  return [];
 }

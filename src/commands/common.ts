@@ -7,7 +7,7 @@ import { UsageError } from '../errors.js';
 import { loadSettings } from '../settings/load-settings.js';
 import { parseLocalDateTime } from '../local-time.js';
 import { MAP_FORMATS, type MapFormat } from '../write/map-file.js';
-import type { LoadedSettings } from '../settings/settings.js';
+import type { LoadedSettings, Settings } from '../settings/settings.js';
 
 /**
  * The installation's base directory (the original's BASEDIR): settings/ and
@@ -23,6 +23,9 @@ function findPackageRoot(start: string): string {
     if (path.dirname(dir) === dir) throw new Error(`no package.json above ${start}: ipanalyse is not installed as built`);
   }
 }
+
+/** The installed version, as package.json says. */
+export const VERSION: string = JSON.parse(fs.readFileSync(path.join(BASE_DIR, 'package.json'), 'utf8')).version;
 
 /** Where a command writes: the CLI passes process.stdout/stderr, tests may pass anything. */
 export interface Output {
@@ -58,22 +61,40 @@ export function parseDateArgument(text: string, what: string): Date {
   return date;
 }
 
+/** The flags that stand in for a setting; each overrides the setting named beside it. */
 export interface SettingsArgs {
   settings?: string;
+  /** BLOCKEDFILE */
   map?: string;
+  /** LOGFILE */
   changelog?: string;
+  /** GEO_FILE */
+  geo?: string;
+  /** ON_CHANGE */
+  'on-change'?: string;
+  /** METRICS_FILE */
+  metrics?: string;
 }
 
-export interface ResolvedPaths {
+export interface ResolvedSettings {
   loaded: LoadedSettings;
-  mapFile: string;
-  changeLogFile: string;
+  /** The settings in force: flag, then setting, then default. */
+  settings: Settings;
 }
 
-/** Loads the settings and applies the flags over them: flag, then setting, then default. */
-export async function resolveSettings(args: SettingsArgs): Promise<ResolvedPaths> {
+/** Loads the settings and applies the flags over them: the one place where flag, setting and default meet. */
+export async function resolveSettings(args: SettingsArgs): Promise<ResolvedSettings> {
   const loaded = await loadSettings(args.settings, BASE_DIR);
-  return { loaded, mapFile: args.map ?? loaded.settings.BLOCKEDFILE, changeLogFile: args.changelog ?? loaded.settings.LOGFILE };
+  const file = loaded.settings;
+  const settings: Settings = {
+    ...file,
+    BLOCKEDFILE: args.map ?? file.BLOCKEDFILE,
+    LOGFILE: args.changelog ?? file.LOGFILE,
+    GEO_FILE: args.geo ?? file.GEO_FILE,
+    ON_CHANGE: args['on-change'] ?? file.ON_CHANGE,
+    METRICS_FILE: args.metrics ?? file.METRICS_FILE,
+  };
+  return { loaded, settings };
 }
 
 export interface AnalysisArgs extends SettingsArgs {

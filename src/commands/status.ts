@@ -1,10 +1,9 @@
 /** `ipanalyse status`: the current map and the last change-log lines. Reads only; takes no lock. */
-import fs from 'node:fs';
 import type { Argv } from 'yargs';
-import { InputError, UsageError, describeSystemError } from '../errors.js';
-import { readMapText } from '../run.js';
+import { InputError, type Problem, UsageError, describeSystemError } from '../errors.js';
 import { type Status, renderStatus, renderStatusJson, summariseMap } from '../report/status.js';
 import { readLastLines } from '../read/tail-lines.js';
+import { readMapWithAge } from '../write/map-store.js';
 import { type Output, resolveNow, resolveSettings, withSettingsOptions } from './common.js';
 
 export function statusOptions<T>(y: Argv<T>) {
@@ -15,20 +14,19 @@ export function statusOptions<T>(y: Argv<T>) {
 
 type StatusArgs = Awaited<ReturnType<typeof statusOptions>['argv']>;
 
-export async function statusCommand(args: StatusArgs, out: Output): Promise<void> {
+export async function statusCommand(args: StatusArgs, out: Output): Promise<Problem[]> {
   if (!(Number.isSafeInteger(args.lines) && args.lines >= 0)) throw new UsageError('--lines needs a whole number of 0 or more');
   const now = resolveNow(args.now);
-  const { mapFile, changeLogFile } = await resolveSettings(args);
-
-  const text = readMapText(mapFile);
-  // Stat after reading: a run renaming a new map over it in between only makes the time a little newer.
-  const modified = text === undefined ? undefined : fs.statSync(mapFile, { throwIfNoEntry: false })?.mtime;
+  const { settings } = await resolveSettings(args);
+  const mapFile = settings.BLOCKEDFILE;
+  const map = readMapWithAge(mapFile);
   const status: Status = {
     mapFile,
-    map: text !== undefined && modified ? summariseMap(mapFile, text, modified, now) : null,
-    changeLog: { file: changeLogFile, lines: tail(changeLogFile, args.lines) },
+    map: map ? summariseMap(mapFile, map.text, map.modified, now) : null,
+    changeLog: { file: settings.LOGFILE, lines: tail(settings.LOGFILE, args.lines) },
   };
   out.stdout(args.json ? renderStatusJson(status) : renderStatus(status));
+  return [];
 }
 
 /** The last lines, or null when there is no change log yet. */

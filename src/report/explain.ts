@@ -1,29 +1,24 @@
 /**
  * `explain`: what a run decides for one address and why, in plain words.
- * The verdict and the limits are taken from the run's own report (a dry
+ * The verdict, its reason and the limits come from the run's own plan (a dry
  * run), never recomputed here, so they cannot drift from what cron does;
- * this module only adds the reasons. Pure.
+ * this module only puts them into words. Pure.
  */
-import { buildAddressList, isNonGlobal } from '../address/address-list.js';
+import { buildAddressList } from '../address/address-list.js';
 import { type Limits, formatNumber } from '../decide/limits.js';
-import { CHANGE_KINDS, type ChangeKind, type MapState, decide, previousClientState } from '../decide/policy.js';
-import type { RunReport } from '../run.js';
-import type { SettingOrigins, Settings } from '../settings/settings.js';
+import type { ChangeKind, MapState } from '../decide/policy.js';
 import { describeWindow, formatLocalTime } from '../local-time.js';
 import type { AnalysisWindow, ClientStats } from '../read/window-stats.js';
+import type { RunReport } from '../run.js';
+import type { SettingOrigins, Settings } from '../settings/settings.js';
 
 export interface ExplainInput {
   /** Canonical. */
   address: string;
   settings: Settings;
   origins: SettingOrigins;
-  mapFile: string;
-  /** The previous map, as read. */
-  previous: ReadonlyMap<string, MapState>;
-  /** The dry run's report: the decision exactly as a run makes it. */
+  /** The dry run's report: the plan exactly as a run makes it. */
   report: RunReport;
-  /** The address's statistics over the same window; undefined when it has none. */
-  stats: ClientStats | undefined;
 }
 
 export interface Explanation {
@@ -42,36 +37,34 @@ export interface Explanation {
 
 export function explainAddress(input: ExplainInput): Explanation {
   const { address, settings, report } = input;
+  const { plan } = report;
   const listed = listingOf(address, settings, input.origins);
-  const before = input.previous.get(address) ?? null;
-  const common = { address, window: report.window, mapFile: input.mapFile, listed, previous: before, stats: input.stats ?? null };
-  if (report.skipped || !report.map || !report.changes || !report.limits) {
-    const skipped = report.skipped ?? 'nothing decided';
-    const rule = `a run decides nothing, ${skipped}; the map keeps ${before ? `'${before}'` : 'no entry'} for this address`;
-    return { ...common, limits: null, skipped, verdict: { state: before, change: null, rule } };
+  const before = plan.previous.get(address) ?? null;
+  const common = { address, window: report.window, mapFile: settings.BLOCKEDFILE, listed, previous: before };
+  if (!plan.decided) {
+    const rule = `a run decides nothing, ${plan.skipped}; the map keeps ${before ? `'${before}'` : 'no entry'} for this address`;
+    return { ...common, stats: null, limits: null, skipped: plan.skipped, verdict: { state: before, change: null, rule } };
   }
 
-  const state = report.map.states.get(address) ?? null;
-  const { changes, limits } = report;
-  const change = CHANGE_KINDS.find((kind) => changes[kind].includes(address)) ?? null;
-  const carried = previousClientState(input.previous, address, new Set(settings.BLACKLIST));
-  const released = carried ? `; was ${carried === 'block' ? 'blocked' : 'bulk'}: released` : '';
+  const why = plan.why(address);
+  const { limits } = plan;
+  const released = why.carried ? `; was ${why.carried === 'block' ? 'blocked' : 'bulk'}: released` : '';
+  const { reason } = why;
   let rule: string;
-  if (state === 'ban' && listed?.list === 'BLACKLIST') rule = `blacklisted (BLACKLIST, ${listed.origin}): always ban`;
-  else if (input.stats) {
-    const verdict = decide(carried, input.stats, limits);
-    rule = verdict.rule;
-    if (before === 'ban') rule = `was banned but is no longer blacklisted, so it is judged afresh: ${rule}`;
-    if (report.safetyValve?.withheld.includes(address)) rule += `; but the safety valve closed (${report.safetyValve.reason}), so this new block is withheld`;
-  } else if (listed?.list === 'WHITELIST') rule = `whitelisted (WHITELIST, ${listed.origin}): never restricted, never in the map${released}`;
-  else if (settings.EXCLUDE_NON_GLOBAL && isNonGlobal(address)) rule = `not a global address, and EXCLUDE_NON_GLOBAL leaves those out${released}`;
+  if (reason.kind === 'blacklisted') rule = `blacklisted (BLACKLIST, ${listed?.origin ?? 'a blacklisted network'}): always ban`;
+  else if (reason.kind === 'judged') {
+    rule = reason.rule;
+    if (reason.wasBanned) rule = `was banned but is no longer blacklisted, so it is judged afresh: ${rule}`;
+    if (reason.withheldBy) rule += `; but the safety valve closed (${reason.withheldBy}), so this new block is withheld`;
+  } else if (reason.kind === 'whitelisted') rule = `whitelisted (WHITELIST, ${listed?.origin}): never restricted, never in the map${released}`;
+  else if (reason.kind === 'non-global') rule = `not a global address, and EXCLUDE_NON_GLOBAL leaves those out${released}`;
   else rule = `made no request in the window${released || ': no restriction'}`;
 
   const bulkLongLimitReason =
     limits.bulkLongLimit === settings.BULK_LOWER
       ? `BULK_LOWER (CPU load ${limits.cpuload} is high)`
       : `BULKLONG_LIMIT - BULK_LOADFAC * (cpuload ${limits.cpuload} - 14)`;
-  return { ...common, limits: { ...limits, bulkLongLimitReason }, skipped: null, verdict: { state, change, rule } };
+  return { ...common, stats: why.stats ?? null, limits: { ...limits, bulkLongLimitReason }, skipped: null, verdict: { state: why.state, change: why.change, rule } };
 }
 
 function listingOf(address: string, settings: Settings, origins: SettingOrigins): Explanation['listed'] {

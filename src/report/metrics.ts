@@ -1,8 +1,9 @@
 /**
  * The run as a Prometheus textfile, for node_exporter's textfile collector.
- * Pure: the caller passes the duration and the finishing time.
+ * Pure: the caller passes the duration and the last success's time.
  */
 import { CHANGE_KINDS } from '../decide/policy.js';
+import { PROBLEM_EXIT_CODES, type ProblemKind } from '../errors.js';
 import type { RunReport } from '../run.js';
 
 function metric(lines: string[], name: string, help: string, samples: [labels: string, value: number][]): void {
@@ -10,7 +11,14 @@ function metric(lines: string[], name: string, help: string, samples: [labels: s
   for (const [labels, value] of samples) lines.push(`${name}${labels} ${Number.isFinite(value) ? value : 'NaN'}`);
 }
 
-export function renderMetrics(report: RunReport, durationSeconds: number, finishedAt: Date): string {
+const LAST_SUCCESS = 'ipanalyse_last_success_timestamp_seconds';
+
+/**
+ * Renders the metrics of a run. `lastSuccess` is now for a run without
+ * problems; after a problem it is the previous file's value (lastSuccessOf),
+ * so that an alert on its age fires; undefined leaves it out.
+ */
+export function renderMetrics(report: RunReport, durationSeconds: number, lastSuccess: Date | undefined): string {
   const lines: string[] = [];
   const counts = report.map?.counts;
   if (counts) metric(lines, 'ipanalyse_clients', 'Clients in the map, per state.', Object.entries(counts).map(([state, n]) => [`{state="${state}"}`, n]));
@@ -38,6 +46,14 @@ export function renderMetrics(report: RunReport, durationSeconds: number, finish
   }
   metric(lines, 'ipanalyse_skipped', '1 when the last run decided nothing (log too small, no usable line).', [['', report.skipped ? 1 : 0]]);
   metric(lines, 'ipanalyse_run_duration_seconds', 'How long the last run took.', [['', durationSeconds]]);
-  metric(lines, 'ipanalyse_last_success_timestamp_seconds', 'When a run last finished without error, Unix time.', [['', Math.floor(finishedAt.getTime() / 1000)]]);
+  const kinds = Object.keys(PROBLEM_EXIT_CODES) as ProblemKind[];
+  metric(lines, 'ipanalyse_problem', '1 when the last run ended with this problem (safety valve, ON_CHANGE failed), else 0.', kinds.map((kind) => [`{kind="${kind}"}`, report.problems.some((p) => p.kind === kind) ? 1 : 0]));
+  if (lastSuccess) metric(lines, LAST_SUCCESS, 'When a run last finished without a problem, Unix time.', [['', Math.floor(lastSuccess.getTime() / 1000)]]);
   return `${lines.join('\n')}\n`;
+}
+
+/** The last success's time in a metrics file this module wrote, or undefined. */
+export function lastSuccessOf(metricsText: string): Date | undefined {
+  const match = new RegExp(`^${LAST_SUCCESS} (\\d+)$`, 'm').exec(metricsText);
+  return match ? new Date(Number(match[1]) * 1000) : undefined;
 }

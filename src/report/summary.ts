@@ -48,7 +48,7 @@ export function renderSummary(report: RunReport, dryRun: boolean): string {
 
 /** The report as one JSON object; the map's content is left out (it is in the map file). */
 export function renderJson(report: RunReport, dryRun: boolean): string {
-  const { map, clientTable, previousStates, ...rest } = report;
+  const { map, plan, ...rest } = report;
   const mapSummary = map && { file: map.file, counts: map.counts, changed: map.changed, written: map.written };
   return `${JSON.stringify({ ...rest, map: mapSummary, dryRun, window: { ...report.window, startLocal: formatLocalTime(report.window.start), endLocal: formatLocalTime(report.window.end) } })}\n`;
 }
