@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { readIfExists } from './support/files.js';
-import { CLI, FIXTURES } from './support/paths.js';
+import { CLI, FIXTURES, REPO_ROOT } from './support/paths.js';
 import { CHILD_ENV, runCli } from './support/run-cli.js';
 import { formatLogTimestamp, mulberry32 } from './support/log-generator.js';
 
@@ -155,6 +155,27 @@ function mountTmpfs(directory: string, size: string): string {
 }
 
 /** Fills the file system of `directory` with a filler file, then frees `freePages` whole pages of it. */
+/**
+ * What a run needs, copied under `dir` (world-readable, as scratch is): the
+ * CLI, its bundle, package.json (which marks the installation's base
+ * directory) and the small case's inputs.
+ */
+function installCopy(dir: string): { cli: string; caseDir: string } {
+  const caseDir = path.join(dir, 'case');
+  for (const [from, to] of [
+    [CLI, path.join(dir, 'bin/ipanalyse')],
+    [path.join(REPO_ROOT, 'dist/ipanalyse.js'), path.join(dir, 'dist/ipanalyse.js')],
+    [path.join(REPO_ROOT, 'package.json'), path.join(dir, 'package.json')],
+    [path.join(SMALL, 'ip_blocks.conf'), path.join(caseDir, 'ip_blocks.conf')],
+    [path.join(SMALL, 'access.log'), path.join(caseDir, 'access.log')],
+  ]) {
+    fs.mkdirSync(path.dirname(to), { recursive: true, mode: 0o755 });
+    fs.copyFileSync(from, to);
+    fs.chmodSync(to, 0o644);
+  }
+  return { cli: path.join(dir, 'bin/ipanalyse'), caseDir };
+}
+
 function fillUp(directory: string, freePages: number): void {
   const filler = path.join(directory, 'filler');
   const fd = fs.openSync(filler, 'w');
@@ -439,12 +460,15 @@ describe('nothing lost, nothing broken: real runs of bin/ipanalyse', () => {
     test('no write permission (run as nobody): exit 74 naming the path, the previous map intact', (t) => {
       if (process.getuid?.() !== 0) return t.skip('needs root to run the CLI as nobody');
       if (spawnSync('setpriv', ['--version']).status !== 0) return t.skip('setpriv is not installed');
+      // The clone may sit where nobody cannot enter (root's 0700 home): nobody runs a copy of the installation from scratch.
+      const installed = installCopy(path.join(scratch, 'installed'));
       const work = newWork();
       fs.chmodSync(work, 0o755);
       const mapFile = path.join(work, MAP);
       fs.writeFileSync(mapFile, original);
       const changeLog = path.join(scratch, `${path.basename(work)}-${CHANGES}`);
-      const result = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, ...small(mapFile, changeLog)], {
+      const args = small(mapFile, changeLog).map((arg) => arg.replace(SMALL, installed.caseDir));
+      const result = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, installed.cli, ...args], {
         cwd: work,
         env: CHILD_ENV,
         encoding: 'utf8',

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -197,6 +198,29 @@ describe('check-config', () => {
       assert.match(problems[0], /ip_blocks\.conf:1 BULKLONG_LIMIT: /);
       assert.match(problems[1], /ip_blocks\.conf:2 BULK_LOWR: unknown setting; did you mean BULK_LOWER\?/);
       assert.match(problems[2], /ip_blocks\.conf:3 WHITELIST: /);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('--version', () => {
+  test("prints package.json's version and exits 0", () => {
+    const result = runCli(['--version']);
+    assert.equal(result.status, 0, result.stderr);
+    const { version } = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+    assert.equal(result.stdout.trim(), version);
+  });
+});
+
+describe('a reader that goes away', () => {
+  test('`ipanalyse --verbose LOG | head -1` ends quietly with the run\'s exit code', () => {
+    const dir = workDir('epipe');
+    try {
+      const script = `'${process.execPath}' '${path.join(REPO_ROOT, 'bin/ipanalyse')}' ${[...paths(dir), ...CLOCK, '--dry-run', '--verbose', LOG].map((a) => `'${a}'`).join(' ')} 2>'${dir}/stderr' | head -c 1 >/dev/null; echo "\${PIPESTATUS[0]}"`;
+      const result = spawnSync('bash', ['-c', script], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', TZ: 'UTC' } });
+      assert.equal(result.stdout.trim(), '0');
+      assert.doesNotMatch(fs.readFileSync(path.join(dir, 'stderr'), 'utf8'), /EPIPE|internal error/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -106,6 +106,46 @@ describe('lists with networks', () => {
   });
 });
 
+describe('a run that ends with a problem still reports everything', () => {
+  const VALVE_CASE = path.join(FIXTURES, 'cases/safety-valve-load-balancer');
+  function valveDir(): string {
+    const dir = path.join(work, `run-${dirs++}`);
+    fs.mkdirSync(dir);
+    for (const name of ['access.log', 'ip_blocks.conf', 'previous.map']) fs.copyFileSync(path.join(VALVE_CASE, name), path.join(dir, name));
+    fs.copyFileSync(path.join(dir, 'previous.map'), path.join(dir, 'ip_blocks.map'));
+    return dir;
+  }
+  const summaryOf = (stdout: string) => JSON.parse(stdout) as { safetyValve?: { withheld: string[] }; problems: { kind: string; message: string }[]; map: { written: boolean } };
+
+  test('safety valve tripped: --metrics written, --json printed, exit 65', () => {
+    const dir = valveDir();
+    // A success first, so that there is a last-success time the failed run must not advance.
+    fs.writeFileSync(path.join(dir, 'ipanalyse.prom'), 'ipanalyse_last_success_timestamp_seconds 1700000000\n');
+    const result = run(dir, '--metrics', 'ipanalyse.prom', '--json');
+    assert.equal(result.status, 65, result.stderr);
+    assert.match(result.stderr, /safety valve: 198\.51\.100\.7 made 100% of all requests/);
+    const summary = summaryOf(result.stdout);
+    assert.deepEqual(summary.safetyValve?.withheld, ['198.51.100.7']);
+    assert.deepEqual(summary.problems.map((p) => p.kind), ['safety-valve']);
+    const metrics = read(dir, 'ipanalyse.prom');
+    assert.match(metrics, /^ipanalyse_problem\{kind="safety-valve"\} 1$/m);
+    assert.match(metrics, /^ipanalyse_problem\{kind="on-change-failed"\} 0$/m);
+    assert.match(metrics, /^ipanalyse_last_success_timestamp_seconds 1700000000$/m, 'the last success stays where it was');
+  });
+  test('ON_CHANGE failed: --metrics written, --verbose printed, exit 74', () => {
+    const dir = setUp();
+    const result = run(dir, '--metrics', 'ipanalyse.prom', '--verbose', '--on-change', 'exit 3');
+    assert.equal(result.status, 74, result.stderr);
+    assert.match(result.stderr, /ON_CHANGE 'exit 3' failed \(exit 3\)/);
+    assert.match(result.stdout, /^map: +\d+ bulk, \d+ block, \d+ ban -> ip_blocks\.map \(written\)$/m);
+    assert.match(result.stdout, /^changes:$/m);
+    const metrics = read(dir, 'ipanalyse.prom');
+    assert.match(metrics, /^ipanalyse_problem\{kind="on-change-failed"\} 1$/m);
+    assert.match(metrics, /^ipanalyse_clients\{state="bulk"\} 1$/m);
+    assert.doesNotMatch(metrics, /last_success/, 'no success ever: no last-success time');
+  });
+});
+
 describe('metrics and the map file', () => {
   test('--metrics writes a Prometheus textfile', () => {
     const dir = setUp();
