@@ -116,7 +116,7 @@ export function resolveNow(now: string | undefined): Date {
   return now === undefined ? new Date() : parseDateArgument(now, '--now');
 }
 
-/** Reads the clock once, here at the edge, unless --now replaces it. */
+/** The analysis inputs from the command line, checked; the clock is read once, by resolveNow. */
 export function resolveAnalysisInputs(args: AnalysisArgs): AnalysisInputs {
   if (args.loadavg !== undefined && !(Number.isFinite(args.loadavg) && args.loadavg >= 0)) {
     throw new UsageError('--loadavg needs a number of 0 or more');

@@ -146,15 +146,15 @@ export async function generationsToRead(generations: Generation[], from: number)
   return chosen;
 }
 
-/**
- * Feeds the lines from `seekTarget` on to the reader, file after file, and
- * stops as soon as the reader has seen the window's end.
- */
 /** Told how far reading a file has come, for a progress display on long replays. */
 export type ProgressListener = (file: string, bytesDone: number, bytesTotal: number) => void;
 
 const PROGRESS_STEP_BYTES = 32 * 1024 * 1024;
 
+/**
+ * Feeds the lines from `seekTarget` on to the reader, file after file, and
+ * stops as soon as the reader has seen the window's end.
+ */
 export async function readGenerations(
   generations: Generation[],
   seekTarget: number,

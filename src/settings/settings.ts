@@ -54,7 +54,6 @@ export interface Settings {
   MAX_BLOCKED_SHARE: number;
 }
 
-/** Where an effective value came from: `default`, or `FILE:LINE`. */
 /** Where each setting's value came from: `FILE:LINE`, or 'default'. */
 export type SettingOrigins = Record<keyof Settings, string>;
 
@@ -65,7 +64,6 @@ export interface LoadedSettings {
   file: string | undefined;
 }
 
-/** The original's defaults. Paths hang off the installation's base directory, as in the original. */
 /** Every setting at its default, each with the origin 'default'. */
 export function defaultsWithOrigins(baseDir: string): { settings: Settings; origins: SettingOrigins } {
   const settings = defaultSettings(baseDir);
@@ -73,6 +71,7 @@ export function defaultsWithOrigins(baseDir: string): { settings: Settings; orig
   return { settings, origins };
 }
 
+/** The original's defaults. Paths hang off the installation's base directory, as in the original. */
 export function defaultSettings(baseDir: string): Settings {
   return {
     BLOCKEDFILE: `${baseDir}/settings/ip_blocks.map`,
