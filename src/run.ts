@@ -16,7 +16,7 @@ import type { Settings } from './settings/settings.js';
 import { appendAtomically, removeStaleTempFiles, writeFileAtomic } from './write/atomic-write.js';
 import { type MapFormat, countStates } from './write/map-file.js';
 import { readMapText, writeIfChanged } from './write/map-store.js';
-import { runOnChange } from './write/on-change.js';
+import { clearPendingReload, markReloadPending, readPendingReload, runOnChange } from './write/on-change.js';
 import { acquireRunLock } from './write/run-lock.js';
 
 export interface RunOptions {
@@ -97,9 +97,12 @@ async function analyse(options: RunOptions, warnings: string[]): Promise<RunRepo
   report.warnings.push(...plan.warnings);
   if (!plan.decided) {
     report.skipped = plan.skipped;
-    if (plan.createEmptyMap && !options.dryRun) {
-      writeFileAtomic(mapFile, '');
-      report.warnings.push(`created an empty ${mapFile} so that the web server can start`);
+    if (!options.dryRun) {
+      if (plan.createEmptyMap) {
+        writeFileAtomic(mapFile, '');
+        report.warnings.push(`created an empty ${mapFile} so that the web server can start`);
+      }
+      await reloadIfNeeded(settings, false, report);
     }
     return report;
   }
@@ -115,7 +118,7 @@ async function analyse(options: RunOptions, warnings: string[]): Promise<RunRepo
     report.map.written = applied.mapWritten;
     report.geoWritten = applied.geoWritten || undefined;
     report.changeLogWritten = applied.changeLogWritten;
-    if (applied.onChangeFailure) report.problems.push({ kind: 'on-change-failed', message: applied.onChangeFailure });
+    await reloadIfNeeded(settings, applied.mapWritten || applied.geoWritten, report);
   }
   if (plan.safetyValve) {
     const { reason, withheld } = plan.safetyValve;
@@ -129,16 +132,39 @@ interface Applied {
   mapWritten: boolean;
   geoWritten: boolean;
   changeLogWritten: boolean;
-  /** Why ON_CHANGE failed, when it did. */
-  onChangeFailure?: string;
 }
 
-/** Writes what the plan says, in the order that keeps the web server's view consistent: map, geo, change log, reload. */
+/** Writes what the plan says: map, geo include, change log. */
 function apply(plan: DecidePlan, settings: Settings): Applied {
   if (plan.map.changed) writeFileAtomic(settings.BLOCKEDFILE, plan.map.content);
   const geoWritten = settings.GEO_FILE !== undefined && writeIfChanged(settings.GEO_FILE, plan.geoContent);
   if (plan.changeLines) appendAtomically(settings.LOGFILE, plan.changeLines);
-  const applied: Applied = { mapWritten: plan.map.changed, geoWritten, changeLogWritten: plan.changeLines !== '' };
-  if ((applied.mapWritten || geoWritten) && settings.ON_CHANGE) applied.onChangeFailure = runOnChange(settings.ON_CHANGE, settings.BLOCKEDFILE);
-  return applied;
+  return { mapWritten: plan.map.changed, geoWritten, changeLogWritten: plan.changeLines !== '' };
+}
+
+/**
+ * Runs ON_CHANGE when this run rewrote the map or the geo include, or when
+ * an earlier reload failed and none has succeeded since: until then the web
+ * server may be serving an old map, so every run retries and says so.
+ */
+async function reloadIfNeeded(settings: Settings, rewrote: boolean, report: RunReport): Promise<void> {
+  const mapFile = settings.BLOCKEDFILE;
+  const pending = readPendingReload(mapFile);
+  if (!settings.ON_CHANGE) {
+    // Nothing left to retry: the operator took the command out.
+    if (pending) clearPendingReload(mapFile);
+    return;
+  }
+  if (!rewrote && !pending) return;
+  const failure = await runOnChange(settings.ON_CHANGE, mapFile, settings.ON_CHANGE_TIMEOUT);
+  if (failure === undefined) {
+    if (pending) {
+      clearPendingReload(mapFile);
+      report.warnings.push(`ON_CHANGE succeeded; the reload pending since an earlier failure is done`);
+    }
+    return;
+  }
+  markReloadPending(mapFile, failure);
+  const what = rewrote ? 'the map was written, but' : 'a reload is still pending (an earlier ON_CHANGE failed) and';
+  report.problems.unshift({ kind: 'on-change-failed', message: `${what} ${failure}; every run retries it until it succeeds` });
 }

@@ -58,6 +58,42 @@ describe('ON_CHANGE', () => {
     assert.match(result.stderr, /the map was written, but ON_CHANGE .* failed \(exit 1\): nginx: \[emerg\] unexpected end of file/);
     assert.match(read(dir, 'ip_blocks.map'), /198\.51\.100\.5 bulk/);
   });
+  test('a failed reload is retried by every following run until it succeeds, and each says so', () => {
+    // Fails while the file 'broken' exists, as a reload does while the web server's configuration is wrong.
+    // The heavy clients whitelisted: the map is a fixed point from the first run on.
+    const dir = setUp("WHITELIST = '198.51.100.0/24'\nON_CHANGE = 'echo reload >> reloads.txt; test ! -e broken || { echo \"nginx: [emerg] broken\" >&2; exit 1; }'\n");
+    fs.writeFileSync(path.join(dir, 'broken'), '');
+    const first = run(dir);
+    assert.equal(first.status, 74);
+    assert.match(first.stderr, /the map was written, but ON_CHANGE .* failed \(exit 1\): nginx: \[emerg\] broken; every run retries it/);
+    // The map stays the same now, but the web server has not loaded it yet.
+    const mapBefore = read(dir, 'ip_blocks.map');
+    const second = run(dir);
+    assert.equal(second.status, 74);
+    assert.equal(read(dir, 'ip_blocks.map'), mapBefore);
+    assert.match(second.stderr, /a reload is still pending \(an earlier ON_CHANGE failed\) and ON_CHANGE .* failed/);
+    fs.rmSync(path.join(dir, 'broken'));
+    assert.equal(run(dir).status, 0);
+    const reloadsAfterSuccess = read(dir, 'reloads.txt');
+    assert.equal(run(dir).status, 0);
+    assert.equal(read(dir, 'reloads.txt'), reloadsAfterSuccess, 'no reload once nothing is pending and nothing changed');
+    assert.ok(!fs.existsSync(path.join(dir, 'ip_blocks.map.reload-pending')));
+  });
+  test('a command that hangs and ignores SIGTERM is killed with its whole process group', () => {
+    const dir = setUp("ON_CHANGE_TIMEOUT = 1\nON_CHANGE = 'trap \"\" TERM; sleep 60 & echo $! > child.pid; wait'\n");
+    const started = Date.now();
+    const result = run(dir);
+    assert.equal(result.status, 74);
+    assert.match(result.stderr, /timed out after 1 s; its process group was killed/);
+    assert.ok(Date.now() - started < 20_000, 'the run did not wait for the command');
+    const child = Number(read(dir, 'child.pid'));
+    assert.throws(() => process.kill(child, 0), /ESRCH/, 'the command\'s child is gone too');
+  });
+  test('output beyond the cap is dropped, not fatal', () => {
+    const dir = setUp("ON_CHANGE = 'head -c 3000000 /dev/zero | tr \"\\\\0\" x; head -c 3000000 /dev/zero >&2'\n");
+    const result = run(dir);
+    assert.equal(result.status, 0, result.stderr);
+  });
   test('a dry run never runs it', () => {
     const dir = setUp();
     assert.equal(run(dir, '--dry-run', '--on-change', 'touch ran').status, 0);

@@ -73,6 +73,9 @@ const PLAIN_SCHEMAS: { [K in PlainKey]: z.ZodType<Settings[K]> } = {
   GEO_FILE: optionalFilePath,
   METRICS_FILE: optionalFilePath,
   ON_CHANGE: optionalString("a shell command in quotes such as 'nginx -t && nginx -s reload', or None"),
+  ON_CHANGE_TIMEOUT: z
+    .number({ error: expected('a number of seconds, above 0') })
+    .gt(0, { error: expected('a number of seconds, above 0') }),
   MAX_NEW_BLOCKS: wholeNumber('a whole number of clients (0 or more)'),
   MAX_BLOCKED_SHARE: z
     .number({ error: expected('a share of all requests, above 0 and at most 1 (1 turns this check off)') })

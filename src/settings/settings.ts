@@ -46,6 +46,8 @@ export interface Settings {
   GEO_FILE: string | undefined;
   /** Shell command run after the map changed, e.g. `nginx -t && nginx -s reload`. */
   ON_CHANGE: string | undefined;
+  /** Seconds ON_CHANGE may run before its whole process group is killed. */
+  ON_CHANGE_TIMEOUT: number;
   /** Prometheus textfile (node_exporter's textfile collector); none when undefined. */
   METRICS_FILE: string | undefined;
   /** Safety valve: more clients than this newly blocked in one run means the input is wrong. */
@@ -98,6 +100,7 @@ export function defaultSettings(baseDir: string): Settings {
     LOADAVG_FILE: '/proc/loadavg',
     GEO_FILE: undefined,
     ON_CHANGE: undefined,
+    ON_CHANGE_TIMEOUT: 60,
     METRICS_FILE: undefined,
     MAX_NEW_BLOCKS: 50,
     MAX_BLOCKED_SHARE: 0.8,
