@@ -143,12 +143,13 @@ describe('applySafetyValve: new blocks that look like broken input are withheld'
       limits,
       blacklist: new Set(),
     });
-  const valve = (blocked: string[], overrides: { maxNewBlocks?: number; maxBlockedShare?: number; totalRequests?: number } = {}) =>
+  const valve = (blocked: string[], overrides: { maxNewBlocks?: number; maxBlockedShare?: number; totalRequests?: number; clientCount?: number } = {}) =>
     applySafetyValve({
       decision: base(blocked),
       previous,
       longTotalOf: (address) => (blocked.includes(address) ? 30000 : 100),
       totalRequests: overrides.totalRequests ?? 1_000_000,
+      clientCount: overrides.clientCount ?? blocked.length + 1,
       maxNewBlocks: overrides.maxNewBlocks ?? 3,
       maxBlockedShare: overrides.maxBlockedShare ?? 0.8,
     });
@@ -158,19 +159,25 @@ describe('applySafetyValve: new blocks that look like broken input are withheld'
     assert.equal(result.tripped, undefined);
     assert.equal(result.decision.states.get('192.0.2.3'), 'block');
   });
-  test('one over MAX_NEW_BLOCKS withholds them all; a withheld bulk client stays bulk; other changes stand', () => {
+  test('one over MAX_NEW_BLOCKS withholds them all, throttled instead: new ones become bulk, a bulk client stays bulk; other changes stand', () => {
     const result = valve(['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.50']);
     assert.match(result.tripped ?? '', /4 clients would newly be blocked, more than MAX_NEW_BLOCKS 3/);
-    assert.equal(result.decision.states.get('192.0.2.1'), undefined);
+    assert.equal(result.decision.states.get('192.0.2.1'), 'bulk');
     assert.equal(result.decision.states.get('192.0.2.50'), 'bulk');
     assert.deepEqual(result.decision.changes['new block'], []);
-    assert.deepEqual(result.decision.changes['new bulks'], ['198.51.100.1']);
+    assert.deepEqual(result.decision.changes['dir.block'], []);
+    assert.deepEqual(result.decision.changes['new bulks'], ['192.0.2.1', '192.0.2.2', '192.0.2.3', '198.51.100.1']);
     assert.equal(result.withheld.length, 4);
   });
-  test('one address making nearly all the traffic (a load balancer) is not blocked', () => {
-    const result = valve(['192.0.2.1'], { totalRequests: 31000 });
-    assert.match(result.tripped ?? '', /192\.0\.2\.1 made 97% of all requests/);
-    assert.equal(result.decision.states.has('192.0.2.1'), false);
+  test('one address making nearly all the traffic beside almost no other client (a load balancer) is throttled, not blocked', () => {
+    const result = valve(['192.0.2.1'], { totalRequests: 31000, clientCount: 5 });
+    assert.match(result.tripped ?? '', /192\.0\.2\.1 made 97% of all requests in the window, more than MAX_BLOCKED_SHARE 0\.8, beside only 4 other clients/);
+    assert.equal(result.decision.states.get('192.0.2.1'), 'bulk');
+  });
+  test('a lone abuser making nearly all the traffic of a small site, among its normal clients, is blocked', () => {
+    const result = valve(['192.0.2.1'], { totalRequests: 31000, clientCount: 6 });
+    assert.equal(result.tripped, undefined);
+    assert.equal(result.decision.states.get('192.0.2.1'), 'block');
   });
   test('a share of exactly MAX_BLOCKED_SHARE does not trip', () => {
     assert.equal(valve(['192.0.2.1'], { totalRequests: 37500 }).tripped, undefined);

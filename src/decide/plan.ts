@@ -106,6 +106,7 @@ export function planRun(input: PlanInput): Plan {
     previous,
     longTotalOf: (address) => stats.clients.get(address)?.longTotal ?? 0,
     totalRequests: stats.linesInWindow,
+    clientCount: stats.clients.size,
     maxNewBlocks: settings.MAX_NEW_BLOCKS,
     maxBlockedShare: settings.MAX_BLOCKED_SHARE,
   });

@@ -140,6 +140,8 @@ export interface SafetyValveInput {
   longTotalOf: (address: string) => number;
   /** All requests in the long window, every client. */
   totalRequests: number;
+  /** Clients with statistics in the window (neither listed nor excluded). */
+  clientCount: number;
   maxNewBlocks: number;
   maxBlockedShare: number;
 }
@@ -152,10 +154,18 @@ export interface SafetyValveResult {
 }
 
 /**
+ * Behind a proxy or load balancer whose address replaced everyone's, the log
+ * holds that address and at most a stray health check or monitor besides. A
+ * lone abuser on a small site still sits among more normal clients than this.
+ */
+const PROXY_MAX_OTHER_CLIENTS = 4;
+
+/**
  * Withholds every new block when the new blocks look like a broken input
  * rather than abuse: too many at once, or one "client" making nearly all the
- * traffic (a proxy or load balancer whose address replaced everyone's).
- * Withheld clients keep their previous state; everything else stands.
+ * traffic from almost no other clients (a proxy or load balancer whose
+ * address replaced everyone's). A withheld client is throttled instead: it
+ * becomes (or stays) bulk. Everything else stands.
  */
 export function applySafetyValve(input: SafetyValveInput): SafetyValveResult {
   const { decision } = input;
@@ -163,21 +173,22 @@ export function applySafetyValve(input: SafetyValveInput): SafetyValveResult {
   let tripped: string | undefined;
   if (newBlocks.length > input.maxNewBlocks) {
     tripped = `${newBlocks.length} clients would newly be blocked, more than MAX_NEW_BLOCKS ${input.maxNewBlocks}`;
-  } else if (input.maxBlockedShare < 1 && input.totalRequests > 0) {
+  } else if (input.maxBlockedShare < 1 && input.totalRequests > 0 && input.clientCount - 1 <= PROXY_MAX_OTHER_CLIENTS) {
     const dominant = newBlocks.find((address) => input.longTotalOf(address) / input.totalRequests > input.maxBlockedShare);
     if (dominant !== undefined) {
       const share = Math.round((100 * input.longTotalOf(dominant)) / input.totalRequests);
-      tripped = `${dominant} made ${share}% of all requests in the window, more than MAX_BLOCKED_SHARE ${input.maxBlockedShare}: a proxy or load balancer address, not a client?`;
+      const others = input.clientCount - 1;
+      tripped = `${dominant} made ${share}% of all requests in the window, more than MAX_BLOCKED_SHARE ${input.maxBlockedShare}, beside only ${others} other client${others === 1 ? '' : 's'}: a proxy or load balancer address, not a client?`;
     }
   }
   if (!tripped) return { decision, withheld: [] };
   const states = new Map(decision.states);
+  const changes = { ...decision.changes, 'new bulks': [...decision.changes['new bulks']] };
   for (const address of newBlocks) {
-    const before = input.previous.get(address);
-    if (before === 'bulk') states.set(address, 'bulk');
-    else states.delete(address);
+    states.set(address, 'bulk');
+    if (input.previous.get(address) !== 'bulk') changes['new bulks'].push(address);
   }
-  const changes = { ...decision.changes };
+  changes['new bulks'].sort(compareAddresses);
   for (const kind of NEWLY_BLOCKING) changes[kind] = [];
   return { decision: { states, changes }, tripped, withheld: newBlocks };
 }

@@ -55,7 +55,7 @@ export function explainAddress(input: ExplainInput): Explanation {
   else if (reason.kind === 'judged') {
     rule = reason.rule;
     if (reason.wasBanned) rule = `was banned but is no longer blacklisted, so it is judged afresh: ${rule}`;
-    if (reason.withheldBy) rule += `; but the safety valve closed (${reason.withheldBy}), so this new block is withheld`;
+    if (reason.withheldBy) rule += `; but the safety valve closed (${reason.withheldBy}), so this new block is withheld: bulk instead`;
   } else if (reason.kind === 'whitelisted') rule = `whitelisted (WHITELIST, ${listed?.origin}): never restricted, never in the map${released}`;
   else if (reason.kind === 'non-global') rule = `not a global address, and EXCLUDE_NON_GLOBAL leaves those out${released}`;
   else rule = `made no request in the window${released || ': no restriction'}`;
