@@ -185,6 +185,22 @@ describe('check-config', () => {
     assert.match(result.stdout, new RegExp(`^BLOCKEDFILE +'${escapeRegExp(path.join(REPO_ROOT, 'settings/ip_blocks.map'))}' +default$`, 'm'));
   });
 
+  test('settings that contradict each other or never take effect: warned, naming both lines, exit 0', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ipanalyse-check-config-'));
+    try {
+      const file = path.join(dir, 'ip_blocks.conf');
+      fs.writeFileSync(file, 'BLOCK_UPPER = 300\nBLOCK_LOWER = 4000\nBULK_LOADFAC = 0\n');
+      const result = runCli(['check-config', '--settings', file]);
+      assert.equal(result.status, 0, result.stderr);
+      assert.match(result.stderr, /warning: BLOCK_LOWER \(\S*ip_blocks\.conf:2\) and BLOCK_UPPER \(\S*ip_blocks\.conf:1\): BLOCK_LOWER 4000 is above BLOCK_UPPER 300/);
+      assert.match(result.stderr, /warning: BULK_LOWER \(default\) and BULK_LOADFAC \(\S*ip_blocks\.conf:3\) and BULKLONG_LIMIT \(default\): with BULK_LOADFAC 0 the bulk limit is always BULKLONG_LIMIT 8000: BULK_LOWER 1500 never takes effect/);
+      assert.match(result.stderr, /no client ever becomes bulk/);
+      assert.equal(runCli(['check-config', '--settings', path.join(FIXTURES, 'example/ip_blocks.conf')]).stderr, '', 'the bundled example has none');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('an invalid file: exit 78 and every problem', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ipanalyse-check-config-'));
     try {

@@ -21,6 +21,7 @@ const PURE = [
   'local-time.ts',
   'settings/settings.ts',
   'settings/settings-schema.ts',
+  'settings/settings-conflicts.ts',
   'settings/python-literal.ts',
   'write/map-file.ts',
   'write/change-log.ts',

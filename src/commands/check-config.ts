@@ -2,6 +2,7 @@
 import type { Argv } from 'yargs';
 import type { Problem } from '../errors.js';
 import { defaultSettingsFile } from '../settings/load-settings.js';
+import { describeConflict, findConflicts } from '../settings/settings-conflicts.js';
 import { renderSettingsJson, renderSettingsTable } from '../report/settings-table.js';
 import { BASE_DIR, JSON_OPTION, type Output, SETTINGS_OPTION, resolveSettings } from './common.js';
 
@@ -16,5 +17,7 @@ export async function checkConfigCommand(args: CheckConfigArgs, out: Output): Pr
   const { loaded } = await resolveSettings({ settings: args.settings });
   const settingsFile = args.settings ?? defaultSettingsFile(BASE_DIR);
   out.stdout(args.json ? renderSettingsJson(loaded) : renderSettingsTable(loaded, settingsFile));
+  // Valid but contradictory: a warning, exit 0, as a run with them is well defined.
+  for (const conflict of findConflicts(loaded.settings)) out.stderr(`ipanalyse: warning: ${describeConflict(conflict, loaded.origins)}\n`);
   return [];
 }
