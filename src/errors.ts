@@ -27,8 +27,9 @@ export class ExitError extends Error {
   constructor(
     message: string,
     readonly exitCode: ExitCodeValue,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = 'ExitError';
   }
 }
@@ -49,8 +50,8 @@ export class InputError extends ExitError {
 }
 
 export class OutputError extends ExitError {
-  constructor(message: string) {
-    super(message, ExitCode.output);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, ExitCode.output, options);
     this.name = 'OutputError';
   }
 }

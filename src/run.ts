@@ -15,7 +15,7 @@ import type { Changes, MapState } from './decide/policy.js';
 import type { Settings } from './settings/settings.js';
 import { appendAtomically, removeStaleTempFiles, writeFileAtomic } from './write/atomic-write.js';
 import { type MapFormat, countStates } from './write/map-file.js';
-import { readMapText, writeIfChanged } from './write/map-store.js';
+import { readPreviousMap, writeIfChanged } from './write/map-store.js';
 import { clearPendingReload, markReloadPending, readPendingReload, runOnChange } from './write/on-change.js';
 import { acquireRunLock } from './write/run-lock.js';
 
@@ -86,7 +86,9 @@ async function analyse(options: RunOptions, warnings: string[]): Promise<RunRepo
   const mapFile = settings.BLOCKEDFILE;
   const window = analysisWindow(settings, options.now, options.startDate);
   const { stats, logBytes, files } = await readWindow(options.logFile, settings, window, warnings, options.progress);
-  const previousMapText = readMapText(mapFile);
+  const previous = readPreviousMap(mapFile);
+  if (previous.warning) warnings.push(previous.warning);
+  const previousMapText = previous.text;
   // Only a run that decides needs the load; a missing /proc/loadavg must not stop one that does not.
   const decides = nothingToDecide(settings, stats, logBytes) === undefined;
   const loadAverage = decides ? (options.loadAverage ?? readLoadAverage(settings.LOADAVG_FILE)) : undefined;

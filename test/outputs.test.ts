@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -179,6 +180,68 @@ describe('a run that ends with a problem still reports everything', () => {
     assert.match(metrics, /^ipanalyse_problem\{kind="on-change-failed"\} 1$/m);
     assert.match(metrics, /^ipanalyse_clients\{state="bulk"\} 1$/m);
     assert.doesNotMatch(metrics, /last_success/, 'no success ever: no last-success time');
+  });
+});
+
+describe('inputs that are not what they should be', () => {
+  test('a device or a FIFO as the settings or a list file is refused at once, naming it', () => {
+    const fifo = path.join(work, `fifo-${dirs++}`);
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    for (const [args, pattern] of [
+      [['check-config', '--settings', '/dev/zero'], /\/dev\/zero: cannot read settings: is a character device, not a regular file/],
+      [['check-config', '--settings', fifo], /cannot read settings: is a FIFO, not a regular file/],
+    ] as const) {
+      const result = runCli([...args], { cwd: work });
+      assert.equal(result.status, 78, result.stderr);
+      assert.match(result.stderr, pattern);
+    }
+    for (const listFile of ['/dev/urandom', fifo]) {
+      const dir = setUp(`WHITELIST_FILE = '${listFile}'\n`);
+      const result = run(dir);
+      assert.equal(result.status, 78, result.stderr);
+      assert.match(result.stderr, /WHITELIST_FILE: \S+: is a (character device|FIFO), not a regular file/);
+    }
+  });
+  test('a list file of binary noise (no line end in 64 KiB) is no list file, and is not held in memory', () => {
+    const dir = setUp("BLACKLIST_FILE = 'noise.list'\n");
+    fs.writeFileSync(path.join(dir, 'noise.list'), `192.0.2.1\n${'x'.repeat(65536)}`);
+    const result = run(dir);
+    assert.equal(result.status, 78);
+    assert.match(result.stderr, /BLACKLIST_FILE: \S*noise\.list: has a line longer than 4096 bytes: is it a list file\?/);
+  });
+  test('a 100,000-entry whitelist is accepted as a tuple as it is as a string', () => {
+    const addresses = Array.from({ length: 100_000 }, (_, i) => `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`);
+    for (const value of [`(${addresses.map((a) => `'${a}'`).join(', ')})`, `'${addresses.join(' ')}'`]) {
+      const dir = setUp(`WHITELIST = ${value}\n`);
+      const result = run(dir);
+      assert.equal(result.status, 0, result.stderr.slice(0, 300));
+    }
+  });
+  test('a settings file of 20 MiB is refused, not read', () => {
+    const dir = setUp();
+    fs.appendFileSync(path.join(dir, 'ip_blocks.conf'), `# ${'x'.repeat(20 * 1024 * 1024)}\n`);
+    const result = run(dir);
+    assert.equal(result.status, 78);
+    assert.match(result.stderr, /ip_blocks\.conf: cannot read settings: is 20 MiB, more than the 16 MiB a settings file may be/);
+  });
+  test('a previous map far too large to be ours is rebuilt from the log, with a warning, not a failure for ever', () => {
+    const dir = setUp();
+    const mapFile = path.join(dir, 'ip_blocks.map');
+    fs.writeFileSync(mapFile, '192.0.2.1 block\n');
+    fs.truncateSync(mapFile, 300 * 1024 * 1024); // sparse: costs no disk
+    const result = run(dir);
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stderr, /warning: ignoring the previous map \S*ip_blocks\.map: is 300 MiB, more than the 256 MiB a map may be: rebuilding it from the log/);
+    assert.ok(fs.statSync(mapFile).size < 1000);
+    assert.match(read(dir, 'ip_blocks.map'), /198\.51\.100\.5 bulk/);
+  });
+  test('a corrupt previous map: its garbage is skipped with at most ten warnings and one line for the rest', () => {
+    const dir = setUp();
+    fs.writeFileSync(path.join(dir, 'ip_blocks.map'), `${'garbage line\n'.repeat(5000)}198.51.100.5 bulk\n`);
+    const result = run(dir);
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stderr.split('\n').filter((line) => /ignoring malformed line/.test(line)).length, 10);
+    assert.match(result.stderr, /ip_blocks\.map: 4990 more malformed lines ignored/);
   });
 });
 

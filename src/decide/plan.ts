@@ -78,6 +78,9 @@ export interface DecidePlan extends PlanBase {
 
 export type Plan = SkipPlan | DecidePlan;
 
+/** A corrupt map of a million lines must not mail a million warnings. */
+const MAX_MAP_WARNINGS = 10;
+
 /** Why a run with this read decides nothing, or undefined when it decides. */
 export function nothingToDecide(settings: Pick<Settings, 'MIN_LOG_SIZE'>, stats: WindowStats | undefined, logBytes: number): string | undefined {
   if (!stats) return `the log is smaller than MIN_LOG_SIZE (${logBytes} < ${settings.MIN_LOG_SIZE} bytes): not enough data`;
@@ -89,7 +92,9 @@ export function nothingToDecide(settings: Pick<Settings, 'MIN_LOG_SIZE'>, stats:
 export function planRun(input: PlanInput): Plan {
   const { settings, stats } = input;
   const parsed = parseMap(input.previousMapText ?? '');
-  const base: PlanBase = { previous: parsed.states, warnings: parsed.warnings.map((warning) => `${input.mapFile}:${warning}`) };
+  const warnings = parsed.warnings.slice(0, MAX_MAP_WARNINGS).map((warning) => `${input.mapFile}:${warning}`);
+  if (parsed.warnings.length > MAX_MAP_WARNINGS) warnings.push(`${input.mapFile}: ${parsed.warnings.length - MAX_MAP_WARNINGS} more malformed lines ignored`);
+  const base: PlanBase = { previous: parsed.states, warnings };
   const skipped = nothingToDecide(settings, stats, input.logBytes);
   if (skipped !== undefined || !stats) {
     return { ...base, decided: false, skipped: skipped ?? '', createEmptyMap: input.previousMapText === undefined };

@@ -4,10 +4,10 @@
  */
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream';
-import { readFile } from 'node:fs/promises';
 import split2 from 'split2';
 import { dirname, isAbsolute, join } from 'node:path';
 import { parseListLines } from '../address/address-list.js';
+import { checkReadableFile, readBoundedFile } from '../read/bounded-file.js';
 import { NEWLINE } from '../read/log-line.js';
 import { ConfigError, describeSystemError } from '../errors.js';
 import { parsePythonAssignments, type Assignment, type PyValue } from './python-literal.js';
@@ -29,7 +29,7 @@ export async function loadSettings(file: string | undefined, baseDir: string): P
   const path = file ?? defaultSettingsFile(baseDir);
   let bytes: Buffer;
   try {
-    bytes = await readFile(path);
+    bytes = readBoundedFile(path, MAX_SETTINGS_BYTES, 'a settings file');
   } catch (error) {
     // Only absence is ignored: an unreadable file would silently drop a whitelist.
     if (file === undefined && (error as NodeJS.ErrnoException).code === 'ENOENT') {
@@ -60,9 +60,7 @@ export async function loadSettings(file: string | undefined, baseDir: string): P
     const resolved = isAbsolute(listFile) ? listFile : join(dirname(path), listFile);
     let parsed: Awaited<ReturnType<typeof parseListLines>>;
     try {
-      // A stream of lines: a list of a million networks is parsed as it is read, never held as one string.
-      // pipeline, not pipe: a read error (ENOENT, EACCES) must end the iteration, not leave it waiting.
-      parsed = await parseListLines(pipeline(createReadStream(resolved), split2(), () => {}), resolved);
+      parsed = await readListFile(resolved);
     } catch (error) {
       listProblems.push(`${validated.origins[fileKey]} ${fileKey}: ${describeSystemError(error, resolved)}`);
       continue;
@@ -72,6 +70,29 @@ export async function loadSettings(file: string | undefined, baseDir: string): P
   }
   if (listProblems.length > 0) throw new ConfigError(listProblems);
   return { settings, origins: validated.origins, file: path };
+}
+
+/** Far more than any real settings file; what the Python-syntax parser may hold in memory at once. */
+const MAX_SETTINGS_BYTES = 16 * 1024 * 1024;
+/** A million networks take about 20 MiB. */
+const MAX_LIST_FILE_BYTES = 256 * 1024 * 1024;
+const MAX_LIST_LINE_BYTES = 4096;
+
+/**
+ * A list file as a stream of lines: a list of a million networks is parsed
+ * as it is read, never held as one string. pipeline, not pipe: a read error
+ * must end the iteration, not leave it waiting.
+ */
+async function readListFile(file: string) {
+  checkReadableFile(file, MAX_LIST_FILE_BYTES, 'a list file');
+  const lines = pipeline(createReadStream(file), split2({ maxLength: MAX_LIST_LINE_BYTES }), () => {});
+  try {
+    return await parseListLines(lines, file);
+  } catch (error) {
+    // split2 says only "maximum buffer reached".
+    if (!(error as NodeJS.ErrnoException).code) throw Object.assign(new Error(`has a line longer than ${MAX_LIST_LINE_BYTES} bytes: is it a list file?`), { code: 'ELINE' });
+    throw error;
+  }
 }
 
 /** Assignments whose value holds a character decoded from invalid UTF-8, with the line of those bytes. */

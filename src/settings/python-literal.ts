@@ -303,11 +303,12 @@ function formatPyValue(value: PyValue): string {
 }
 
 /**
- * No setting needs more than this many characters or tuple entries. Names
- * may refer to earlier values, so `A = (A, A)` line after line would
- * otherwise double a value on every line until memory runs out.
+ * No value may grow past what a settings file (at most 16 MiB) can hold
+ * written out: names may refer to earlier values, so `A = (A, A)` line after
+ * line would otherwise double a value on every line until memory runs out.
+ * A 100,000-entry whitelist fits, as a string or as a tuple.
  */
-const MAX_VALUE_SIZE = 1_000_000;
+const MAX_VALUE_SIZE = 16 * 1024 * 1024;
 const valueSizes = new WeakMap<PyValue[], number>();
 
 function sizeOf(value: PyValue): number {

@@ -4,16 +4,35 @@
  * map-file.ts.
  */
 import fs from 'node:fs';
-import { OutputError, describeSystemError } from '../errors.js';
+import { type ExitError, OutputError, describeSystemError } from '../errors.js';
+import { readBoundedFile } from '../read/bounded-file.js';
 import { writeFileAtomic } from './atomic-write.js';
 
-/** A map file's text, or undefined when there is none yet. */
+/** A million clients take about 30 MiB; a map far larger is not one this tool wrote. */
+const MAX_MAP_BYTES = 256 * 1024 * 1024;
+
+/** A map file's text, or undefined when there is none yet; refuses what is not a regular file of sane size. */
 export function readMapText(mapFile: string): string | undefined {
   try {
-    return fs.readFileSync(mapFile, 'utf8');
+    return readBoundedFile(mapFile, MAX_MAP_BYTES, 'a map').toString('utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new OutputError(`cannot read the previous map ${describeSystemError(error, mapFile)}`);
+    throw new OutputError(`cannot read the map ${describeSystemError(error, mapFile)}`, { cause: error });
+  }
+}
+
+/**
+ * The previous map for a run. One too large to be ours is not a reason to
+ * fail every run for ever: it is left out, with a warning, and the run
+ * writes a new map from the log. (Malformed lines are skipped by parseMap.)
+ */
+export function readPreviousMap(mapFile: string): { text: string | undefined; warning?: string } {
+  try {
+    return { text: readMapText(mapFile) };
+  } catch (error) {
+    const cause = (error as ExitError).cause as NodeJS.ErrnoException | undefined;
+    if (cause?.code !== 'ETOOLARGE') throw error;
+    return { text: undefined, warning: `ignoring the previous map ${describeSystemError(cause, mapFile)}: rebuilding it from the log` };
   }
 }
 
