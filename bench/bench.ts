@@ -24,6 +24,7 @@
  * Environment: BENCH_RUNS (default 5), BENCH_PYTHON_RUNS (default BENCH_RUNS).
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -33,11 +34,21 @@ import { DISORDER_SECONDS, analysisWindow, newWindowReader } from '../src/read/r
 import type { Settings } from '../src/settings/settings.js';
 import type { AnalysisWindow } from '../src/read/window-stats.js';
 import { readIfExists } from '../test/support/files.js';
-import { formatStartDate } from '../test/support/log-generator.js';
+import {
+  AddressBook,
+  type ClientProfile,
+  GENERATOR_VERSION,
+  type LogSpec,
+  type Segment,
+  formatStartDate,
+  mulberry32,
+  normalClients,
+  scriptUserAgent,
+  writeLog,
+} from '../test/support/log-generator.js';
 import { CLI, REFERENCE_SCRIPT, REPO_ROOT, RUN_ORIGINAL } from '../test/support/paths.js';
 import { CHILD_ENV } from '../test/support/run-cli.js';
 import { bareCount } from './baseline-core.js';
-import { GENERATOR_VERSION, type LogSpec, type Segment, type TrafficOptions, writeLog } from './generate.js';
 
 const BASELINE_SCRIPT = path.join(REPO_ROOT, 'dist/bench/baseline.js');
 const USAGE_PRELOAD = path.join(REPO_ROOT, 'dist/bench/report-usage.js');
@@ -73,11 +84,51 @@ const RATE = 290;
 const BIG_LINES = 10_000_000;
 const PREFIX_SECONDS = Math.round(BIG_LINES / RATE) - TAIL_SECONDS;
 const FLOOD_RATE = 300;
+const NORMAL_CLIENTS = 3000;
 
-const traffic: TrafficOptions = { populationSeed: 0x1b0a5e, rate: RATE, normalClients: 3000 };
 const tail: Segment = { from: WINDOW_END - TAIL_SECONDS, until: WINDOW_END, seed: 0x7a11 };
 const prefix: Segment = { from: tail.from - PREFIX_SECONDS, until: tail.from, seed: 0x9e1f };
 const floodTail: Segment = { from: tail.from, until: WINDOW_END, seed: 0xf100d, floodRate: FLOOD_RATE };
+
+/**
+ * The clients of every log, from the start of the 10M-line log to the window's
+ * end: ordinary clients far below every limit, and the ones a busy public API
+ * always has: API scripts over the bulk limit, one over the block limit, one
+ * bulk script without user agent.
+ */
+function population(): ClientProfile[] {
+  const rng = mulberry32(0x1b0a5e);
+  const book = new AddressBook(rng);
+  const apiScript = (label: string, address: string, userAgent: string | undefined, apiShare: number, rate: number): ClientProfile => ({
+    label,
+    address,
+    phases: [{ from: prefix.from, until: WINDOW_END, rate }],
+    apiShare,
+    mix: 'api',
+    nonApi: 'assorted',
+    userAgent,
+    missingUserAgentShare: 0,
+    arrivals: 'steady',
+  });
+  const heavy = [
+    ...Array.from({ length: 12 }, (_, i) => apiScript(`bulk-${i}`, i % 4 === 3 ? book.ipv6() : book.ipv4(), scriptUserAgent(rng), 0.97, 3.5)),
+    apiScript('block', book.ipv4(), scriptUserAgent(rng), 0.98, 7),
+    apiScript('bulk-without-user-agent', book.ipv4(), undefined, 0.97, 3.5),
+  ];
+  const normalRate = (RATE - heavy.reduce((sum, c) => sum + c.phases[0].rate, 0)) / NORMAL_CLIENTS;
+  // From a request every two minutes or so to one every seven seconds.
+  const normal = normalClients(rng, book, {
+    count: NORMAL_CLIENTS,
+    from: prefix.from,
+    until: WINDOW_END,
+    minRate: 0.1 * normalRate,
+    maxRate: 1.9 * normalRate,
+    ipv6Share: 0.15,
+    noUserAgentShare: 0.03,
+    sessionShare: 0,
+  });
+  return [...heavy, ...normal];
+}
 
 interface LogFile {
   name: string;
@@ -101,7 +152,9 @@ interface Manifest {
 
 function ensureLogs(): LogSet {
   fs.mkdirSync(CACHE_DIR, { recursive: true });
-  const key = JSON.stringify({ GENERATOR_VERSION, traffic, tail, prefix, floodTail });
+  const clients = population();
+  const specs = { small: { clients, segments: [tail] }, head: { clients, segments: [prefix] }, flood: { clients, segments: [floodTail] } } satisfies Record<string, LogSpec>;
+  const key = createHash('sha256').update(JSON.stringify({ GENERATOR_VERSION, specs })).digest('hex');
   const manifestFile = path.join(CACHE_DIR, 'manifest.json');
   try {
     const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as Manifest;
@@ -122,13 +175,13 @@ function ensureLogs(): LogSet {
     console.log(`  ${name}.log: ${written.lines} lines, ${mb(written.bytes)} MB in ${(written.ms / 1000).toFixed(1)} s (${Math.round(written.lines / written.ms)}k lines/s)`);
     return { name, file, lines: written.lines, bytes: written.bytes };
   };
-  const small = make('1m', { traffic, segments: [tail] });
+  const small = make('1m', specs.small);
   // The 10M-line log ends in exactly the bytes of the 1M-line log: same window, same bytes.
-  const head = make('10m', { traffic, segments: [prefix] });
+  const head = make('10m', specs.head);
   appendFile(head.file, small.file);
   const big: LogFile = { ...head, lines: head.lines + small.lines, bytes: head.bytes + small.bytes };
   console.log(`  10m.log: + the 1m.log bytes appended: ${big.lines} lines, ${mb(big.bytes)} MB`);
-  const flood = make('flood', { traffic, segments: [floodTail] });
+  const flood = make('flood', specs.flood);
   const logs = { small, big, flood };
   fs.writeFileSync(manifestFile, JSON.stringify({ key, logs } satisfies Manifest, null, 1));
   return { ...logs, generated: true, generateMs: performance.now() - started };

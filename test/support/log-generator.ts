@@ -2,14 +2,23 @@
  * Seeded access-log traffic for differential tests and benchmarks.
  *
  * A scenario is a list of clients, each with a request rate over time, a
- * request mix and a user agent. The generator turns it into Apache combined
- * lines in the order a server writes them: a line is written when its request
- * ends, so it can be a few seconds older than the line before it.
+ * request mix and a user agent. Two renderers turn clients into Apache
+ * combined lines in the order a server writes them (a line is written when
+ * its request ends, so it can be a few seconds older than the line before it):
+ *  - `generateLog` follows each client's arrivals and keeps every line, with
+ *    what the differential tests need to know of it; about 175k lines/s.
+ *  - `writeLog` writes a file for the benchmarks at millions of lines a
+ *    second: each second's lines are drawn from the clients in proportion to
+ *    their rates and assembled from pre-encoded byte pieces, and nothing is
+ *    kept. It serves steady traffic only.
+ * Both are deterministic for a given seed.
  *
  * Everything generated is plain ASCII: the original reads the log in text
  * mode and seeks to arbitrary byte offsets, which would split a multi-byte
  * character (real servers escape such bytes as \xhh anyway).
  */
+
+import fs from 'node:fs';
 
 export type Rng = () => number;
 
@@ -544,4 +553,253 @@ export function sizeOfLines(log: GeneratedLog, lineCount: number): number {
 export function renderLines(log: GeneratedLog, from: number, to: number): string {
   if (to <= from) return '';
   return log.lines.slice(from, to).join('\n') + '\n';
+}
+
+// ---------------------------------------------------------------------------
+// Big logs, fast
+
+/** Bump when the bytes writeLog produces for a given spec change: benchmarks cache its logs. */
+export const GENERATOR_VERSION = 5;
+
+export interface Segment {
+  /** Seconds [from, until), epoch. */
+  from: number;
+  until: number;
+  /** Seed of this segment's draws. */
+  seed: number;
+  /** Spoofed flood: this many extra lines per second, each from an address never seen before. */
+  floodRate?: number;
+}
+
+export interface LogSpec {
+  clients: ClientProfile[];
+  segments: Segment[];
+}
+
+export interface WrittenLog {
+  lines: number;
+  bytes: number;
+  ms: number;
+}
+
+const BUFFER_BYTES = 16 * 1024 * 1024;
+const MAX_LINE_BYTES = 2048;
+const TABLE_BITS = 20;
+const POOL_SIZE = 4096;
+const STAMP_RING = 8;
+const MAX_LATE_SECONDS = 4;
+
+/** A client's fixed bytes, encoded once. */
+interface EncodedClient {
+  /** `ADDRESS - - [` */
+  prefix: Buffer;
+  /** `"-" "UA"\n`, and `"REFERER" "UA"\n` for the share of lines with a referer. */
+  suffixPlain: Buffer;
+  suffixReferer: Buffer;
+  refererShare: number;
+  apiShare: number;
+  mix: RequestMix;
+  rate: number;
+}
+
+const REFERER_PIECE = Buffer.from(`"${REFERER_URL}" "`);
+
+/**
+ * Per-second draws keep each client's share of the traffic, not the timing of
+ * its phases or the per-request variations, so only clients without them are
+ * taken.
+ */
+function encodeClient(client: ClientProfile, segments: Segment[]): EncodedClient {
+  const [phase, ...later] = client.phases;
+  const steady =
+    later.length === 0 &&
+    segments.every((segment) => phase.from <= segment.from && segment.until <= phase.until) &&
+    client.scheduled === undefined &&
+    client.missingUserAgentShare === 0 &&
+    client.nonApi === 'assorted';
+  if (!steady) throw new Error(`writeLog renders steady traffic only: one phase over every segment, assorted non-API requests; not ${client.label}`);
+  const userAgent = client.userAgent ?? '-';
+  return {
+    prefix: Buffer.from(`${client.address} - - [`, 'latin1'),
+    suffixPlain: Buffer.from(`"-" "${userAgent}"\n`, 'latin1'),
+    suffixReferer: Buffer.concat([REFERER_PIECE, Buffer.from(`${userAgent}"\n`, 'latin1')]),
+    refererShare: client.mix === 'api' ? 0 : 0.4,
+    apiShare: client.apiShare,
+    mix: client.mix,
+    rate: phase.rate,
+  };
+}
+
+/** Client indices laid out by rate, so that a uniform draw picks a client in proportion to its rate. */
+function pickTable(clients: EncodedClient[], totalRate: number): Int32Array {
+  const size = 1 << TABLE_BITS;
+  const table = new Int32Array(size);
+  let cumulative = 0;
+  let slot = 0;
+  for (let i = 0; i < clients.length; i++) {
+    cumulative += clients[i].rate;
+    const until = i === clients.length - 1 ? size : Math.round((cumulative / totalRate) * size);
+    while (slot < until) table[slot++] = i;
+  }
+  return table;
+}
+
+/** Requests rendered in advance, each as `REQUEST" `. */
+interface Pool {
+  requests: Buffer[];
+  /** 0: draw an API status. */
+  statuses: Int32Array;
+}
+
+function makePool(rng: Rng, make: (rng: Rng) => RequestAndStatus): Pool {
+  const requests: Buffer[] = [];
+  const statuses = new Int32Array(POOL_SIZE);
+  for (let i = 0; i < POOL_SIZE; i++) {
+    const { request, status } = make(rng);
+    requests.push(Buffer.from(`${request}" `, 'latin1'));
+    statuses[i] = status;
+  }
+  return { requests, statuses };
+}
+
+/** Writes ASCII digits of a non-negative integer; returns the new position. */
+function putInt(buf: Buffer, pos: number, n: number): number {
+  if (n < 10) {
+    buf[pos] = 0x30 + n;
+    return pos + 1;
+  }
+  let digits = 1;
+  for (let m = n; m >= 10; m = Math.floor(m / 10)) digits++;
+  for (let i = digits - 1; i >= 0; i--) {
+    buf[pos + i] = 0x30 + (n % 10);
+    n = Math.floor(n / 10);
+  }
+  return pos + digits;
+}
+
+/** One write per 16 MiB. */
+class BufferedFile {
+  readonly buf = Buffer.allocUnsafe(BUFFER_BYTES);
+  pos = 0;
+  bytes = 0;
+  lines = 0;
+  constructor(readonly fd: number) {}
+
+  /** Makes room for one more line. */
+  reserve(): void {
+    if (this.pos + MAX_LINE_BYTES > this.buf.length) this.flush();
+  }
+
+  flush(): void {
+    let done = 0;
+    while (done < this.pos) done += fs.writeSync(this.fd, this.buf, done, this.pos - done);
+    this.bytes += this.pos;
+    this.pos = 0;
+  }
+}
+
+/**
+ * Appends the traffic of [from, until) to `out`. A few percent of lines
+ * carry a timestamp 1-4 s older than their neighbours, as a server writes a
+ * slow request when it ends.
+ */
+function writeSegment(out: BufferedFile, clients: EncodedClient[], table: Int32Array, totalRate: number, segment: Segment): void {
+  const rng = mulberry32(segment.seed);
+  const poolRng = mulberry32(segment.seed ^ 0x5bd1e995);
+  const apiPool = makePool(poolRng, (r) => ({ request: requestLine(r, apiPath(r)), status: 0 }));
+  const uiPool = makePool(poolRng, (r) => ({ request: requestLine(r, uiPath(r)), status: 0 }));
+  const otherPool = makePool(poolRng, (r) => nonApiRequest(r, 'assorted'));
+  const floodPool = makePool(poolRng, (r) => ({ request: `GET /search?q=${randomInt(r, 0, 0xffffff).toString(36)}&format=json HTTP/1.1`, status: 0 }));
+  const floodSuffixes = Array.from({ length: 8 }, () => Buffer.from(`"-" "${browserUserAgent(poolRng)}"\n`, 'latin1'));
+  const middle = Buffer.from('] "', 'latin1');
+  const stamps: Buffer[] = new Array(STAMP_RING);
+  const stampSecond = new Float64Array(STAMP_RING).fill(NaN);
+  const stamp = (second: number): Buffer => {
+    const slot = second % STAMP_RING;
+    if (stampSecond[slot] !== second) {
+      stamps[slot] = Buffer.from(formatLogTimestamp(second), 'latin1');
+      stampSecond[slot] = second;
+    }
+    return stamps[slot];
+  };
+  const tableShift = 32 - TABLE_BITS;
+  const floodSeparator = Buffer.from(' - - [', 'latin1');
+  const floodRate = segment.floodRate ?? 0;
+  let floodCounter = 0;
+  const buf = out.buf;
+
+  for (let second = segment.from; second < segment.until; second++) {
+    const normalLines = Math.floor(totalRate * (0.9 + 0.2 * rng()) + rng());
+    const floodLines = floodRate > 0 ? Math.floor(floodRate * (0.9 + 0.2 * rng()) + rng()) : 0;
+    const lines = normalLines + floodLines;
+    for (let n = 0; n < lines; n++) {
+      out.reserve();
+      let pos = out.pos;
+      const late = rng() < 0.03 ? 1 + Math.floor(rng() * MAX_LATE_SECONDS) : 0;
+      // Flood lines are spread evenly among the normal ones.
+      const isFlood = floodLines > 0 && rng() * lines < floodLines;
+      let statusDraw = 0;
+      let request: Buffer;
+      let suffix: Buffer;
+      if (isFlood) {
+        const c = floodCounter++;
+        if ((c & 7) < 2) {
+          pos += buf.write(`2a0c:${((c >>> 12) + 1).toString(16)}:${((c & 0xfff) + 1).toString(16)}::${((c % 0xfffe) + 1).toString(16)}`, pos, 'latin1');
+        } else {
+          // An odd multiplier permutes 32-bit values: every counter gives another address.
+          const v = (Math.imul(c, 0x9e3779b1) + 0x01000000) >>> 0;
+          pos += buf.write(`${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`, pos, 'latin1');
+        }
+        buf.set(floodSeparator, pos);
+        pos += 6;
+        request = floodPool.requests[(rng() * POOL_SIZE) | 0];
+        suffix = floodSuffixes[(rng() * 8) | 0];
+      } else {
+        const client = clients[table[(rng() * 4294967296) >>> tableShift]];
+        buf.set(client.prefix, pos);
+        pos += client.prefix.length;
+        if (rng() < client.apiShare) {
+          request = (client.mix === 'ui' ? uiPool : apiPool).requests[(rng() * POOL_SIZE) | 0];
+        } else {
+          const i = (rng() * POOL_SIZE) | 0;
+          request = otherPool.requests[i];
+          statusDraw = otherPool.statuses[i];
+        }
+        suffix = client.refererShare > 0 && rng() < client.refererShare ? client.suffixReferer : client.suffixPlain;
+      }
+      const s = stamp(second - late);
+      buf.set(s, pos);
+      pos += s.length;
+      buf.set(middle, pos);
+      pos += 3;
+      buf.set(request, pos);
+      pos += request.length;
+      const status = statusDraw === 0 ? apiStatus(rng) : statusDraw;
+      pos = putInt(buf, pos, status);
+      buf[pos++] = 0x20;
+      pos = putInt(buf, pos, responseBytes(rng, status));
+      buf[pos++] = 0x20;
+      buf.set(suffix, pos);
+      pos += suffix.length;
+      out.pos = pos;
+      out.lines++;
+    }
+  }
+}
+
+/** Writes a whole log file, segment after segment, about `Σ client rates` lines a second; returns its size and line count. */
+export function writeLog(file: string, spec: LogSpec): WrittenLog {
+  const started = performance.now();
+  const clients = spec.clients.map((client) => encodeClient(client, spec.segments));
+  const totalRate = clients.reduce((sum, c) => sum + c.rate, 0);
+  const table = pickTable(clients, totalRate);
+  const fd = fs.openSync(file, 'w');
+  const out = new BufferedFile(fd);
+  try {
+    for (const segment of spec.segments) writeSegment(out, clients, table, totalRate, segment);
+    out.flush();
+  } finally {
+    fs.closeSync(fd);
+  }
+  return { lines: out.lines, bytes: out.bytes, ms: performance.now() - started };
 }
