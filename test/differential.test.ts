@@ -43,24 +43,20 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   AddressBook,
-  CHANGE_KINDS,
-  type ChangeKind,
   type ClientProfile,
   type GeneratedLog,
-  type MapState,
-  type PolicySettings,
   type ScenarioConfig,
   formatStartDate,
   generateLog,
   linesWrittenBy,
   mulberry32,
   normalClients,
-  predictRun,
   renderLines,
   scriptUserAgent,
   browserUserAgent,
   sizeOfLines,
 } from './support/log-generator.js';
+import { CHANGE_KINDS, type ChangeKind, type MapState, type PolicySettings, predictRun } from './support/predict-original.js';
 import { CLI, REFERENCE_SCRIPT, RUN_ORIGINAL } from './support/paths.js';
 import { CHILD_ENV } from './support/run-cli.js';
 

@@ -2,24 +2,23 @@
  * Seeded access-log traffic for differential tests and benchmarks.
  *
  * A scenario is a list of clients, each with a request rate over time, a
- * request mix and a user agent. The generator turns it into Apache combined
- * lines in the order a server writes them: a line is written when its request
- * ends, so it can be a few seconds older than the line before it.
- *
- * The same module also predicts what the original cron script decides on such
- * a log (`predictRun`). The original positions its window start only to
- * within a few lines and counts the first line after the short-window start
- * as long-only; `predictRun` refuses (throws) whenever a client's counts come
- * close enough to a limit for that imprecision to matter, so a scenario that
- * passes it has one right answer that an exact implementation must also find.
+ * request mix and a user agent. Two renderers turn clients into Apache
+ * combined lines in the order a server writes them (a line is written when
+ * its request ends, so it can be a few seconds older than the line before it):
+ *  - `generateLog` follows each client's arrivals and keeps every line, with
+ *    what the differential tests need to know of it; about 175k lines/s.
+ *  - `writeLog` writes a file for the benchmarks at millions of lines a
+ *    second: each second's lines are drawn from the clients in proportion to
+ *    their rates and assembled from pre-encoded byte pieces, and nothing is
+ *    kept. It serves steady traffic only.
+ * Both are deterministic for a given seed.
  *
  * Everything generated is plain ASCII: the original reads the log in text
  * mode and seeks to arbitrary byte offsets, which would split a multi-byte
  * character (real servers escape such bytes as \xhh anyway).
  */
 
-import { CHANGE_KINDS, type ChangeKind, type MapState } from '../../src/decide/policy.js';
-import type { Settings } from '../../src/settings/settings.js';
+import fs from 'node:fs';
 
 export type Rng = () => number;
 
@@ -334,9 +333,10 @@ export function formatStartDate(epochSeconds: number): string {
 // ---------------------------------------------------------------------------
 // The log
 
-const API_FLAG = 1;
-const STATUS_200_FLAG = 2;
-const NO_USER_AGENT_FLAG = 4;
+/** Bits of GeneratedLog.flags: the original's view of a line. */
+export const API_FLAG = 1;
+export const STATUS_200_FLAG = 2;
+export const NO_USER_AGENT_FLAG = 4;
 
 /**
  * Lines in file order, with what the tests need to know about each: the
@@ -556,209 +556,250 @@ export function renderLines(log: GeneratedLog, from: number, to: number): string
 }
 
 // ---------------------------------------------------------------------------
-// What the original should decide
+// Big logs, fast
+
+/** Bump when the bytes writeLog produces for a given spec change: benchmarks cache its logs. */
+export const GENERATOR_VERSION = 5;
+
+export interface Segment {
+  /** Seconds [from, until), epoch. */
+  from: number;
+  until: number;
+  /** Seed of this segment's draws. */
+  seed: number;
+  /** Spoofed flood: this many extra lines per second, each from an address never seen before. */
+  floodRate?: number;
+}
+
+export interface LogSpec {
+  clients: ClientProfile[];
+  segments: Segment[];
+}
+
+export interface WrittenLog {
+  lines: number;
+  bytes: number;
+  ms: number;
+}
+
+const BUFFER_BYTES = 16 * 1024 * 1024;
+const MAX_LINE_BYTES = 2048;
+const TABLE_BITS = 20;
+const POOL_SIZE = 4096;
+const STAMP_RING = 8;
+const MAX_LATE_SECONDS = 4;
+
+/** A client's fixed bytes, encoded once. */
+interface EncodedClient {
+  /** `ADDRESS - - [` */
+  prefix: Buffer;
+  /** `"-" "UA"\n`, and `"REFERER" "UA"\n` for the share of lines with a referer. */
+  suffixPlain: Buffer;
+  suffixReferer: Buffer;
+  refererShare: number;
+  apiShare: number;
+  mix: RequestMix;
+  rate: number;
+}
+
+const REFERER_PIECE = Buffer.from(`"${REFERER_URL}" "`);
 
 /**
- * The settings both tools get (the windows stay at their defaults, 1 h and
- * 15 min). The names and vocabulary are shared with src/; the prediction
- * below stays an independent reading of the original, never a call into it.
+ * Per-second draws keep each client's share of the traffic, not the timing of
+ * its phases or the per-request variations, so only clients without them are
+ * taken.
  */
-export type PolicySettings = Pick<
-  Settings,
-  'BULKLONG_LIMIT' | 'BULKSHORT_LIMIT' | 'BLOCK_UPPER' | 'BLOCK_LOWER' | 'BLOCK_LOADFAC' | 'BULK_LOADFAC' | 'BULK_LOWER' | 'MAX_BULK_IPS' | 'WHITELIST' | 'BLACKLIST'
->;
-
-export { CHANGE_KINDS, type ChangeKind, type MapState };
-
-export interface PredictedRun {
-  map: Map<string, MapState>;
-  /** As the original logs them: releases of clients absent from the window are not logged. */
-  changes: Record<ChangeKind, string[]>;
+function encodeClient(client: ClientProfile, segments: Segment[]): EncodedClient {
+  const [phase, ...later] = client.phases;
+  const steady =
+    later.length === 0 &&
+    segments.every((segment) => phase.from <= segment.from && segment.until <= phase.until) &&
+    client.scheduled === undefined &&
+    client.missingUserAgentShare === 0 &&
+    client.nonApi === 'assorted';
+  if (!steady) throw new Error(`writeLog renders steady traffic only: one phase over every segment, assorted non-API requests; not ${client.label}`);
+  const userAgent = client.userAgent ?? '-';
+  return {
+    prefix: Buffer.from(`${client.address} - - [`, 'latin1'),
+    suffixPlain: Buffer.from(`"-" "${userAgent}"\n`, 'latin1'),
+    suffixReferer: Buffer.concat([REFERER_PIECE, Buffer.from(`${userAgent}"\n`, 'latin1')]),
+    refererShare: client.mix === 'api' ? 0 : 0.4,
+    apiShare: client.apiShare,
+    mix: client.mix,
+    rate: phase.rate,
+  };
 }
 
-/** A scenario puts some client too close to a limit for the original's imprecise window edges. */
-export class AmbiguousScenarioError extends Error {
-  override name = 'AmbiguousScenarioError';
+/** Client indices laid out by rate, so that a uniform draw picks a client in proportion to its rate. */
+function pickTable(clients: EncodedClient[], totalRate: number): Int32Array {
+  const size = 1 << TABLE_BITS;
+  const table = new Int32Array(size);
+  let cumulative = 0;
+  let slot = 0;
+  for (let i = 0; i < clients.length; i++) {
+    cumulative += clients[i].rate;
+    const until = i === clients.length - 1 ? size : Math.round((cumulative / totalRate) * size);
+    while (slot < until) table[slot++] = i;
+  }
+  return table;
 }
 
-const LONG_WINDOW = 3600;
-const SHORT_WINDOW = 900;
-
-/**
- * How far from a window edge (seconds) the original may misplace a line.
- * It either stops its search on a line within 1 s of the target or between
- * two lines under 500 bytes apart, then reads on in file order; a line
- * written out of order is at most `lateness` older than its neighbours, and
- * the timestamps lose up to a second to truncation.
- */
-function edgeUncertainty(lateness: number): number {
-  return Math.ceil(lateness) + 4;
+/** Requests rendered in advance, each as `REQUEST" `. */
+interface Pool {
+  requests: Buffer[];
+  /** 0: draw an API status. */
+  statuses: Int32Array;
 }
 
-interface Range {
-  low: number;
-  high: number;
+function makePool(rng: Rng, make: (rng: Rng) => RequestAndStatus): Pool {
+  const requests: Buffer[] = [];
+  const statuses = new Int32Array(POOL_SIZE);
+  for (let i = 0; i < POOL_SIZE; i++) {
+    const { request, status } = make(rng);
+    requests.push(Buffer.from(`${request}" `, 'latin1'));
+    statuses[i] = status;
+  }
+  return { requests, statuses };
 }
 
-interface WindowCounts {
-  longTotal: Range;
-  longApi: Range;
-  shortTotal: Range;
-  shortApi: Range;
-  /** Lines without a user agent in the long window. */
-  noUserAgent: Range;
+/** Writes ASCII digits of a non-negative integer; returns the new position. */
+function putInt(buf: Buffer, pos: number, n: number): number {
+  if (n < 10) {
+    buf[pos] = 0x30 + n;
+    return pos + 1;
+  }
+  let digits = 1;
+  for (let m = n; m >= 10; m = Math.floor(m / 10)) digits++;
+  for (let i = digits - 1; i >= 0; i--) {
+    buf[pos + i] = 0x30 + (n % 10);
+    n = Math.floor(n / 10);
+  }
+  return pos + digits;
 }
 
-/** Margin kept from every limit on top of the edge uncertainty: "clearly" above or below. */
-function marginFor(limit: number): number {
-  return Math.max(2, Math.ceil(limit * 0.03));
-}
+/** One write per 16 MiB. */
+class BufferedFile {
+  readonly buf = Buffer.allocUnsafe(BUFFER_BYTES);
+  pos = 0;
+  bytes = 0;
+  lines = 0;
+  constructor(readonly fd: number) {}
 
-/**
- * Predicts the original's map and change log for a run at instant `at` with
- * STARTDATE `at - 1h`, from the previous map. Throws AmbiguousScenarioError
- * when the original's imprecise window edges could tip a decision.
- */
-export function predictRun(
-  log: GeneratedLog,
-  config: ScenarioConfig,
-  settings: PolicySettings,
-  previous: ReadonlyMap<string, MapState>,
-  at: number,
-  loadAverage15: number,
-): PredictedRun {
-  const longStart = at - LONG_WINDOW;
-  const shortStart = at - SHORT_WINDOW;
-  const fuzz = edgeUncertainty(config.maxLatenessSeconds);
-  const n = config.clients.length;
-  // exact counts, then the lines near an edge, whose side the original may get wrong
-  const longTotal = new Int32Array(n), longApi = new Int32Array(n), shortTotal = new Int32Array(n), shortApi = new Int32Array(n);
-  const longEdgeTotal = new Int32Array(n), longEdgeApi = new Int32Array(n), shortEdgeTotal = new Int32Array(n), shortEdgeApi = new Int32Array(n);
-  const noUa = new Int32Array(n), noUaEdge = new Int32Array(n);
-  let total200 = 0;
-  let total200Edge = 0;
-
-  const end = linesWrittenBy(log, at);
-  // A line is written no earlier than the second it carries.
-  const first = linesWrittenBy(log, longStart - fuzz - 1);
-  for (let i = first; i < end; i++) {
-    const t = log.loggedAt[i];
-    if (t < longStart - fuzz) continue;
-    const c = log.client[i];
-    const f = log.flags[i];
-    const api = (f & API_FLAG) !== 0 ? 1 : 0;
-    if (Math.abs(t - longStart) <= fuzz) {
-      longEdgeTotal[c]++;
-      longEdgeApi[c] += api;
-      if (f & NO_USER_AGENT_FLAG) noUaEdge[c]++;
-    }
-    if (Math.abs(t - shortStart) <= fuzz) {
-      shortEdgeTotal[c]++;
-      shortEdgeApi[c] += api;
-      if (api && f & STATUS_200_FLAG) total200Edge++;
-    }
-    if (t < longStart) continue;
-    longTotal[c]++;
-    longApi[c] += api;
-    if (f & NO_USER_AGENT_FLAG) noUa[c]++;
-    if (t > shortStart) {
-      shortTotal[c]++;
-      shortApi[c] += api;
-      if (api && f & STATUS_200_FLAG) total200++;
-    }
+  /** Makes room for one more line. */
+  reserve(): void {
+    if (this.pos + MAX_LINE_BYTES > this.buf.length) this.flush();
   }
 
-  const range = (exact: number, edge: number): Range => ({ low: Math.max(0, exact - edge), high: exact + edge });
-  const when = formatStartDate(at);
-  const blacklist = new Set(settings.BLACKLIST);
-  const notCounted = new Set([...settings.WHITELIST, ...settings.BLACKLIST]);
+  flush(): void {
+    let done = 0;
+    while (done < this.pos) done += fs.writeSync(this.fd, this.buf, done, this.pos - done);
+    this.bytes += this.pos;
+    this.pos = 0;
+  }
+}
 
-  const exceeds = (who: string, what: string, value: Range, limit: Range): boolean => {
-    const margin = marginFor(limit.low);
-    if (value.low > limit.high + margin) return true;
-    if (value.high <= limit.low - margin) return false;
-    throw new AmbiguousScenarioError(
-      `run at ${when}: ${who} ${what} is ${value.low}..${value.high}, within ${margin} of the limit ${limit.low === limit.high ? limit.low : `${limit.low}..${limit.high}`}`,
-    );
+/**
+ * Appends the traffic of [from, until) to `out`. A few percent of lines
+ * carry a timestamp 1-4 s older than their neighbours, as a server writes a
+ * slow request when it ends.
+ */
+function writeSegment(out: BufferedFile, clients: EncodedClient[], table: Int32Array, totalRate: number, segment: Segment): void {
+  const rng = mulberry32(segment.seed);
+  const poolRng = mulberry32(segment.seed ^ 0x5bd1e995);
+  const apiPool = makePool(poolRng, (r) => ({ request: requestLine(r, apiPath(r)), status: 0 }));
+  const uiPool = makePool(poolRng, (r) => ({ request: requestLine(r, uiPath(r)), status: 0 }));
+  const otherPool = makePool(poolRng, (r) => nonApiRequest(r, 'assorted'));
+  const floodPool = makePool(poolRng, (r) => ({ request: `GET /search?q=${randomInt(r, 0, 0xffffff).toString(36)}&format=json HTTP/1.1`, status: 0 }));
+  const floodSuffixes = Array.from({ length: 8 }, () => Buffer.from(`"-" "${browserUserAgent(poolRng)}"\n`, 'latin1'));
+  const middle = Buffer.from('] "', 'latin1');
+  const stamps: Buffer[] = new Array(STAMP_RING);
+  const stampSecond = new Float64Array(STAMP_RING).fill(NaN);
+  const stamp = (second: number): Buffer => {
+    const slot = second % STAMP_RING;
+    if (stampSecond[slot] !== second) {
+      stamps[slot] = Buffer.from(formatLogTimestamp(second), 'latin1');
+      stampSecond[slot] = second;
+    }
+    return stamps[slot];
   };
-  const fewerThan5 = (who: string, what: string, value: Range): boolean => {
-    if (value.high < 5 - 2) return true;
-    if (value.low >= 5 + 2) return false;
-    throw new AmbiguousScenarioError(`run at ${when}: ${who} ${what} is ${value.low}..${value.high}, too close to the release threshold 5`);
-  };
-  const fixed = (value: number): Range => ({ low: value, high: value });
+  const tableShift = 32 - TABLE_BITS;
+  const floodSeparator = Buffer.from(' - - [', 'latin1');
+  const floodRate = segment.floodRate ?? 0;
+  let floodCounter = 0;
+  const buf = out.buf;
 
-  // Limits, as the original adapts them (its lines 303-316).
-  let numbulks = 0;
-  for (const [address, state] of previous) if (state === 'bulk' && !blacklist.has(address)) numbulks++;
-  const cpuload = Math.trunc(loadAverage15);
-  const blockLimitFor = (t200: number): number => {
-    let limit = Math.max(settings.BLOCK_LOWER, settings.BLOCK_UPPER - settings.BLOCK_LOADFAC * (t200 / SHORT_WINDOW - 75));
-    if (numbulks > settings.MAX_BULK_IPS) limit = Math.max(3600, settings.BLOCK_LOWER - (numbulks - settings.MAX_BULK_IPS) * 10);
-    if (numbulks < 10) limit = 2 * settings.BLOCK_UPPER;
-    return limit;
-  };
-  const t200 = range(total200, total200Edge);
-  const blockLimitA = blockLimitFor(t200.low);
-  const blockLimitB = blockLimitFor(t200.high);
-  const blockLimit: Range = { low: Math.min(blockLimitA, blockLimitB), high: Math.max(blockLimitA, blockLimitB) };
-  const blockLimitThird: Range = { low: blockLimit.low / 3, high: blockLimit.high / 3 };
-  const bulkLongLimit = fixed(Math.max(settings.BULK_LOWER, settings.BULKLONG_LIMIT - settings.BULK_LOADFAC * (cpuload - 14)));
-  const blockUpper = fixed(settings.BLOCK_UPPER);
-  const blockUpperThird = fixed(settings.BLOCK_UPPER / 3);
-  const bulkShortLimit = fixed(settings.BULKSHORT_LIMIT);
-
-  const map = new Map<string, MapState>();
-  const changes: Record<ChangeKind, string[]> = { unblocked: [], debulked: [], 'new bulks': [], 'dir.block': [], 'ua block': [], 'new block': [] };
-  for (let c = 0; c < n; c++) {
-    const client = config.clients[c];
-    if (notCounted.has(client.address)) continue;
-    const counts: WindowCounts = {
-      longTotal: range(longTotal[c], longEdgeTotal[c]),
-      longApi: range(longApi[c], longEdgeApi[c]),
-      shortTotal: range(shortTotal[c], shortEdgeTotal[c]),
-      shortApi: range(shortApi[c], shortEdgeApi[c]),
-      noUserAgent: range(noUa[c], noUaEdge[c]),
-    };
-    if (counts.longTotal.high === 0) continue; // no statistics at all
-    const who = `${client.label} (${client.address})`;
-    if (counts.longTotal.low === 0) {
-      // Whether it has statistics at all is up to the edge; harmless only if nothing could follow from them
-      // (a release of a client without statistics goes unlogged, one with statistics is logged).
-      if (previous.has(client.address) || counts.longTotal.high >= 3) {
-        throw new AmbiguousScenarioError(`run at ${when}: ${who} has ${counts.longTotal.high} requests, all at the window's edge`);
+  for (let second = segment.from; second < segment.until; second++) {
+    const normalLines = Math.floor(totalRate * (0.9 + 0.2 * rng()) + rng());
+    const floodLines = floodRate > 0 ? Math.floor(floodRate * (0.9 + 0.2 * rng()) + rng()) : 0;
+    const lines = normalLines + floodLines;
+    for (let n = 0; n < lines; n++) {
+      out.reserve();
+      let pos = out.pos;
+      const late = rng() < 0.03 ? 1 + Math.floor(rng() * MAX_LATE_SECONDS) : 0;
+      // Flood lines are spread evenly among the normal ones.
+      const isFlood = floodLines > 0 && rng() * lines < floodLines;
+      let statusDraw = 0;
+      let request: Buffer;
+      let suffix: Buffer;
+      if (isFlood) {
+        const c = floodCounter++;
+        if ((c & 7) < 2) {
+          pos += buf.write(`2a0c:${((c >>> 12) + 1).toString(16)}:${((c & 0xfff) + 1).toString(16)}::${((c % 0xfffe) + 1).toString(16)}`, pos, 'latin1');
+        } else {
+          // An odd multiplier permutes 32-bit values: every counter gives another address.
+          const v = (Math.imul(c, 0x9e3779b1) + 0x01000000) >>> 0;
+          pos += buf.write(`${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`, pos, 'latin1');
+        }
+        buf.set(floodSeparator, pos);
+        pos += 6;
+        request = floodPool.requests[(rng() * POOL_SIZE) | 0];
+        suffix = floodSuffixes[(rng() * 8) | 0];
+      } else {
+        const client = clients[table[(rng() * 4294967296) >>> tableShift]];
+        buf.set(client.prefix, pos);
+        pos += client.prefix.length;
+        if (rng() < client.apiShare) {
+          request = (client.mix === 'ui' ? uiPool : apiPool).requests[(rng() * POOL_SIZE) | 0];
+        } else {
+          const i = (rng() * POOL_SIZE) | 0;
+          request = otherPool.requests[i];
+          statusDraw = otherPool.statuses[i];
+        }
+        suffix = client.refererShare > 0 && rng() < client.refererShare ? client.suffixReferer : client.suffixPlain;
       }
+      const s = stamp(second - late);
+      buf.set(s, pos);
+      pos += s.length;
+      buf.set(middle, pos);
+      pos += 3;
+      buf.set(request, pos);
+      pos += request.length;
+      const status = statusDraw === 0 ? apiStatus(rng) : statusDraw;
+      pos = putInt(buf, pos, status);
+      buf[pos++] = 0x20;
+      pos = putInt(buf, pos, responseBytes(rng, status));
+      buf[pos++] = 0x20;
+      buf.set(suffix, pos);
+      pos += suffix.length;
+      out.pos = pos;
+      out.lines++;
     }
-    const was = blacklist.has(client.address) ? undefined : previous.get(client.address);
-    const wasBlocked = was === 'block';
-    const wasBulked = was === 'bulk';
-    let state: 'bulk' | 'block' | 'uablock' | 'emblock' | undefined;
-    if (wasBlocked) {
-      state = fewerThan5(who, 'long_total', counts.longTotal) ? undefined : 'block';
-    } else if (exceeds(who, 'long_api', counts.longApi, blockUpper) || exceeds(who, 'short_api', counts.shortApi, blockUpperThird)) {
-      state = 'block';
-    } else if (wasBulked) {
-      if (fewerThan5(who, 'short_total', counts.shortTotal)) state = undefined;
-      else if (exceeds(who, 'long_api', counts.longApi, blockLimit) || exceeds(who, 'short_api', counts.shortApi, blockLimitThird)) state = 'emblock';
-      else state = 'bulk';
-    } else if (exceeds(who, 'long_api', counts.longApi, bulkLongLimit) || exceeds(who, 'short_api', counts.shortApi, bulkShortLimit)) {
-      if (counts.noUserAgent.low > 0) state = 'uablock';
-      else if (counts.noUserAgent.high === 0) state = 'bulk';
-      else throw new AmbiguousScenarioError(`run at ${when}: ${who} sent no user agent only at the window's edge`);
-    }
-
-    if (state === undefined) {
-      if (wasBlocked) changes.unblocked.push(client.address);
-      else if (wasBulked) changes.debulked.push(client.address);
-      continue;
-    }
-    if (state === 'uablock') changes['ua block'].push(client.address);
-    else if (state === 'emblock') changes['dir.block'].push(client.address);
-    else if (state === 'block' && !wasBlocked) changes['new block'].push(client.address);
-    else if (state === 'bulk' && !wasBulked) changes['new bulks'].push(client.address);
-    map.set(client.address, state === 'bulk' ? 'bulk' : 'block');
   }
-  for (const address of settings.BLACKLIST) map.set(address, 'ban');
-  for (const kind of CHANGE_KINDS) changes[kind].sort();
-  return { map, changes };
+}
+
+/** Writes a whole log file, segment after segment, about `Σ client rates` lines a second; returns its size and line count. */
+export function writeLog(file: string, spec: LogSpec): WrittenLog {
+  const started = performance.now();
+  const clients = spec.clients.map((client) => encodeClient(client, spec.segments));
+  const totalRate = clients.reduce((sum, c) => sum + c.rate, 0);
+  const table = pickTable(clients, totalRate);
+  const fd = fs.openSync(file, 'w');
+  const out = new BufferedFile(fd);
+  try {
+    for (const segment of spec.segments) writeSegment(out, clients, table, totalRate, segment);
+    out.flush();
+  } finally {
+    fs.closeSync(fd);
+  }
+  return { lines: out.lines, bytes: out.bytes, ms: performance.now() - started };
 }
