@@ -14,7 +14,7 @@ export const ExitCode = {
   input: 66,
   /** The map, the change log or a temporary file could not be written. */
   output: 74,
-  /** Another run holds the lock. Retry later; nothing was done. */
+  /** Retry later: another run holds the lock (nothing was done), or a failed reload is still pending. */
   locked: 75,
   /** The settings file is invalid. Fix it; nothing was written. */
   config: 78,
@@ -98,6 +98,8 @@ export const PROBLEM_EXIT_CODES = {
   'safety-valve': ExitCode.safetyValve,
   /** The map is written, but the web server may not be using it. */
   'on-change-failed': ExitCode.output,
+  /** Nothing new to load, but an earlier reload has still not succeeded; every run retries it. */
+  'reload-pending': ExitCode.locked,
 } as const satisfies Record<string, ExitCodeValue>;
 
 export type ProblemKind = keyof typeof PROBLEM_EXIT_CODES;

@@ -167,6 +167,9 @@ async function reloadIfNeeded(settings: Settings, rewrote: boolean, report: RunR
     return;
   }
   markReloadPending(mapFile, failure);
-  const what = rewrote ? 'the map was written, but' : 'a reload is still pending (an earlier ON_CHANGE failed) and';
-  report.problems.unshift({ kind: 'on-change-failed', message: `${what} ${failure}; every run retries it until it succeeds` });
+  report.problems.unshift(
+    rewrote
+      ? { kind: 'on-change-failed', message: `the map was written, but ${failure}; every run retries it until it succeeds` }
+      : { kind: 'reload-pending', message: `a reload is still pending (an earlier ON_CHANGE failed) and ${failure}; the next run retries it` },
+  );
 }
