@@ -12,6 +12,8 @@ export const ExitCode = {
   safetyValve: 65,
   /** The access log is missing or unreadable. Usually transient (rotation); retry. */
   input: 66,
+  /** Blind: the log cannot be read with the format in force, or it is stale. Nothing was decided; fix the format or the logging. */
+  blind: 69,
   /** The map, the change log or a temporary file could not be written. */
   output: 74,
   /** Retry later: another run holds the lock (nothing was done), or a failed reload is still pending. */
@@ -94,6 +96,8 @@ export interface Problem {
 
 /** Each kind of problem and the exit code that says what to do about it. */
 export const PROBLEM_EXIT_CODES = {
+  /** Nothing decided: the run cannot see. */
+  blind: ExitCode.blind,
   /** New blocks withheld, everything else applied. */
   'safety-valve': ExitCode.safetyValve,
   /** The map is written, but the web server may not be using it. */

@@ -92,13 +92,14 @@ async function analyse(options: RunOptions, warnings: string[]): Promise<RunRepo
   // Only a run that decides needs the load; a missing /proc/loadavg must not stop one that does not.
   const decides = nothingToDecide(settings, stats, logBytes) === undefined;
   const loadAverage = decides ? (options.loadAverage ?? readLoadAverage(settings.LOADAVG_FILE)) : undefined;
-  const plan = planRun({ settings, stats, logBytes, previousMapText, mapFile, loadAverage, now: options.now, format: options.format });
+  const plan = planRun({ settings, stats, logBytes, logFile: options.logFile, previousMapText, mapFile, loadAverage, now: options.now, format: options.format });
 
   const report: RunReport = { logFile: options.logFile, logBytes, window, files, warnings, changeLogWritten: false, problems: [], plan };
   if (stats) report.stats = { ...stats, clients: stats.clients.size };
   report.warnings.push(...plan.warnings);
   if (!plan.decided) {
     report.skipped = plan.skipped;
+    if (plan.blind) report.problems.push({ kind: 'blind', message: plan.blind });
     if (!options.dryRun) {
       if (plan.createEmptyMap) {
         writeFileAtomic(mapFile, '');

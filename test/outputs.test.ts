@@ -183,6 +183,28 @@ describe('a run that ends with a problem still reports everything', () => {
   });
 });
 
+describe('never silent when blind', () => {
+  test('a log whose client field holds host names (HostnameLookups On): exit 69, the map untouched, a sample line', () => {
+    const dir = setUp();
+    const log = read(dir, 'access.log');
+    let n = 0;
+    fs.writeFileSync(path.join(dir, 'access.log'), log.replace(/^\S+ /gm, () => `host-${n++}.example.net `));
+    fs.writeFileSync(path.join(dir, 'ip_blocks.map'), '192.0.2.1 block\n');
+    const result = run(dir, '--metrics', 'ipanalyse.prom');
+    assert.equal(result.status, 69, result.stderr);
+    assert.match(result.stderr, /access\.log: \d+ of \d+ lines read \(\d+%\) cannot be read as the combined log format, more than MAX_UNREADABLE_SHARE 0\.1; nothing decided, the map is left as it is; a line: host-\d+\.example\.net - - \[/);
+    assert.equal(read(dir, 'ip_blocks.map'), '192.0.2.1 block\n');
+    assert.match(read(dir, 'ipanalyse.prom'), /^ipanalyse_problem\{kind="blind"\} 1$/m);
+  });
+  test('a few unreadable lines among many are data, not blindness', () => {
+    const dir = setUp();
+    const lines = read(dir, 'access.log').split('\n');
+    const broken = lines.map((line, i) => (i % 20 === 0 && line ? `garbage ${line}` : line)).join('\n');
+    fs.writeFileSync(path.join(dir, 'access.log'), broken);
+    assert.equal(run(dir).status, 0);
+  });
+});
+
 describe('inputs that are not what they should be', () => {
   test('a device or a FIFO as the settings or a list file is refused at once, naming it', () => {
     const fifo = path.join(work, `fifo-${dirs++}`);

@@ -317,6 +317,8 @@ describe('whole runs', () => {
           const settings = {
             ...defaultSettings(dir),
             MIN_LOG_SIZE: 0,
+            // Hostile lines are the point here: a run must decide despite them, not refuse them as a blind one.
+            MAX_UNREADABLE_SHARE: 1,
             BULKLONG_LIMIT: 3,
             BULKSHORT_LIMIT: 2,
             BULK_LOWER: 1,

@@ -41,7 +41,8 @@ export async function analyseCommand(args: AnalyseArgs, out: Output): Promise<Pr
     writeFileAtomic(metricsFile, renderMetrics(report, (performance.now() - started) / 1000, lastSuccess));
   }
   for (const warning of report.warnings) out.stderr(`ipanalyse: warning: ${warning}\n`);
-  if (report.stats && report.stats.linesInWindow === 0 && report.stats.garbageLines > 0) {
+  const blind = report.problems.some((problem) => problem.kind === 'blind');
+  if (!blind && report.stats && report.stats.linesInWindow === 0 && report.stats.garbageLines > 0) {
     out.stderr(`ipanalyse: ${report.logFile}: no usable lines (${report.stats.garbageLines} lines could not be read as combined log format); the map is left as it is\n`);
   }
   if (args.json) out.stdout(renderJson(report, dryRun));

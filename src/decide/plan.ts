@@ -16,6 +16,8 @@ export interface PlanInput {
   /** undefined when the log is smaller than MIN_LOG_SIZE: nothing was read. */
   stats: WindowStats | undefined;
   logBytes: number;
+  /** Names the log in messages. */
+  logFile: string;
   /** The map file's text as it is now; undefined when there is none yet. */
   previousMapText: string | undefined;
   /** Names the map in warnings. */
@@ -55,6 +57,8 @@ interface PlanBase {
 export interface SkipPlan extends PlanBase {
   decided: false;
   skipped: string;
+  /** Set when the run cannot see (the log is unreadable as configured): a problem, not a quiet skip. */
+  blind?: string;
   /** Neither Apache nor nginx starts when the file it includes is missing. */
   createEmptyMap: boolean;
 }
@@ -81,12 +85,28 @@ export type Plan = SkipPlan | DecidePlan;
 /** A corrupt map of a million lines must not mail a million warnings. */
 const MAX_MAP_WARNINGS = 10;
 
-/** Why a run with this read decides nothing, or undefined when it decides. */
-export function nothingToDecide(settings: Pick<Settings, 'MIN_LOG_SIZE'>, stats: WindowStats | undefined, logBytes: number): string | undefined {
-  if (!stats) return `the log is smaller than MIN_LOG_SIZE (${logBytes} < ${settings.MIN_LOG_SIZE} bytes): not enough data`;
+type SkipSettings = Pick<Settings, 'MIN_LOG_SIZE' | 'MAX_UNREADABLE_SHARE'>;
+
+/** Why a run with this read decides nothing (and, when it is because it cannot see, says so as `blind`), or undefined when it decides. */
+export function nothingToDecide(settings: SkipSettings, stats: WindowStats | undefined, logBytes: number, logFile = 'the log'): { skipped: string; blind?: string } | undefined {
+  if (!stats) return { skipped: `the log is smaller than MIN_LOG_SIZE (${logBytes} < ${settings.MIN_LOG_SIZE} bytes): not enough data` };
+  const unreadable = stats.linesRead > 0 ? stats.garbageLines / stats.linesRead : 0;
+  // Deciding from the few lines that happen to parse would release everyone the rest would have kept restricted.
+  if (unreadable > settings.MAX_UNREADABLE_SHARE) {
+    const sample = stats.garbageSamples[0];
+    const blind =
+      `${logFile}: ${stats.garbageLines} of ${stats.linesRead} lines read (${percent(unreadable)}) cannot be read as the combined log format, ` +
+      `more than MAX_UNREADABLE_SHARE ${settings.MAX_UNREADABLE_SHARE}; nothing decided, the map is left as it is` +
+      (sample ? `; a line: ${sample}` : '');
+    return { skipped: blind, blind };
+  }
   // A wrong log or broken logging must not release every client at once.
-  if (stats.linesInWindow === 0) return 'no usable lines in the window: the map is left as it is';
+  if (stats.linesInWindow === 0) return { skipped: 'no usable lines in the window: the map is left as it is' };
   return undefined;
+}
+
+function percent(share: number): string {
+  return `${(100 * share).toFixed(share < 0.1 ? 1 : 0)}%`;
 }
 
 export function planRun(input: PlanInput): Plan {
@@ -95,9 +115,9 @@ export function planRun(input: PlanInput): Plan {
   const warnings = parsed.warnings.slice(0, MAX_MAP_WARNINGS).map((warning) => `${input.mapFile}:${warning}`);
   if (parsed.warnings.length > MAX_MAP_WARNINGS) warnings.push(`${input.mapFile}: ${parsed.warnings.length - MAX_MAP_WARNINGS} more malformed lines ignored`);
   const base: PlanBase = { previous: parsed.states, warnings };
-  const skipped = nothingToDecide(settings, stats, input.logBytes);
-  if (skipped !== undefined || !stats) {
-    return { ...base, decided: false, skipped: skipped ?? '', createEmptyMap: input.previousMapText === undefined };
+  const nothing = nothingToDecide(settings, stats, input.logBytes, input.logFile);
+  if (nothing !== undefined || !stats) {
+    return { ...base, decided: false, skipped: nothing?.skipped ?? '', blind: nothing?.blind, createEmptyMap: input.previousMapText === undefined };
   }
   if (input.loadAverage === undefined) throw new Error('planRun: a run that decides needs the load average');
 

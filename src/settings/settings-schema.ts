@@ -76,6 +76,10 @@ const PLAIN_SCHEMAS: { [K in PlainKey]: z.ZodType<Settings[K]> } = {
   ON_CHANGE_TIMEOUT: z
     .number({ error: expected('a number of seconds, above 0') })
     .gt(0, { error: expected('a number of seconds, above 0') }),
+  MAX_UNREADABLE_SHARE: z
+    .number({ error: expected('a share of the lines read, from 0 to 1 (1 turns this check off)') })
+    .min(0, { error: expected('a share of the lines read, from 0 to 1 (1 turns this check off)') })
+    .max(1, { error: expected('a share of the lines read, from 0 to 1 (1 turns this check off)') }),
   MAX_NEW_BLOCKS: wholeNumber('a whole number of clients (0 or more)'),
   MAX_BLOCKED_SHARE: z
     .number({ error: expected('a share of all requests, above 0 and at most 1 (1 turns this check off)') })

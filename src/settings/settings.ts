@@ -50,6 +50,8 @@ export interface Settings {
   ON_CHANGE_TIMEOUT: number;
   /** Prometheus textfile (node_exporter's textfile collector); none when undefined. */
   METRICS_FILE: string | undefined;
+  /** More than this share of unreadable lines read, and the run decides nothing and says so (exit 69). */
+  MAX_UNREADABLE_SHARE: number;
   /** Safety valve: more clients than this newly blocked in one run means the input is wrong. */
   MAX_NEW_BLOCKS: number;
   /** Safety valve: a would-be new block that made more than this share of all requests is a proxy, not a client. */
@@ -102,6 +104,7 @@ export function defaultSettings(baseDir: string): Settings {
     ON_CHANGE: undefined,
     ON_CHANGE_TIMEOUT: 60,
     METRICS_FILE: undefined,
+    MAX_UNREADABLE_SHARE: 0.1,
     MAX_NEW_BLOCKS: 50,
     MAX_BLOCKED_SHARE: 0.8,
   };
