@@ -262,3 +262,9 @@ function editDistance(a: string, b: string): number {
   }
   return previous[b.length];
 }
+
+/** Reads a duration as the *_PERIOD settings take it ('1 day', '12 h', '1 hour 30 min'): seconds, or what is wrong. */
+export function parseDuration(text: string): { seconds: number } | { problem: string } {
+  const result = periodSeconds.safeParse(text);
+  return result.success ? { seconds: result.data } : { problem: result.error.issues[0]?.message ?? `'${text}' is not a duration` };
+}
