@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { readIfExists } from './support/files.js';
+import { holdRunLock } from './support/lock-holder.js';
 import { CLI, FIXTURES, REPO_ROOT } from './support/paths.js';
 import { CHILD_ENV, runCli } from './support/run-cli.js';
 import { formatLogTimestamp, mulberry32 } from './support/log-generator.js';
@@ -350,28 +351,28 @@ describe('nothing lost, nothing broken: real runs of bin/ipanalyse', () => {
     for (const [name, count] of Object.entries(outcomes)) assert.ok(count > 0, `no kill left the state "${name}"`);
   });
 
-  test('a run that finds the lock held by a live process exits 75 at once and writes nothing; a dead owner is taken over', () => {
+  test('a run that finds the lock held by a live run exits 75 at once and writes nothing; a dead owner is taken over', async () => {
     const work = newWork();
     const mapFile = path.join(work, MAP);
     const lockFile = `${mapFile}.lock`;
     const original = fs.readFileSync(path.join(SMALL, 'previous.map'), 'utf8');
     fs.writeFileSync(mapFile, original);
-    const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
+    const holder = await holdRunLock(mapFile);
     try {
-      fs.writeFileSync(lockFile, `${sleeper.pid}\n`);
       const started = performance.now();
       const held = runCli(small(MAP, CHANGES), { cwd: work });
       const elapsed = performance.now() - started;
       assert.equal(held.status, 75, held.stderr);
       assertOneLine(held.stderr, 'locked');
-      assert.ok(held.stderr.includes(`pid ${sleeper.pid}`) && held.stderr.includes(`${MAP}.lock`), held.stderr);
+      assert.ok(held.stderr.includes(`pid ${holder.pid}`) && held.stderr.includes(`${MAP}.lock`), held.stderr);
       assert.equal(held.stdout, '');
       assert.ok(elapsed < 5000, `exits at once, took ${elapsed.toFixed(0)} ms`);
       assert.equal(fs.readFileSync(mapFile, 'utf8'), original);
-      assert.equal(fs.readFileSync(lockFile, 'utf8'), `${sleeper.pid}\n`, 'the owner keeps its lock');
+      assert.equal(fs.readFileSync(lockFile, 'utf8'), `${holder.pid}\n`, 'the owner keeps its lock');
       assert.deepEqual(fs.readdirSync(work).sort(), [MAP, `${MAP}.lock`], 'nothing written');
+      assert.equal(await holder.release(), 0);
     } finally {
-      sleeper.kill('SIGKILL');
+      holder.kill();
     }
 
     const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
