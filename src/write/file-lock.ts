@@ -1,17 +1,52 @@
 /**
- * Kernel file locks: Linux open-file-description locks (flock(2)-like, taken
- * through fs-native-extensions). A lock belongs to an open file and is gone
- * when that file is closed or its process dies, however it dies: there is no
- * pid to outlive its process, no age and no heartbeat to get wrong while a
- * run blocks its event loop for minutes.
+ * Kernel file locks: Linux open-file-description locks (fcntl F_OFD_SETLK,
+ * flock(2)-like), from fs-native-extensions' addon. A lock belongs to an
+ * open file and is gone when that file is closed or its process dies,
+ * however it dies: there is no pid to outlive its process, no age and no
+ * heartbeat to get wrong while a run blocks its event loop for minutes.
  */
-import { tryLock } from 'fs-native-extensions';
+import { createRequire } from 'node:module';
+import { OutputError } from '../errors.js';
 
 const POLL_MS = 5;
 
+interface Binding {
+  /** Throws an error with code EAGAIN when another open file holds the lock. */
+  tryLock(fd: number, offset: number, length: number, exclusive: boolean): void;
+}
+
+let binding: Binding | undefined;
+
+/**
+ * The addon, loaded from its prebuilt file for this platform: the package's
+ * own entry finds the same file through a resolver that costs 20 ms, a tenth
+ * of a cron run. The package's version is pinned, as this is its layout;
+ * elsewhere (another layout, a platform without a prebuild) its entry decides.
+ */
+function loadBinding(): Binding {
+  const load = createRequire(import.meta.url);
+  try {
+    return load(`fs-native-extensions/prebuilds/${process.platform}-${process.arch}/fs-native-extensions.node`) as Binding;
+  } catch {
+    try {
+      return load('fs-native-extensions/binding.js') as Binding;
+    } catch (error) {
+      const cause = error instanceof Error ? error.message.split('\n')[0] : String(error);
+      throw new OutputError(`cannot load the file lock (fs-native-extensions) for ${process.platform}-${process.arch}: ${cause}`);
+    }
+  }
+}
+
 /** Takes the exclusive lock of the open file `fd` if no other open file holds it; never waits. */
 export function tryLockFile(fd: number): boolean {
-  return tryLock(fd);
+  binding ??= loadBinding();
+  try {
+    binding.tryLock(fd, 0, 0, true);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EAGAIN') return false;
+    throw error;
+  }
 }
 
 /**
@@ -21,13 +56,13 @@ export function tryLockFile(fd: number): boolean {
  */
 export function lockFileWithin(fd: number, milliseconds: number): boolean {
   const deadline = performance.now() + milliseconds;
-  while (!tryLock(fd)) {
+  while (!tryLockFile(fd)) {
     if (performance.now() >= deadline) return false;
     sleepSync(POLL_MS);
   }
   return true;
 }
 
-export function sleepSync(milliseconds: number): void {
+function sleepSync(milliseconds: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, milliseconds);
 }
