@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ExitError, OutputError, describeSystemError } from '../errors.js';
-import { lockFileWithin } from './file-lock.js';
+import { lockFileWithin, namesOpenFile } from './file-lock.js';
 import { resolveWriteTarget } from './write-target.js';
 
 const TEMP_MARK = '.ipanalyse-tmp-';
@@ -108,7 +108,7 @@ export function appendAtomically(target: string, text: string): string | undefin
           throw new OutputError(`cannot append to ${real}: another process has held its lock for ${CHANGE_LOG_WAIT_MS / 1000} s`);
         }
         // logrotate may have moved the log away while we waited: append to the file its name now has.
-        if (!namesFile(real, fd) && attempt < REOPENS) continue;
+        if (!namesOpenFile(real, fd) && attempt < REOPENS) continue;
         if (created) fs.fchmodSync(fd, 0o644);
         const warning = repairTornEnd(fd, real);
         const start = fs.fstatSync(fd).size;
@@ -145,16 +145,6 @@ function openForAppend(file: string): { fd: number; created: boolean } {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new OutputError(`cannot append to ${file}: it became a symbolic link`);
     throw error;
-  }
-}
-
-function namesFile(file: string, fd: number): boolean {
-  try {
-    const named = fs.statSync(file);
-    const open = fs.fstatSync(fd);
-    return named.ino === open.ino && named.dev === open.dev;
-  } catch {
-    return false;
   }
 }
 

@@ -5,6 +5,7 @@
  * however it dies: there is no pid to outlive its process, no age and no
  * heartbeat to get wrong while a run blocks its event loop for minutes.
  */
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { OutputError } from '../errors.js';
 
@@ -61,6 +62,21 @@ export function lockFileWithin(fd: number, milliseconds: number): boolean {
     sleepSync(POLL_MS);
   }
   return true;
+}
+
+/**
+ * True when `file` (not followed if a link) is the open file `fd`. A lock
+ * taken on a file that has since lost its name (released and removed, or
+ * rotated away) guards nothing that others will open.
+ */
+export function namesOpenFile(file: string, fd: number): boolean {
+  try {
+    const named = fs.lstatSync(file);
+    const open = fs.fstatSync(fd);
+    return named.ino === open.ino && named.dev === open.dev;
+  } catch {
+    return false;
+  }
 }
 
 function sleepSync(milliseconds: number): void {

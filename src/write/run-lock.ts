@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ExitCode, ExitError, OutputError, describeSystemError } from '../errors.js';
-import { tryLockFile } from './file-lock.js';
+import { namesOpenFile, tryLockFile } from './file-lock.js';
 
 export interface RunLock {
   /** Set when a stale lock was taken over. */
@@ -57,8 +57,8 @@ export function acquireRunLock(mapFile: string): RunLock {
         const owner = readOwner(fd);
         throw new LockedError(`another run${owner === undefined ? '' : ` (pid ${owner})`} holds ${lockPath}; nothing done, retry later`);
       }
-      // A run that releases removes the file before it closes it: a lock taken on a removed file guards nothing.
-      if (!isStillAt(fd, lockPath)) continue;
+      // A run that releases removes the file before it closes it.
+      if (!namesOpenFile(lockPath, fd)) continue;
       const previous = created ? undefined : readOwner(fd);
       fs.ftruncateSync(fd, 0);
       fs.writeSync(fd, `${process.pid}\n`, 0);
@@ -96,16 +96,6 @@ function openLockFile(lockPath: string): { fd: number; created: boolean } | unde
   }
 }
 
-function isStillAt(fd: number, lockPath: string): boolean {
-  try {
-    const open = fs.fstatSync(fd);
-    const named = fs.lstatSync(lockPath);
-    return open.ino === named.ino && open.dev === named.dev;
-  } catch {
-    return false;
-  }
-}
-
 function readOwner(fd: number): number | undefined {
   const buffer = Buffer.alloc(24);
   const length = fs.readSync(fd, buffer, 0, buffer.length, 0);
@@ -119,8 +109,8 @@ function releaser(fd: number, lockPath: string): () => void {
     if (released) return;
     released = true;
     try {
-      // Removed while still locked, so that no run can lock this file once we close it (see isStillAt).
-      if (isStillAt(fd, lockPath)) fs.unlinkSync(lockPath);
+      // Removed while still locked, so that a run that opened it before cannot use it once we close it.
+      if (namesOpenFile(lockPath, fd)) fs.unlinkSync(lockPath);
     } catch {
       // Left behind, it is only a file: the next run takes it over with a warning.
     } finally {
