@@ -12,7 +12,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { readIfExists } from './support/files.js';
 import { holdRunLock } from './support/lock-holder.js';
-import { appendAtomically } from '../src/write/atomic-write.js';
+import { appendChangeLines } from '../src/write/atomic-write.js';
 import { CLI, FIXTURES, REPO_ROOT } from './support/paths.js';
 import { CHILD_ENV, runCli } from './support/run-cli.js';
 import { formatLogTimestamp, mulberry32 } from './support/log-generator.js';
@@ -163,7 +163,7 @@ function mountTmpfs(directory: string, size: string): string {
 /**
  * What a run needs, copied under `dir` (world-readable, as scratch is): the
  * CLI, its bundle, package.json (which marks the installation's base
- * directory) and the small case's inputs.
+ * directory), the file lock's prebuilt addon and the small case's inputs.
  */
 function installCopy(dir: string): { cli: string; caseDir: string } {
   const caseDir = path.join(dir, 'case');
@@ -171,6 +171,11 @@ function installCopy(dir: string): { cli: string; caseDir: string } {
     [CLI, path.join(dir, 'bin/ipanalyse')],
     [path.join(REPO_ROOT, 'dist/ipanalyse.js'), path.join(dir, 'dist/ipanalyse.js')],
     [path.join(REPO_ROOT, 'package.json'), path.join(dir, 'package.json')],
+    // The kernel file lock's addon, which the bundle loads from node_modules.
+    ...fs
+      .readdirSync(path.join(REPO_ROOT, 'node_modules/fs-native-extensions/prebuilds'), { recursive: true, encoding: 'utf8' })
+      .filter((name) => name.endsWith('.node'))
+      .map((name) => [path.join(REPO_ROOT, 'node_modules/fs-native-extensions/prebuilds', name), path.join(dir, 'node_modules/fs-native-extensions/prebuilds', name)]),
     [path.join(SMALL, 'ip_blocks.conf'), path.join(caseDir, 'ip_blocks.conf')],
     [path.join(SMALL, 'access.log'), path.join(caseDir, 'access.log')],
   ]) {
@@ -367,11 +372,11 @@ describe('nothing lost, nothing broken: real runs of bin/ipanalyse', () => {
   test(`kill -9 inside ${APPEND_KILLS} change-log appends: the next append cuts the torn line off, keeps every whole one`, async (t) => {
     // 16 MB of change lines in one append: its write(2) takes milliseconds, long enough for kills to land inside it.
     const script = `(async () => {
-      const { appendAtomically } = await import(${JSON.stringify(path.join(REPO_ROOT, 'dist/src/write/atomic-write.js'))});
+      const { appendChangeLines } = await import(${JSON.stringify(path.join(REPO_ROOT, 'dist/src/write/atomic-write.js'))});
       let text = '';
       for (let i = 0; i < 400000; i++) text += '2026-11-20 12:00 new block: 10.' + (i >> 16) + '.' + ((i >> 8) & 255) + '.' + (i & 255) + '\\n';
       process.stdout.write('go\\n');
-      appendAtomically(process.argv[1], text);
+      appendChangeLines(process.argv[1], text);
     })()`;
     const earlier = '2026-11-20 11:55 new bulks: 192.0.2.7\n';
     const after = '2026-11-20 12:01  debulked: 192.0.2.7\n';
@@ -416,7 +421,7 @@ describe('nothing lost, nothing broken: real runs of bin/ipanalyse', () => {
       if (kept !== text) torn++;
       else if (text.length > earlier.length) whole++;
       // The next run's append, under the same lock, repairs first.
-      const warning = appendAtomically(changeLog, after);
+      const warning = appendChangeLines(changeLog, after);
       assert.equal(fs.readFileSync(changeLog, 'utf8'), kept + after, `${what}: the next append`);
       assert.equal(warning !== undefined, kept !== text, `${what}: a warning iff a line was cut: ${warning}`);
       assert.ok(killed || text === earlier + full, `${what}: an append that ended is whole`);

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { appendAtomically } from '../src/write/atomic-write.js';
+import { appendChangeLines } from '../src/write/atomic-write.js';
 import { FIXTURES, REPO_ROOT } from './support/paths.js';
 import { runCli } from './support/run-cli.js';
 
@@ -169,9 +169,9 @@ describe('writes', () => {
       const WRITERS = 4;
       const APPENDS = 150;
       const script = `(async () => {
-        const { appendAtomically } = await import(${JSON.stringify(module)});
+        const { appendChangeLines } = await import(${JSON.stringify(module)});
         const [file, writer] = process.argv.slice(1);
-        for (let i = 0; i < ${APPENDS}; i++) appendAtomically(file, '2026-11-20 12:00 new block: 10.' + writer + '.' + (i >> 8) + '.' + (i & 255) + '\\n');
+        for (let i = 0; i < ${APPENDS}; i++) appendChangeLines(file, '2026-11-20 12:00 new block: 10.' + writer + '.' + (i >> 8) + '.' + (i & 255) + '\\n');
       })()`;
       const children = [...Array(WRITERS)].map((_, writer) => spawn(process.execPath, ['-e', script, changeLog, String(writer)], { stdio: ['ignore', 'ignore', 'pipe'] }));
       const failures = await Promise.all(
@@ -196,13 +196,13 @@ describe('writes', () => {
       const work = newWork();
       const changeLog = path.join(work, 'restricted_ip.log');
       fs.writeFileSync(changeLog, `${EARLIER}2026-11-20 11:59 unblocked: 192.0.2.1, 10.0.`);
-      const warning = appendAtomically(changeLog, EXPECTED_CHANGES);
+      const warning = appendChangeLines(changeLog, EXPECTED_CHANGES);
       assert.equal(fs.readFileSync(changeLog, 'utf8'), EARLIER + EXPECTED_CHANGES, 'no half line, no line glued to it');
       assert.match(warning ?? '', /torn.*restricted_ip\.log/, 'the cut is reported');
 
       // A note an operator typed without a final newline is not ours to cut: it is ended instead.
       fs.writeFileSync(changeLog, `${EARLIER}checked by jo`);
-      appendAtomically(changeLog, EXPECTED_CHANGES);
+      appendChangeLines(changeLog, EXPECTED_CHANGES);
       assert.equal(fs.readFileSync(changeLog, 'utf8'), `${EARLIER}checked by jo\n${EXPECTED_CHANGES}`);
     });
 
@@ -211,7 +211,7 @@ describe('writes', () => {
       const changeLog = path.join(work, 'log', 'restricted_ip.log');
       const umask = process.umask(0o077);
       try {
-        appendAtomically(changeLog, EARLIER);
+        appendChangeLines(changeLog, EARLIER);
       } finally {
         process.umask(umask);
       }

@@ -97,7 +97,7 @@ const REOPENS = 5;
  * kill leaves a torn last line that the next append cuts off first. Returns
  * a warning when it repaired such a line.
  */
-export function appendAtomically(target: string, text: string): string | undefined {
+export function appendChangeLines(target: string, text: string): string | undefined {
   const real = resolveWriteTarget(target);
   try {
     fs.mkdirSync(path.dirname(real), { recursive: true });
