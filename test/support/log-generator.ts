@@ -170,52 +170,87 @@ export function scriptUserAgent(rng: Rng): string {
   return pick(rng, SCRIPT_USER_AGENTS);
 }
 
-export interface NormalPopulationOptions {
-  count: number;
+/** What every ordinary client is drawn with. */
+interface OrdinaryOptions {
   from: number;
   until: number;
-  /** Requests per second per client, any kind; API requests are a share of these. */
-  minRate: number;
-  maxRate: number;
   ipv6Share: number;
-  /** Clients that never send a user agent; harmless at these rates. */
+  /** Clients that never send a user agent. */
   noUserAgentShare: number;
   /** Clients that come and go in sessions instead of staying all along. */
   sessionShare: number;
 }
 
+export interface NormalPopulationOptions extends OrdinaryOptions {
+  count: number;
+  /** Requests per second per client, any kind; API requests are a share of these. */
+  minRate: number;
+  maxRate: number;
+}
+
+/**
+ * A browser (60%) or a script. `drawRate` is called between the other draws,
+ * where normalClients has always drawn its rate, so that its populations stay
+ * the same for a given seed.
+ */
+function ordinaryClient(rng: Rng, book: AddressBook, label: string, drawRate: () => number, options: OrdinaryOptions): ClientProfile {
+  const address = rng() < options.ipv6Share ? book.ipv6() : book.ipv4();
+  const isBrowser = rng() < 0.6;
+  const rate = drawRate();
+  const phases: Phase[] = [];
+  if (rng() < options.sessionShare) {
+    // Sessions of 5-40 minutes with pauses between them.
+    let at = options.from + rng() * 1800;
+    while (at < options.until) {
+      const until = Math.min(options.until, at + 300 + rng() * 2100);
+      phases.push({ from: at, until, rate: rate * 2 });
+      at = until + 300 + rng() * 2400;
+    }
+  } else {
+    phases.push({ from: options.from, until: options.until, rate });
+  }
+  return {
+    label,
+    address,
+    phases,
+    apiShare: isBrowser ? 0.55 + rng() * 0.3 : 0.9 + rng() * 0.1,
+    mix: isBrowser ? (rng() < 0.5 ? 'ui' : 'browse') : 'api',
+    nonApi: 'assorted',
+    userAgent: rng() < options.noUserAgentShare ? undefined : isBrowser ? browserUserAgent(rng) : scriptUserAgent(rng),
+    missingUserAgentShare: 0,
+    arrivals: 'random',
+  };
+}
+
 /** Ordinary clients: browsers and small scripts, each far below every limit. */
 export function normalClients(rng: Rng, book: AddressBook, options: NormalPopulationOptions): ClientProfile[] {
-  const clients: ClientProfile[] = [];
-  for (let i = 0; i < options.count; i++) {
-    const address = rng() < options.ipv6Share ? book.ipv6() : book.ipv4();
-    const isBrowser = rng() < 0.6;
-    const rate = options.minRate + rng() * (options.maxRate - options.minRate);
-    const phases: Phase[] = [];
-    if (rng() < options.sessionShare) {
-      // Sessions of 5-40 minutes with pauses between them.
-      let at = options.from + rng() * 1800;
-      while (at < options.until) {
-        const until = Math.min(options.until, at + 300 + rng() * 2100);
-        phases.push({ from: at, until, rate: rate * 2 });
-        at = until + 300 + rng() * 2400;
-      }
-    } else {
-      phases.push({ from: options.from, until: options.until, rate });
-    }
-    clients.push({
-      label: `normal-${i}`,
-      address,
-      phases,
-      apiShare: isBrowser ? 0.55 + rng() * 0.3 : 0.9 + rng() * 0.1,
-      mix: isBrowser ? (rng() < 0.5 ? 'ui' : 'browse') : 'api',
-      nonApi: 'assorted',
-      userAgent: rng() < options.noUserAgentShare ? undefined : isBrowser ? browserUserAgent(rng) : scriptUserAgent(rng),
-      missingUserAgentShare: 0,
-      arrivals: 'random',
-    });
-  }
-  return clients;
+  const drawRate = () => options.minRate + rng() * (options.maxRate - options.minRate);
+  return Array.from({ length: options.count }, (_, i) => ordinaryClient(rng, book, `normal-${i}`, drawRate, options));
+}
+
+export interface ZipfPopulationOptions extends Omit<OrdinaryOptions, 'sessionShare'> {
+  /** Potential clients: the rarest ones send a request every few hours, so only some show up in an hour. */
+  count: number;
+  /** Requests per second of all of them together. */
+  totalRate: number;
+  /** The client of rank k sends in proportion to k^-exponent. */
+  exponent: number;
+}
+
+/**
+ * A public API's population: a few clients with a large share of the traffic
+ * (over the bulk and block limits at a few hundred requests a second), a long
+ * tail seen once or twice an hour. Every client stays all along, as writeLog
+ * needs.
+ */
+export function zipfClients(rng: Rng, book: AddressBook, options: ZipfPopulationOptions): ClientProfile[] {
+  let harmonic = 0;
+  for (let rank = 1; rank <= options.count; rank++) harmonic += rank ** -options.exponent;
+  const ordinary = { ...options, sessionShare: 0 };
+  return Array.from({ length: options.count }, (_, i) => {
+    const rate = (options.totalRate * (i + 1) ** -options.exponent) / harmonic;
+    return ordinaryClient(rng, book, `zipf-${i + 1}`, () => rate, ordinary);
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -559,7 +594,7 @@ export function renderLines(log: GeneratedLog, from: number, to: number): string
 // Big logs, fast
 
 /** Bump when the bytes writeLog produces for a given spec change: benchmarks cache its logs. */
-export const GENERATOR_VERSION = 5;
+export const GENERATOR_VERSION = 6;
 
 export interface Segment {
   /** Seconds [from, until), epoch. */
