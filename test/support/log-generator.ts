@@ -619,18 +619,20 @@ export interface WrittenLog {
 
 const BUFFER_BYTES = 16 * 1024 * 1024;
 const MAX_LINE_BYTES = 2048;
-const TABLE_BITS = 20;
 const POOL_SIZE = 4096;
 const STAMP_RING = 8;
 const MAX_LATE_SECONDS = 4;
 
+/** `"-" "UA"\n`, and `"REFERER" "UA"\n` for the share of lines with a referer. */
+interface Suffixes {
+  plain: Buffer;
+  referer: Buffer;
+}
+
 /** A client's fixed bytes, encoded once. */
-interface EncodedClient {
+interface EncodedClient extends Suffixes {
   /** `ADDRESS - - [` */
   prefix: Buffer;
-  /** `"-" "UA"\n`, and `"REFERER" "UA"\n` for the share of lines with a referer. */
-  suffixPlain: Buffer;
-  suffixReferer: Buffer;
   refererShare: number;
   apiShare: number;
   mix: RequestMix;
@@ -644,7 +646,7 @@ const REFERER_PIECE = Buffer.from(`"${REFERER_URL}" "`);
  * its phases or the per-request variations, so only clients without them are
  * taken.
  */
-function encodeClient(client: ClientProfile, segments: Segment[]): EncodedClient {
+function encodeClient(client: ClientProfile, segments: Segment[], suffixesByUserAgent: Map<string, Suffixes>): EncodedClient {
   const [phase, ...later] = client.phases;
   const steady =
     later.length === 0 &&
@@ -654,10 +656,15 @@ function encodeClient(client: ClientProfile, segments: Segment[]): EncodedClient
     client.nonApi === 'assorted';
   if (!steady) throw new Error(`writeLog renders steady traffic only: one phase over every segment, assorted non-API requests; not ${client.label}`);
   const userAgent = client.userAgent ?? '-';
+  // Shared: a few user agents among hundreds of thousands of clients.
+  let suffixes = suffixesByUserAgent.get(userAgent);
+  if (suffixes === undefined) {
+    suffixes = { plain: Buffer.from(`"-" "${userAgent}"\n`, 'latin1'), referer: Buffer.concat([REFERER_PIECE, Buffer.from(`${userAgent}"\n`, 'latin1')]) };
+    suffixesByUserAgent.set(userAgent, suffixes);
+  }
   return {
     prefix: Buffer.from(`${client.address} - - [`, 'latin1'),
-    suffixPlain: Buffer.from(`"-" "${userAgent}"\n`, 'latin1'),
-    suffixReferer: Buffer.concat([REFERER_PIECE, Buffer.from(`${userAgent}"\n`, 'latin1')]),
+    ...suffixes,
     refererShare: client.mix === 'api' ? 0 : 0.4,
     apiShare: client.apiShare,
     mix: client.mix,
@@ -665,18 +672,48 @@ function encodeClient(client: ClientProfile, segments: Segment[]): EncodedClient
   };
 }
 
-/** Client indices laid out by rate, so that a uniform draw picks a client in proportion to its rate. */
-function pickTable(clients: EncodedClient[], totalRate: number): Int32Array {
-  const size = 1 << TABLE_BITS;
-  const table = new Int32Array(size);
-  let cumulative = 0;
-  let slot = 0;
-  for (let i = 0; i < clients.length; i++) {
-    cumulative += clients[i].rate;
-    const until = i === clients.length - 1 ? size : Math.round((cumulative / totalRate) * size);
-    while (slot < until) table[slot++] = i;
+/**
+ * Walker's alias table: slot i holds client i with probability threshold[i],
+ * else client alias[i], and every slot is drawn alike, so that each client is
+ * drawn exactly in proportion to its rate in two draws, however small its
+ * share (a table of slots laid out by rate would round a share of 1e-7 to
+ * nothing or to a whole slot).
+ */
+interface AliasTable {
+  threshold: Float64Array;
+  alias: Int32Array;
+}
+
+function aliasTable(clients: EncodedClient[], totalRate: number): AliasTable {
+  const n = clients.length;
+  const threshold = new Float64Array(n);
+  const alias = new Int32Array(n);
+  // Slots below their mass and slots above it, as stacks.
+  const under = new Int32Array(n);
+  const over = new Int32Array(n);
+  let unders = 0;
+  let overs = 0;
+  for (let i = 0; i < n; i++) {
+    alias[i] = i;
+    threshold[i] = (clients[i].rate * n) / totalRate;
+    if (threshold[i] < 1) under[unders++] = i;
+    else over[overs++] = i;
   }
-  return table;
+  while (unders > 0 && overs > 0) {
+    const small = under[--unders];
+    const large = over[overs - 1];
+    // The large client fills the rest of the small one's slot.
+    alias[small] = large;
+    threshold[large] -= 1 - threshold[small];
+    if (threshold[large] < 1) {
+      overs--;
+      under[unders++] = large;
+    }
+  }
+  // What is left is a whole slot, but for rounding.
+  while (overs > 0) threshold[over[--overs]] = 1;
+  while (unders > 0) threshold[under[--unders]] = 1;
+  return { threshold, alias };
 }
 
 /** Requests rendered in advance, each as `REQUEST" `. */
@@ -738,7 +775,7 @@ class BufferedFile {
  * carry a timestamp 1-4 s older than their neighbours, as a server writes a
  * slow request when it ends.
  */
-function writeSegment(out: BufferedFile, clients: EncodedClient[], table: Int32Array, totalRate: number, segment: Segment): void {
+function writeSegment(out: BufferedFile, clients: EncodedClient[], table: AliasTable, totalRate: number, segment: Segment): void {
   const rng = mulberry32(segment.seed);
   const poolRng = mulberry32(segment.seed ^ 0x5bd1e995);
   const apiPool = makePool(poolRng, (r) => ({ request: requestLine(r, apiPath(r)), status: 0 }));
@@ -757,7 +794,8 @@ function writeSegment(out: BufferedFile, clients: EncodedClient[], table: Int32A
     }
     return stamps[slot];
   };
-  const tableShift = 32 - TABLE_BITS;
+  const { threshold, alias } = table;
+  const clientCount = clients.length;
   const floodSeparator = Buffer.from(' - - [', 'latin1');
   const floodRate = segment.floodRate ?? 0;
   let floodCounter = 0;
@@ -790,7 +828,8 @@ function writeSegment(out: BufferedFile, clients: EncodedClient[], table: Int32A
         request = floodPool.requests[(rng() * POOL_SIZE) | 0];
         suffix = floodSuffixes[(rng() * 8) | 0];
       } else {
-        const client = clients[table[(rng() * 4294967296) >>> tableShift]];
+        const slot = (rng() * clientCount) | 0;
+        const client = clients[rng() < threshold[slot] ? slot : alias[slot]];
         buf.set(client.prefix, pos);
         pos += client.prefix.length;
         if (rng() < client.apiShare) {
@@ -800,7 +839,7 @@ function writeSegment(out: BufferedFile, clients: EncodedClient[], table: Int32A
           request = otherPool.requests[i];
           statusDraw = otherPool.statuses[i];
         }
-        suffix = client.refererShare > 0 && rng() < client.refererShare ? client.suffixReferer : client.suffixPlain;
+        suffix = client.refererShare > 0 && rng() < client.refererShare ? client.referer : client.plain;
       }
       const s = stamp(second - late);
       buf.set(s, pos);
@@ -825,9 +864,10 @@ function writeSegment(out: BufferedFile, clients: EncodedClient[], table: Int32A
 /** Writes a whole log file, segment after segment, about `Σ client rates` lines a second; returns its size and line count. */
 export function writeLog(file: string, spec: LogSpec): WrittenLog {
   const started = performance.now();
-  const clients = spec.clients.map((client) => encodeClient(client, spec.segments));
+  const suffixesByUserAgent = new Map<string, Suffixes>();
+  const clients = spec.clients.map((client) => encodeClient(client, spec.segments, suffixesByUserAgent));
   const totalRate = clients.reduce((sum, c) => sum + c.rate, 0);
-  const table = pickTable(clients, totalRate);
+  const table = aliasTable(clients, totalRate);
   const fd = fs.openSync(file, 'w');
   const out = new BufferedFile(fd);
   try {
