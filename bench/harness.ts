@@ -122,7 +122,7 @@ interface RowBase {
 }
 
 /** Measures one process a round (undefined: none this round). */
-interface ChildRowSpec extends RowBase {
+export interface ChildRowSpec extends RowBase {
   group: 'child';
   measure: (round: number) => Promise<Sample | undefined>;
 }

@@ -11,13 +11,13 @@ import type { AnalysisWindow } from '../src/read/window-stats.js';
 import { loadSettings } from '../src/settings/load-settings.js';
 import type { Settings } from '../src/settings/settings.js';
 import { CLI, REPO_ROOT } from '../test/support/paths.js';
-import { CACHE_DIR, type ChildOutcome, mb, pad, runChild } from './harness.js';
+import { CACHE_DIR, type ChildOutcome, type ChildRowSpec, mb, pad, runChild } from './harness.js';
 import { type LogFile, type LogSet, STARTDATE, WINDOW_END, WINDOW_START, ensureLogs, warmPageCache } from './logs.js';
 
 const BASELINE_SCRIPT = path.join(REPO_ROOT, 'dist/bench/baseline.js');
 const SCRATCH = path.join(CACHE_DIR, 'scratch');
 
-interface Probe {
+export interface Probe {
   offset: number;
   bytesRead: number;
   seekReads: number;
@@ -53,6 +53,28 @@ export function runIpanalyse(what: string, settingsFile: string, log: LogFile, s
 /** The bare Node baseline as a process, over `range`. */
 export function runBaseline(what: string, range: ByteRange): Promise<ChildOutcome> {
   return runChild(what, process.execPath, [BASELINE_SCRIPT, range.file, String(range.from), String(range.to)], { node: true });
+}
+
+/**
+ * The baseline as a row over the bytes ipanalyse reads (`probe`, `range`);
+ * the first round checks that it read the same lines and bytes.
+ */
+export function baselineRow(id: string, what: string, range: ByteRange, probe: Probe, checks: string[]): ChildRowSpec {
+  return {
+    id,
+    what,
+    group: 'child',
+    lines: probe.linesRead,
+    measure: async (round) => {
+      const outcome = await runBaseline(what, range);
+      if (round === 0) {
+        const counted = JSON.parse(outcome.stdout) as { lines: number; bytes: number };
+        const same = counted.lines === probe.linesRead && counted.bytes === probe.bytesRead;
+        checks.push(`${what}: read ${counted.lines} lines / ${counted.bytes} bytes; ipanalyse ${probe.linesRead} lines / ${probe.bytesRead} bytes: ${same ? 'same' : 'DIFFERENT'}`);
+      }
+      return outcome;
+    },
+  };
 }
 
 async function probe(settingsFile: string, log: LogFile): Promise<Probe> {
