@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { InputError, describeSystemError } from '../errors.js';
 import { NEWLINE, parseLineTime } from './log-line.js';
-import { seekToTime } from './seek-to-time.js';
+import { type LineTime, seekToTime } from './seek-to-time.js';
 import type { AnalysisWindow, WindowReader } from './window-stats.js';
 
 const READ_CHUNK_BYTES = 1024 * 1024;
@@ -72,12 +72,12 @@ export function closeGenerations(generations: Generation[]): void {
 }
 
 /** The time of the first readable line near the start of a file, or undefined for an empty or unreadable head. */
-async function firstLineTime(generation: Generation): Promise<number | undefined> {
+async function firstLineTime(generation: Generation, lineTime: LineTime): Promise<number | undefined> {
   const head = generation.compressed ? await readCompressedHead(generation.fd) : readPlainHead(generation.fd);
   for (let start = 0; start < head.length; ) {
     let end = head.indexOf(NEWLINE, start);
     if (end < 0) end = head.length;
-    const time = parseLineTime(head, start, end);
+    const time = lineTime(head, start, end);
     if (time === time) return time;
     start = end + 1;
   }
@@ -136,10 +136,10 @@ async function readCompressedHead(fd: number): Promise<Buffer> {
  * Which generations hold the window, oldest first: an older one is needed
  * only while the newer one starts after `from` (or holds no line yet).
  */
-export async function generationsToRead(generations: Generation[], from: number): Promise<Generation[]> {
+export async function generationsToRead(generations: Generation[], from: number, lineTime: LineTime = parseLineTime): Promise<Generation[]> {
   const chosen = [generations[0]];
   for (let i = 0; i + 1 < generations.length; i++) {
-    const first = await firstLineTime(generations[i]);
+    const first = await firstLineTime(generations[i], lineTime);
     if (first !== undefined && first <= from) break;
     chosen.unshift(generations[i + 1]);
   }
@@ -176,7 +176,7 @@ function readPlain(generation: Generation, seekTarget: number, reader: WindowRea
   const { path, size, fd } = generation;
   try {
     const readAt = (buffer: Buffer, position: number): number => fs.readSync(fd, buffer, 0, buffer.length, position);
-    const seek = seekToTime(readAt, size, seekTarget);
+    const seek = seekToTime(readAt, size, seekTarget, { lineTime: reader.lineTime });
     const chunk = Buffer.allocUnsafe(READ_CHUNK_BYTES);
     let position = seek.offset;
     let nextProgress = position + PROGRESS_STEP_BYTES;
