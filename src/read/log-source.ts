@@ -21,6 +21,10 @@ export interface LogFileRead {
   /** Reads the seek needed. */
   seekReads: number;
   bytesRead: number;
+  /** The file got shorter than it was when the run opened it (truncated, copytruncate): the read is partial, nothing may be decided from it. */
+  truncated: boolean;
+  /** At the end of the read, the path named another file than the one read (renamed by logrotate, or replaced): the next run reads the new one. */
+  replaced: boolean;
 }
 
 export interface Generation {
@@ -33,6 +37,9 @@ export interface Generation {
   fd: number;
   compressed: boolean;
   size: number;
+  /** Which file was opened, to tell whether the path still names it. */
+  dev: number;
+  ino: number;
 }
 
 function openGeneration(path: string): Generation {
@@ -40,7 +47,7 @@ function openGeneration(path: string): Generation {
   try {
     const stat = fs.fstatSync(fd);
     if (!stat.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' });
-    return { path, fd, compressed: path.endsWith('.gz'), size: stat.size };
+    return { path, fd, compressed: path.endsWith('.gz'), size: stat.size, dev: stat.dev, ino: stat.ino };
   } catch (error) {
     fs.closeSync(fd);
     throw error;
@@ -195,7 +202,8 @@ function readPlain(generation: Generation, seekTarget: number, reader: WindowRea
       }
     }
     progress?.(path, size - seek.offset, size - seek.offset);
-    return { path, offset: seek.offset, seekReads: seek.reads, bytesRead: position - seek.offset };
+    const truncated = position < size && !reader.done ? true : fs.fstatSync(fd).size < size;
+    return { path, offset: seek.offset, seekReads: seek.reads, bytesRead: position - seek.offset, truncated, replaced: isReplaced(generation) };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code) throw new InputError(`cannot read the log ${describeSystemError(error, path)}`);
     throw error;
@@ -218,5 +226,11 @@ async function readCompressed(generation: Generation, reader: WindowReader): Pro
   } finally {
     gunzip.close();
   }
-  return { path, offset: 0, seekReads: 0, bytesRead };
+  return { path, offset: 0, seekReads: 0, bytesRead, truncated: false, replaced: isReplaced(generation) };
+}
+
+/** Whether the generation's path now names another file than the one opened (or none). */
+function isReplaced(generation: Generation): boolean {
+  const now = fs.statSync(generation.path, { throwIfNoEntry: false });
+  return now === undefined || now.dev !== generation.dev || now.ino !== generation.ino;
 }

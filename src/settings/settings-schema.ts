@@ -267,7 +267,9 @@ function checkLogFormats(settings: Settings, last: Map<string, Assignment>): Set
       problems.push({ line: blamed?.line ?? 0, key: blamed?.key ?? 'LOG_FORMAT', message: `${shown}${error.message}` });
     }
   }
-  const trustedLine = last.get('TRUSTED_PROXIES') ?? last.get('TRUSTED_PROXIES_FILE');
+  // An empty list (the bundled file's default line) asks for nothing.
+  const trustedLine =
+    (settings.TRUSTED_PROXIES.length > 0 ? last.get('TRUSTED_PROXIES') : undefined) ?? (settings.TRUSTED_PROXIES_FILE !== undefined ? last.get('TRUSTED_PROXIES_FILE') : undefined);
   if (trustedLine && (client === undefined || client.kind !== 'header')) {
     problems.push({
       line: trustedLine.line,
