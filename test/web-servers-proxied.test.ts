@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FIXTURES } from './support/paths.js';
 import { runCli } from './support/run-cli.js';
-import { askVia, fillTemplate, findExecutable, freePort, startServer, stopServer, type RunningServer } from './support/web-server.js';
+import { askVia, fillTemplate, findExecutable, freePort, startApache, startServer, stopServer, type RunningServer } from './support/web-server.js';
 
 const SERVERS = path.join(FIXTURES, 'servers');
 
@@ -154,27 +154,11 @@ describe('Apache behind a proxy: mod_remoteip, and %a in its own LogFormat', { s
 
   before(async () => {
     site = new Site();
-    fs.mkdirSync(path.join(site.root, 'htdocs'));
-    for (const pool of ['www', 'bulk']) fs.writeFileSync(path.join(site.root, 'htdocs', `${pool}.txt`), `${pool}\n`);
-    const port = await freePort();
-    const conf = path.join(site.root, 'apache.conf');
-    const root = process.getuid?.() === 0;
-    fs.writeFileSync(
-      conf,
-      fillTemplate(template, {
-        ROOT: site.root,
-        PORT: port,
-        MAP: site.map,
-        MODULES: '/usr/lib/apache2/modules',
-        USER: root ? 'www-data' : `#${process.getuid?.()}`,
-        GROUP: root ? 'www-data' : `#${process.getgid?.()}`,
-      }),
-    );
     // Apache's children (www-data) write the log in the site's directory.
     fs.writeFileSync(path.join(site.root, 'access.log'), '');
     fs.chmodSync(path.join(site.root, 'access.log'), 0o666);
-    server = await startServer(apache2!, ['-f', conf, '-DFOREGROUND'], port, path.join(site.root, 'apache-error.log'));
-    await sendTraffic(port);
+    server = await startApache(apache2!, template, site.root, site.map);
+    await sendTraffic(server.port);
   });
 
   after(async () => {

@@ -147,58 +147,28 @@ function headerField(name: string, header: string): Field {
   return field(name, 'header', 'spaced', { header });
 }
 
+/** What the Apache directives without a choice log; %h, %a, %t and %i are read in apacheDirective. */
+const APACHE_LETTERS: Record<string, [Role, Shape]> = {
+  ...Object.fromEntries([...'luvVAHLRXkP'].map((letter) => [letter, ['skip', 'text']])),
+  ...Object.fromEntries([...'pbBOISDT'].map((letter) => [letter, ['skip', 'number']])),
+  ...Object.fromEntries([...'oenCf'].map((letter) => [letter, ['skip', 'spaced']])),
+  r: ['request', 'spaced'],
+  s: ['status', 'status'],
+  U: ['path', 'text'],
+  q: ['query', 'text'],
+  m: ['method', 'text'],
+};
+
 function apacheDirective(letter: string, arg: string | undefined, name: string): Field {
-  switch (letter) {
-    case 'h':
-    case 'a':
-      return arg === 'c' ? field(name, 'peer', 'address') : field(name, 'remote', 'address');
-    case 'l':
-    case 'u':
-    case 'v':
-    case 'V':
-    case 'A':
-    case 'H':
-    case 'L':
-    case 'R':
-    case 'X':
-    case 'k':
-    case 'P':
-      return field(name, 'skip', 'text');
-    case 'p':
-      return field(name, 'skip', 'number');
-    case 't':
-      if (arg === undefined) return field(name, 'time', 'clf');
-      return apacheTime(arg, name);
-    case 'r':
-      return field(name, 'request', 'spaced');
-    case 's':
-      return field(name, 'status', 'status');
-    case 'b':
-    case 'B':
-    case 'O':
-    case 'I':
-    case 'S':
-    case 'D':
-    case 'T':
-      return field(name, 'skip', 'number');
-    case 'U':
-      return field(name, 'path', 'text');
-    case 'q':
-      return field(name, 'query', 'text');
-    case 'm':
-      return field(name, 'method', 'text');
-    case 'i':
-      if (!arg) throw new LogFormatError(`${name} needs a header name, as in %{User-Agent}i`);
-      return headerField(name, arg.toLowerCase());
-    case 'o':
-    case 'e':
-    case 'n':
-    case 'C':
-    case 'f':
-      return field(name, 'skip', 'spaced');
-    default:
-      throw new LogFormatError(`unknown directive ${name}`);
+  if (letter === 'h' || letter === 'a') return field(name, arg === 'c' ? 'peer' : 'remote', 'address');
+  if (letter === 't') return arg === undefined ? field(name, 'time', 'clf') : apacheTime(arg, name);
+  if (letter === 'i') {
+    if (!arg) throw new LogFormatError(`${name} needs a header name, as in %{User-Agent}i`);
+    return headerField(name, arg.toLowerCase());
   }
+  if (!Object.hasOwn(APACHE_LETTERS, letter)) throw new LogFormatError(`unknown directive ${name}`);
+  const [role, shape] = APACHE_LETTERS[letter];
+  return field(name, role, shape);
 }
 
 function apacheTime(arg: string, name: string): Field {
@@ -270,41 +240,32 @@ const NGINX_NUMBERS = new Set([
   'body_bytes_sent', 'bytes_sent', 'request_length', 'request_time', 'connection', 'connection_requests', 'pid', 'server_port',
   'remote_port', 'content_length', 'gzip_ratio',
 ]);
-const NGINX_SPACED = new Set(['request', 'remote_user', 'ssl_client_s_dn', 'ssl_client_i_dn', 'date_local', 'date_gmt', 'request_body']);
+const NGINX_SPACED = new Set(['ssl_client_s_dn', 'ssl_client_i_dn', 'date_local', 'date_gmt', 'request_body']);
+
+/** The nginx variables the analysis reads (and $remote_user, which may hold spaces before combined's ` [`). */
+const NGINX_VARIABLES: Record<string, [Role, Shape]> = {
+  remote_addr: ['remote', 'address'],
+  realip_remote_addr: ['peer', 'address'],
+  time_local: ['time', 'clf'],
+  time_iso8601: ['time', 'iso'],
+  msec: ['time', 'epoch'],
+  request: ['request', 'spaced'],
+  request_method: ['method', 'text'],
+  request_uri: ['target', 'text'],
+  uri: ['path', 'text'],
+  document_uri: ['path', 'text'],
+  args: ['query', 'text'],
+  query_string: ['query', 'text'],
+  is_args: ['isargs', 'text'],
+  status: ['status', 'status'],
+  remote_user: ['skip', 'text'],
+};
 
 function nginxVariable(name: string, written: string): Field {
-  switch (name) {
-    case 'remote_addr':
-      return field(written, 'remote', 'address');
-    case 'realip_remote_addr':
-      return field(written, 'peer', 'address');
-    case 'binary_remote_addr':
-      throw new LogFormatError(`${written} is binary and cannot be read from a text log; log $remote_addr`);
-    case 'time_local':
-      return field(written, 'time', 'clf');
-    case 'time_iso8601':
-      return field(written, 'time', 'iso');
-    case 'msec':
-      return field(written, 'time', 'epoch', { scale: 1 });
-    case 'request':
-      return field(written, 'request', 'spaced');
-    case 'request_method':
-      return field(written, 'method', 'text');
-    case 'request_uri':
-      return field(written, 'target', 'text');
-    case 'uri':
-    case 'document_uri':
-      return field(written, 'path', 'text');
-    case 'args':
-    case 'query_string':
-      return field(written, 'query', 'text');
-    case 'is_args':
-      return field(written, 'isargs', 'text');
-    case 'status':
-      return field(written, 'status', 'status');
-    case 'remote_user':
-      // combined puts it before ` [`: it ends where that literal starts, spaces or not.
-      return field(written, 'skip', 'text');
+  if (name === 'binary_remote_addr') throw new LogFormatError(`${written} is binary and cannot be read from a text log; log $remote_addr`);
+  if (Object.hasOwn(NGINX_VARIABLES, name)) {
+    const [role, shape] = NGINX_VARIABLES[name];
+    return field(written, role, shape);
   }
   if (name.startsWith('http_')) return headerField(written, name.slice(5).replace(/_/g, '-'));
   if (name.startsWith('upstream_')) return field(written, 'skip', 'list');

@@ -96,6 +96,31 @@ export async function stopServer(server: RunningServer | undefined): Promise<voi
   clearTimeout(timer);
 }
 
+/**
+ * Starts Apache (`apache2`) from a template of fixtures/servers/ in `root`,
+ * with the two pools' static answers in htdocs/ and the map at `map`.
+ */
+export async function startApache(apache2: string, template: string, root: string, map: string): Promise<RunningServer> {
+  fs.mkdirSync(path.join(root, 'htdocs'));
+  for (const pool of ['www', 'bulk']) fs.writeFileSync(path.join(root, 'htdocs', `${pool}.txt`), `${pool}\n`);
+  const port = await freePort();
+  const conf = path.join(root, 'apache.conf');
+  const asRoot = process.getuid?.() === 0;
+  fs.writeFileSync(
+    conf,
+    fillTemplate(template, {
+      ROOT: root,
+      PORT: port,
+      MAP: map,
+      MODULES: '/usr/lib/apache2/modules',
+      // Apache will not serve as root; unprivileged, it keeps its own user anyway.
+      USER: asRoot ? 'www-data' : `#${process.getuid?.()}`,
+      GROUP: asRoot ? 'www-data' : `#${process.getgid?.()}`,
+    }),
+  );
+  return startServer(apache2, ['-f', conf, '-DFOREGROUND'], port, path.join(root, 'apache-error.log'));
+}
+
 export interface Answer {
   status: number;
   body: string;
