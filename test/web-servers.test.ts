@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { FIXTURES } from './support/paths.js';
 import { runCli } from './support/run-cli.js';
-import { ask, fillTemplate, findExecutable, freePort, startServer, stopServer, type RunningServer } from './support/web-server.js';
+import { ask, fillTemplate, findExecutable, freePort, startApache, startServer, stopServer, type RunningServer } from './support/web-server.js';
 
 const SERVERS = path.join(FIXTURES, 'servers');
 
@@ -109,24 +109,7 @@ describe('Apache with RewriteMap txt: reads the map without a restart', { skip: 
 
   before(async () => {
     site = new Installation('apache');
-    fs.mkdirSync(path.join(site.root, 'htdocs'));
-    for (const pool of ['www', 'bulk']) fs.writeFileSync(path.join(site.root, 'htdocs', `${pool}.txt`), `${pool}\n`);
-    const port = await freePort();
-    const conf = path.join(site.root, 'apache.conf');
-    const root = process.getuid?.() === 0;
-    fs.writeFileSync(
-      conf,
-      fillTemplate(fs.readFileSync(path.join(SERVERS, 'apache.conf'), 'utf8'), {
-        ROOT: site.root,
-        PORT: port,
-        MAP: site.map,
-        MODULES: '/usr/lib/apache2/modules',
-        // Apache will not serve as root; unprivileged, it keeps its own user anyway.
-        USER: root ? 'www-data' : `#${process.getuid?.()}`,
-        GROUP: root ? 'www-data' : `#${process.getgid?.()}`,
-      }),
-    );
-    server = await startServer(apache2!, ['-f', conf, '-DFOREGROUND'], port, path.join(site.root, 'apache-error.log'));
+    server = await startApache(apache2!, fs.readFileSync(path.join(SERVERS, 'apache.conf'), 'utf8'), site.root, site.map);
   });
 
   after(async () => {
