@@ -9,7 +9,8 @@ import { readLoadAverage } from './read/load-average.js';
 import type { LogFileRead, ProgressListener } from './read/log-source.js';
 import { analysisWindow, readWindow } from './read/read-window.js';
 import type { AnalysisWindow, WindowStats } from './read/window-stats.js';
-import { type DecidePlan, type Plan, nothingToDecide, planRun } from './decide/plan.js';
+import { type DecidePlan, type Plan, type ReadFacts, nothingToDecide, planRun } from './decide/plan.js';
+import { presetsReading } from './read/detect-format.js';
 import type { Limits } from './decide/limits.js';
 import type { Changes, MapState } from './decide/policy.js';
 import type { Settings } from './settings/settings.js';
@@ -85,21 +86,27 @@ async function analyse(options: RunOptions, warnings: string[]): Promise<RunRepo
   const { settings } = options;
   const mapFile = settings.BLOCKEDFILE;
   const window = analysisWindow(settings, options.now, options.startDate);
-  const { stats, logBytes, files } = await readWindow(options.logFile, settings, window, warnings, options.progress);
+  const { stats, logBytes, files, newestLineTime, unreadableSamples } = await readWindow(options.logFile, settings, window, warnings, options.progress);
+  const read: ReadFacts = {
+    newestLineTime,
+    replay: options.startDate !== undefined,
+    changed: describeChange(files),
+    presetsReadingUnreadable: presetsReading(unreadableSamples),
+  };
   const previous = readPreviousMap(mapFile);
   if (previous.warning) warnings.push(previous.warning);
   const previousMapText = previous.text;
   // Only a run that decides needs the load; a missing /proc/loadavg must not stop one that does not.
-  const decides = nothingToDecide(settings, stats, logBytes) === undefined;
+  const decides = nothingToDecide({ settings, stats, logBytes, logFile: options.logFile, read, now: options.now }) === undefined;
   const loadAverage = decides ? (options.loadAverage ?? readLoadAverage(settings.LOADAVG_FILE)) : undefined;
-  const plan = planRun({ settings, stats, logBytes, logFile: options.logFile, previousMapText, mapFile, loadAverage, now: options.now, format: options.format });
+  const plan = planRun({ settings, stats, logBytes, logFile: options.logFile, read, previousMapText, mapFile, loadAverage, now: options.now, format: options.format });
 
   const report: RunReport = { logFile: options.logFile, logBytes, window, files, warnings, changeLogWritten: false, problems: [], plan };
   if (stats) report.stats = { ...stats, clients: stats.clients.size };
   report.warnings.push(...plan.warnings);
   if (!plan.decided) {
     report.skipped = plan.skipped;
-    if (plan.blind) report.problems.push({ kind: 'blind', message: plan.blind });
+    if (plan.problem) report.problems.push(plan.problem);
     if (!options.dryRun) {
       if (plan.createEmptyMap) {
         writeFileAtomic(mapFile, '');
@@ -176,4 +183,12 @@ async function reloadIfNeeded(settings: Settings, rewrote: boolean, report: RunR
       ? { kind: 'on-change-failed', message: `the map was written, but ${failure}; every run retries it until it succeeds` }
       : { kind: 'reload-pending', message: `a reload is still pending (an earlier ON_CHANGE failed) and ${failure}; the next run retries it` },
   );
+}
+
+/** Why the read is partial, in words, or undefined when every file read was whole and is still where it was. */
+function describeChange(files: LogFileRead[]): string | undefined {
+  const truncated = files.find((file) => file.truncated);
+  if (truncated) return `shrank (${truncated.path}: truncated, logrotate's copytruncate?)`;
+  const replaced = files.find((file) => file.replaced);
+  return replaced ? `was replaced (${replaced.path} now names another file: rotated?)` : undefined;
 }

@@ -28,6 +28,13 @@ const PURE = [
   'read/log-line.ts',
   'read/window-stats.ts',
   'read/address-table.ts',
+  'read/log-format.ts',
+  'read/caddy-format.ts',
+  'read/line-fields.ts',
+  'read/strftime.ts',
+  'read/request-path.ts',
+  'read/client-address.ts',
+  'read/detect-format.ts',
 ];
 
 const FORBIDDEN_MODULES = /^(node:)?(fs|fs\/promises|child_process|worker_threads|http|https|dgram|os|readline)$/;

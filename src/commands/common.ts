@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Argv } from 'yargs';
 import { UsageError } from '../errors.js';
+import { LogFormatError, compileLogFormat } from '../read/log-format.js';
 import { loadSettings } from '../settings/load-settings.js';
 import { parseLocalDateTime } from '../local-time.js';
 import { MAP_FORMATS, type MapFormat } from '../write/map-file.js';
@@ -52,6 +53,7 @@ export function withAnalysisOptions<T>(y: Argv<T>) {
     .positional('startdate', { type: 'string', describe: 'start of the window, "YYYY-mm-dd HH:MM:SS" local time (a replay); default: now minus the long window' })
     .option('loadavg', { type: 'number', describe: 'use N as the 15-minute load average instead of reading LOADAVG_FILE' })
     .option('now', { type: 'string', describe: 'the clock, "YYYY-mm-dd HH:MM:SS": end of the window and change-log time (default: now)' })
+    .option('log-format', { type: 'string', describe: "the access log's format: combined (default), common, vhost_combined, caddy, or the server's LogFormat / log_format string (default: LOG_FORMAT)" })
     .option('format', { choices: MAP_FORMATS, default: 'apache' as MapFormat, describe: 'map syntax: apache (RewriteMap txt:) or nginx (map include)' });
 }
 
@@ -74,6 +76,8 @@ export interface SettingsArgs {
   'on-change'?: string;
   /** METRICS_FILE */
   metrics?: string;
+  /** LOG_FORMAT (one format; the setting may hold several) */
+  'log-format'?: string;
 }
 
 export interface ResolvedSettings {
@@ -93,8 +97,20 @@ export async function resolveSettings(args: SettingsArgs): Promise<ResolvedSetti
     GEO_FILE: args.geo ?? file.GEO_FILE,
     ON_CHANGE: args['on-change'] ?? file.ON_CHANGE,
     METRICS_FILE: args.metrics ?? file.METRICS_FILE,
+    LOG_FORMAT: args['log-format'] === undefined ? file.LOG_FORMAT : [checkedLogFormat(args['log-format'])],
   };
   return { loaded, settings };
+}
+
+/** A --log-format value, compiled once here so that a bad one is a usage error naming the flag. */
+function checkedLogFormat(text: string): string {
+  try {
+    compileLogFormat(text);
+  } catch (error) {
+    if (error instanceof LogFormatError) throw new UsageError(`--log-format: ${error.message}`);
+    throw error;
+  }
+  return text;
 }
 
 export interface AnalysisArgs extends SettingsArgs {

@@ -77,6 +77,14 @@ const PLAIN_SCHEMAS: { [K in PlainKey]: z.ZodType<Settings[K]> } = {
   ON_CHANGE_TIMEOUT: z
     .number({ error: expected('a number of seconds, above 0') })
     .gt(0, { error: expected('a number of seconds, above 0') }),
+  STALE_AFTER: z.union([z.null(), z.number().min(0), z.string()], { error: expected("a duration such as '1 hour', a number of seconds (0: never), or None for the long window") }).transform((value, ctx) => {
+    if (value === null) return undefined;
+    if (typeof value === 'number') return value;
+    const parsed = parseDuration(value);
+    if ('seconds' in parsed) return parsed.seconds;
+    ctx.addIssue({ code: 'custom', message: parsed.problem, input: value });
+    return z.NEVER;
+  }),
   MAX_UNREADABLE_SHARE: z
     .number({ error: expected('a share of the lines read, from 0 to 1 (1 turns this check off)') })
     .min(0, { error: expected('a share of the lines read, from 0 to 1 (1 turns this check off)') })

@@ -50,6 +50,8 @@ export interface Settings {
   ON_CHANGE_TIMEOUT: number;
   /** Prometheus textfile (node_exporter's textfile collector); none when undefined. */
   METRICS_FILE: string | undefined;
+  /** Seconds after which a log whose newest line is older is stale (nothing decided, exit 69); undefined: the long window; 0: never. */
+  STALE_AFTER: number | undefined;
   /** More than this share of unreadable lines read, and the run decides nothing and says so (exit 69). */
   MAX_UNREADABLE_SHARE: number;
   /** Safety valve: more clients than this newly blocked in one run means the input is wrong. */
@@ -116,6 +118,7 @@ export function defaultSettings(baseDir: string): Settings {
     ON_CHANGE: undefined,
     ON_CHANGE_TIMEOUT: 60,
     METRICS_FILE: undefined,
+    STALE_AFTER: undefined,
     MAX_UNREADABLE_SHARE: 0.1,
     MAX_NEW_BLOCKS: 50,
     MAX_BLOCKED_SHARE: 0.8,
