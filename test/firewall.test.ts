@@ -13,13 +13,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { REPO_ROOT } from './support/paths.js';
-import { runCli } from './support/run-cli.js';
+import { CLI, REPO_ROOT } from './support/paths.js';
+import { CHILD_ENV, runCli } from './support/run-cli.js';
 import { findExecutable } from './support/web-server.js';
 
 const ip = findExecutable('ip');
 const nft = findExecutable('nft');
 const ipset = findExecutable('ipset');
+const setpriv = findExecutable('setpriv');
 
 const TAG = String(process.pid);
 const SERVER_NS = `ipa-srv-${TAG}`;
@@ -141,12 +142,16 @@ class Installation {
     fs.writeFileSync(this.settings, `MIN_LOG_SIZE = 0\nBLACKLIST = '${blacklist}'\n`);
   }
 
-  /** One cron run; ON_CHANGE counts its calls, then loads the file as the README says. */
-  run(now: string): void {
-    const result = runCli([
+  /** A cron run's arguments; ON_CHANGE counts its calls, then loads the file as the README says. */
+  runArguments(now: string, load = this.load): string[] {
+    return [
       '--settings', this.settings, '--map', path.join(this.root, 'ip_blocks.map'), '--changelog', path.join(this.root, 'restricted_ip.log'),
-      `--${this.output}`, this.file, '--on-change', `echo >> ${this.reloads} && ${this.load}`, '--now', now, '--loadavg', '1', this.log,
-    ]);
+      `--${this.output}`, this.file, '--on-change', `echo >> ${this.reloads} && ${load}`, '--now', now, '--loadavg', '1', this.log,
+    ];
+  }
+
+  run(now: string): void {
+    const result = runCli(this.runArguments(now));
     assert.equal(result.status, 0, `ipanalyse failed: ${result.stderr}`);
     assert.equal(result.stderr + result.stdout, '', 'a normal run is silent');
   }
@@ -224,6 +229,23 @@ describe('bans enforced by the firewall, in network namespaces of our own', { sk
       assert.deepEqual(nftElements('banned4'), ['198.51.100.0/24']);
       assert.deepEqual(nftElements('banned6'), []);
       assert.deepEqual(probe(), EVERYONE_CONNECTS);
+    });
+
+    // ipanalyse.service runs as a user of its own with CAP_NET_ADMIN alone; here, nobody with the same, in the server's namespace.
+    test('run as an unprivileged user with only CAP_NET_ADMIN, as ipanalyse.service does, ON_CHANGE still loads the bans', { skip: setpriv ? false : 'setpriv (util-linux) is not installed' }, () => {
+      site.writeSettings(BLACKLIST);
+      fs.chownSync(site.root, 65534, 65534);
+      for (const file of fs.readdirSync(site.root)) fs.chownSync(path.join(site.root, file), 65534, 65534);
+      const asServiceUser = ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all,+net_admin', '--ambient-caps=-all,+net_admin', '--bounding-set=-all,+net_admin', '--no-new-privs'];
+      const result = spawnSync(ip!, inServer(setpriv!, ...asServiceUser, process.execPath, CLI, ...site.runArguments('2026-11-20 12:03:00', `${nft} -f ${site.file}`)), {
+        encoding: 'utf8',
+        env: CHILD_ENV,
+        timeout: 20_000,
+      });
+      assert.equal(result.status, 0, `ipanalyse as nobody failed: ${result.stderr}`);
+      assert.equal(site.reloadCount(), 3);
+      assert.deepEqual(nftElements('banned4'), [BANNED.ipv4, '198.51.100.0/24']);
+      assert.deepEqual(probe(), BANNED_DROPPED);
     });
   });
 
