@@ -3,8 +3,9 @@
  * namespaces of the test's own joined by a veth pair: a server on the inner
  * addresses, clients on the other side. The operator's rules are
  * contrib/nftables/ipanalyse.nft as shipped; ON_CHANGE loads the file
- * ipanalyse writes, as the README says. A banned client's connection is
- * dropped, another's accepted, IPv4 and IPv6, until a run releases it.
+ * ipanalyse writes, as the README says (with ipset, the README's iptables
+ * rules). A banned client's connection is dropped, another's accepted, IPv4
+ * and IPv6, until a run releases it.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -21,6 +22,8 @@ const ip = findExecutable('ip');
 const nft = findExecutable('nft');
 const ipset = findExecutable('ipset');
 const setpriv = findExecutable('setpriv');
+const iptables = findExecutable('iptables');
+const ip6tables = findExecutable('ip6tables');
 
 const TAG = String(process.pid);
 const SERVER_NS = `ipa-srv-${TAG}`;
@@ -262,6 +265,8 @@ describe('bans enforced by the firewall, in network namespaces of our own', { sk
     });
     after(() => {
       site?.remove();
+      // The rules hold the sets: they go first.
+      if (ip && iptables && ip6tables) for (const tool of [iptables, ip6tables]) sh(ip, inServer(tool, '-F', 'INPUT'));
       if (ip && ipset) for (const set of ['ipanalyse4', 'ipanalyse6']) sh(ip, inServer(ipset, 'destroy', set));
     });
 
@@ -273,6 +278,13 @@ describe('bans enforced by the firewall, in network namespaces of our own', { sk
       assert.deepEqual(members('ipanalyse6'), ['fd00:213::b:0/112']);
     });
 
+    const noIptables = iptables && ip6tables ? false : 'iptables is not installed';
+    test('with the README\'s iptables rules, the banned clients are dropped and the others connect', { skip: noIptables }, () => {
+      must(ip!, inServer(iptables!, '-I', 'INPUT', '-m', 'set', '--match-set', 'ipanalyse4', 'src', '-j', 'DROP'));
+      must(ip!, inServer(ip6tables!, '-I', 'INPUT', '-m', 'set', '--match-set', 'ipanalyse6', 'src', '-j', 'DROP'));
+      assert.deepEqual(probe(), BANNED_DROPPED);
+    });
+
     test('after the run that releases them, the sets were swapped for ones without them', () => {
       site.writeSettings(RELEASED_BLACKLIST);
       site.run('2026-11-20 12:02:00');
@@ -280,6 +292,8 @@ describe('bans enforced by the firewall, in network namespaces of our own', { sk
       assert.deepEqual(sets(), ['ipanalyse4', 'ipanalyse6']);
       assert.deepEqual(members('ipanalyse4'), ['198.51.100.0/24']);
       assert.deepEqual(members('ipanalyse6'), []);
+      // Swapped under the iptables rules that reference the sets: they now match the new members.
+      if (!noIptables) assert.deepEqual(probe(), EVERYONE_CONNECTS);
     });
   });
 });
