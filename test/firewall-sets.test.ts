@@ -72,21 +72,16 @@ describe('the nft file', () => {
 describe('the ipset restore file', () => {
   test('each family is refilled aside and swapped in, with the same parameters every time', () => {
     const text = renderIpsetRestore({ ipv4: ['192.0.2.1'], ipv6: [] }, 'ipanalyse');
-    const create = (family: string) => `hash:net family ${family} maxelem ${IPSET_MAXELEM} -exist`;
-    assert.deepEqual(text.split('\n').slice(1), [
-      `create ipanalyse4 ${create('inet')}`,
-      `create ipanalyse4-next ${create('inet')}`,
-      'flush ipanalyse4-next',
-      'add ipanalyse4-next 192.0.2.1',
-      'swap ipanalyse4-next ipanalyse4',
-      'destroy ipanalyse4-next',
-      `create ipanalyse6 ${create('inet6')}`,
-      `create ipanalyse6-next ${create('inet6')}`,
-      'flush ipanalyse6-next',
-      'swap ipanalyse6-next ipanalyse6',
-      'destroy ipanalyse6-next',
-      '',
-    ]);
+    // Per family: both sets created alike, the spare one filled, swapped in, then dropped.
+    const refill = (set: string, family: string, adds: string[]) => [
+      `create ${set} hash:net family ${family} maxelem ${IPSET_MAXELEM} -exist`,
+      `create ${set}-next hash:net family ${family} maxelem ${IPSET_MAXELEM} -exist`,
+      `flush ${set}-next`,
+      ...adds,
+      `swap ${set}-next ${set}`,
+      `destroy ${set}-next`,
+    ];
+    assert.deepEqual(text.split('\n').slice(1), [...refill('ipanalyse4', 'inet', ['add ipanalyse4-next 192.0.2.1']), ...refill('ipanalyse6', 'inet6', []), '']);
   });
 
   test('a /0, which hash:net refuses, is written as its two halves', () => {
