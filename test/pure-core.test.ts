@@ -24,6 +24,7 @@ const PURE = [
   'settings/settings-conflicts.ts',
   'settings/python-literal.ts',
   'write/map-file.ts',
+  'write/firewall-sets.ts',
   'write/change-log.ts',
   'read/log-line.ts',
   'read/window-stats.ts',

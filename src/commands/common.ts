@@ -8,7 +8,7 @@ import { LogFormatError, compileLogFormat } from '../read/log-format.js';
 import { loadSettings } from '../settings/load-settings.js';
 import { parseLocalDateTime } from '../local-time.js';
 import { MAP_FORMATS, type MapFormat } from '../write/map-file.js';
-import type { LoadedSettings, Settings } from '../settings/settings.js';
+import { type Layout, type LoadedSettings, type Settings, checkoutLayout, systemLayout } from '../settings/settings.js';
 
 /**
  * The installation's base directory (the original's BASEDIR): settings/ and
@@ -25,6 +25,14 @@ function findPackageRoot(start: string): string {
   }
 }
 
+/**
+ * Where the settings, the map and the change log are by default. A checkout
+ * keeps the original's layout under BASE_DIR; a package installed by npm
+ * (the only way this code ends up inside a node_modules directory) uses the
+ * system's directories, since its own is replaced by every upgrade.
+ */
+export const LAYOUT: Layout = BASE_DIR.split(path.sep).includes('node_modules') ? systemLayout(BASE_DIR) : checkoutLayout(BASE_DIR);
+
 /** The installed version, as package.json says. */
 export const VERSION: string = JSON.parse(fs.readFileSync(path.join(BASE_DIR, 'package.json'), 'utf8')).version;
 
@@ -36,7 +44,7 @@ export interface Output {
   stderrIsTerminal: boolean;
 }
 
-export const SETTINGS_OPTION = { type: 'string', describe: 'settings file (default: BASEDIR/settings/ip_blocks.conf)' } as const;
+export const SETTINGS_OPTION = { type: 'string', describe: `settings file (default: ${LAYOUT.settingsFile})` } as const;
 export const JSON_OPTION = { type: 'boolean', default: false, describe: 'print one JSON object' } as const;
 
 export function withSettingsOptions<T>(y: Argv<T>) {
@@ -78,6 +86,10 @@ export interface SettingsArgs {
   metrics?: string;
   /** LOG_FORMAT (one format; the setting may hold several) */
   'log-format'?: string;
+  /** NFT_FILE */
+  nft?: string;
+  /** IPSET_FILE */
+  ipset?: string;
 }
 
 export interface ResolvedSettings {
@@ -88,7 +100,7 @@ export interface ResolvedSettings {
 
 /** Loads the settings and applies the flags over them: the one place where flag, setting and default meet. */
 export async function resolveSettings(args: SettingsArgs): Promise<ResolvedSettings> {
-  const loaded = await loadSettings(args.settings, BASE_DIR);
+  const loaded = await loadSettings(args.settings, LAYOUT);
   const file = loaded.settings;
   const settings: Settings = {
     ...file,
@@ -98,6 +110,8 @@ export async function resolveSettings(args: SettingsArgs): Promise<ResolvedSetti
     ON_CHANGE: args['on-change'] ?? file.ON_CHANGE,
     METRICS_FILE: args.metrics ?? file.METRICS_FILE,
     LOG_FORMAT: args['log-format'] === undefined ? file.LOG_FORMAT : [checkedLogFormat(args['log-format'])],
+    NFT_FILE: args.nft ?? file.NFT_FILE,
+    IPSET_FILE: args.ipset ?? file.IPSET_FILE,
   };
   return { loaded, settings };
 }

@@ -7,7 +7,7 @@ import * as z from 'zod';
 import { parseListEntry } from '../address/address-list.js';
 import { LogFormatError, compileLogFormats, parseClientField } from '../read/log-format.js';
 import { describePyValue, type Assignment } from './python-literal.js';
-import { defaultsWithOrigins, type SettingOrigins, type Settings } from './settings.js';
+import { type Layout, type SettingOrigins, type Settings, defaultsWithOrigins } from './settings.js';
 
 type WindowSecondsKey = 'BLOCKCOOLOFF_SECONDS' | 'BULKCOOLOFF_SECONDS';
 type PlainKey = Exclude<keyof Settings, WindowSecondsKey>;
@@ -72,6 +72,12 @@ const PLAIN_SCHEMAS: { [K in PlainKey]: z.ZodType<Settings[K]> } = {
     { error: 'an empty suffix would name the log itself' },
   ),
   GEO_FILE: optionalFilePath,
+  NFT_FILE: optionalFilePath,
+  IPSET_FILE: optionalFilePath,
+  // ipset names end at 31 characters, and the sets take `4-next` on top.
+  FIREWALL_NAME: z
+    .string({ error: expected("a name in quotes such as 'ipanalyse'") })
+    .regex(/^[A-Za-z][A-Za-z0-9_]{0,24}$/, { error: expected('a name of at most 25 letters, digits and _, starting with a letter') }),
   METRICS_FILE: optionalFilePath,
   ON_CHANGE: optionalString("a shell command in quotes such as 'nginx -t && nginx -s reload', or None"),
   ON_CHANGE_TIMEOUT: z
@@ -176,9 +182,9 @@ export interface SettingProblem {
 export function validateSettings(
   assignments: Assignment[],
   file: string,
-  baseDir: string,
+  installation: Layout | string,
 ): { settings: Settings; origins: SettingOrigins } | { problems: string[] } {
-  const checked = checkSettings(assignments, file, baseDir);
+  const checked = checkSettings(assignments, file, installation);
   if ('problems' in checked) return { problems: checked.problems.map((p) => formatProblem(file, p.line, p.key, p.message)) };
   return checked;
 }
@@ -191,9 +197,9 @@ export function validateSettings(
 export function checkSettings(
   assignments: Assignment[],
   file: string,
-  baseDir: string,
+  installation: Layout | string,
 ): { settings: Settings; origins: SettingOrigins } | { problems: SettingProblem[] } {
-  const { settings, origins } = defaultsWithOrigins(baseDir);
+  const { settings, origins } = defaultsWithOrigins(installation);
   const problems: SettingProblem[] = [];
 
   const last = new Map<string, Assignment>();
