@@ -8,6 +8,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { analyseCommand, analyseOptions } from './commands/analyse.js';
 import { checkConfigCommand, checkConfigOptions } from './commands/check-config.js';
+import { checkLogCommand, checkLogOptions } from './commands/check-log.js';
 import { type Output, VERSION } from './commands/common.js';
 import { explainCommand, explainOptions } from './commands/explain.js';
 import { reportCommand, reportOptions } from './commands/report.js';
@@ -51,6 +52,9 @@ async function main(argv: string[]): Promise<Problem[]> {
     })
     .command('report', 'a digest of the change log over a period (--since, default 1 day), for a daily mail', reportOptions, async (args) => {
       problems = await reportCommand(args, out);
+    })
+    .command('check-log <logfile>', 'which format reads a log, what it cannot read, how old its newest line is', checkLogOptions, async (args) => {
+      problems = await checkLogCommand(args, out);
     })
     .command('check-config', 'validate the settings and show every effective value and where it came from', checkConfigOptions, async (args) => {
       problems = await checkConfigCommand(args, out);

@@ -61,8 +61,31 @@ export interface RunReport {
   firewallWritten?: string[];
   /** What went wrong after the run wrote what it could, most urgent first; the CLI makes the exit code of it. */
   problems: Problem[];
+  /** Whether the run could see: what it could not read, and how old the log's newest line is. */
+  sight: Sight;
   /** The whole plan, for `explain`; not part of the JSON summary. */
   plan: Plan;
+}
+
+export interface Sight {
+  /** Unreadable lines among the lines read, 0 to 1. */
+  unreadableShare: number;
+  /** Lines stamped later than now (plus the disorder allowance): skipped. */
+  futureLines: number;
+  /** Epoch seconds; null when no line could be read. */
+  newestLineTime: number | null;
+  /** Seconds from the newest line to now; null when no line could be read. */
+  newestLineAgeSeconds: number | null;
+}
+
+function sightOf(stats: WindowStats | undefined, newestLineTime: number, now: Date): Sight {
+  const known = newestLineTime === newestLineTime;
+  return {
+    unreadableShare: stats && stats.linesRead > 0 ? stats.garbageLines / stats.linesRead : 0,
+    futureLines: stats?.futureLines ?? 0,
+    newestLineTime: known ? newestLineTime : null,
+    newestLineAgeSeconds: known ? Math.floor(now.getTime() / 1000) - newestLineTime : null,
+  };
 }
 
 /**
@@ -104,7 +127,8 @@ async function analyse(options: RunOptions, warnings: string[]): Promise<RunRepo
   const loadAverage = decides ? (options.loadAverage ?? readLoadAverage(settings.LOADAVG_FILE)) : undefined;
   const plan = planRun({ settings, stats, logBytes, logFile: options.logFile, read, previousMapText, mapFile, loadAverage, now: options.now, format: options.format });
 
-  const report: RunReport = { logFile: options.logFile, logBytes, window, files, warnings, changeLogWritten: false, problems: [], plan };
+  const sight = sightOf(stats, newestLineTime, options.now);
+  const report: RunReport = { logFile: options.logFile, logBytes, window, files, warnings, changeLogWritten: false, problems: [], sight, plan };
   if (stats) report.stats = { ...stats, clients: stats.clients.size };
   report.warnings.push(...plan.warnings);
   if (!plan.decided) {

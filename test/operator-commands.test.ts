@@ -98,6 +98,7 @@ describe('explain: the verdict is what the run then writes', () => {
     assert.equal(result.status, 0, result.stderr);
     for (const expected of [
       'requests:  long window 25 (25 API), short window 3 (3 API)',
+      'log:       0% unreadable, newest line ',
       'bad user agent',
       "previous:  not in ",
       'load:      load average 14 -> cpuload 14',
@@ -125,7 +126,7 @@ describe('status', () => {
   let dir: string;
   before(() => {
     dir = workDir('status');
-    assert.equal(runCli([...paths(dir), ...CLOCK, LOG]).status, 0);
+    assert.equal(runCli([...paths(dir), ...CLOCK, '--metrics', path.join(dir, 'ipanalyse.prom'), LOG]).status, 0);
     fs.appendFileSync(path.join(dir, 'ip_blocks.map'), 'not a map line\n');
     const changed = new Date('2026-11-20T12:00:00Z');
     fs.utimesSync(path.join(dir, 'ip_blocks.map'), changed, changed);
@@ -147,6 +148,12 @@ describe('status', () => {
     assert.match(status.map.warnings[0], /ip_blocks\.map:8: ignoring malformed line 'not a map line'/);
     const expected = fs.readFileSync(path.join(CASE, 'expected-changes.log'), 'utf8').trim().split('\n');
     assert.deepEqual(status.changeLog.lines, expected.slice(-2));
+  });
+
+  test('the last run, from its metrics file: what share it could not read, how old the newest line was', () => {
+    const result = runCli(['status', ...paths(dir), '--now', '2026-11-20 12:03:00', '--metrics', path.join(dir, 'ipanalyse.prom')]);
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /^last run: 0\.0% of the lines unreadable, newest line \d+ s old at the run \(\S*ipanalyse\.prom\)$/m);
   });
 
   test('in words', () => {

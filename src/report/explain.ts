@@ -10,6 +10,7 @@ import type { ChangeKind, MapState } from '../decide/policy.js';
 import { describeWindow, formatLocalTime } from '../local-time.js';
 import type { AnalysisWindow, ClientStats } from '../read/window-stats.js';
 import type { RunReport } from '../run.js';
+import { describeSight } from './summary.js';
 import type { SettingOrigins, Settings } from '../settings/settings.js';
 
 export interface ExplainInput {
@@ -24,6 +25,8 @@ export interface ExplainInput {
 export interface Explanation {
   address: string;
   window: AnalysisWindow;
+  /** What the run could read of the log. */
+  sight: RunReport['sight'];
   mapFile: string;
   listed: { list: 'WHITELIST' | 'BLACKLIST'; origin: string } | null;
   /** null: no request in the window, or not analysed (listed, excluded). */
@@ -40,7 +43,7 @@ export function explainAddress(input: ExplainInput): Explanation {
   const { plan } = report;
   const listed = listingOf(address, settings, input.origins);
   const before = plan.previous.get(address) ?? null;
-  const common = { address, window: report.window, mapFile: settings.BLOCKEDFILE, listed, previous: before };
+  const common = { address, window: report.window, sight: report.sight, mapFile: settings.BLOCKEDFILE, listed, previous: before };
   if (!plan.decided) {
     const rule = `a run decides nothing, ${plan.skipped}; the map keeps ${before ? `'${before}'` : 'no entry'} for this address`;
     return { ...common, stats: null, limits: null, skipped: plan.skipped, verdict: { state: before, change: null, rule } };
@@ -84,6 +87,7 @@ export function renderExplanation(e: Explanation): string {
   const out = [
     `address:   ${e.address}, ${listing}`,
     `window:    ${describeWindow(window)}`,
+    `log:       ${describeSight(e.sight)}`,
   ];
   if (e.stats) {
     const s = e.stats;

@@ -27,6 +27,10 @@ export function renderMetrics(report: RunReport, durationSeconds: number, lastSu
     metric(lines, 'ipanalyse_lines_in_window', 'Log lines inside the analysis window.', [['', report.stats.linesInWindow]]);
     metric(lines, 'ipanalyse_garbage_lines', 'Lines that could not be read as combined log format.', [['', report.stats.garbageLines]]);
   }
+  const { sight } = report;
+  metric(lines, 'ipanalyse_unreadable_share', 'Share of the lines read that could not be read with the format in force.', [['', sight.unreadableShare]]);
+  metric(lines, 'ipanalyse_future_lines', 'Lines stamped later than now, skipped.', [['', sight.futureLines]]);
+  if (sight.newestLineAgeSeconds !== null) metric(lines, 'ipanalyse_newest_line_age_seconds', "Age of the log's newest line at the run (alert: logging stopped).", [['', sight.newestLineAgeSeconds]]);
   metric(lines, 'ipanalyse_window_start_seconds', 'Start of the long window, Unix time.', [['', report.window.start]]);
   metric(lines, 'ipanalyse_window_end_seconds', 'End of the window, Unix time.', [['', report.window.end]]);
   const limits = report.limits;
@@ -56,4 +60,16 @@ export function renderMetrics(report: RunReport, durationSeconds: number, lastSu
 export function lastSuccessOf(metricsText: string): Date | undefined {
   const match = new RegExp(`^${LAST_SUCCESS} (\\d+)$`, 'm').exec(metricsText);
   return match ? new Date(Number(match[1]) * 1000) : undefined;
+}
+
+/** The unlabelled samples of a metrics file this module wrote, by name. */
+export function readMetricValues(metricsText: string): Map<string, number> {
+  const values = new Map<string, number>();
+  for (const match of metricsText.matchAll(/^(ipanalyse_\w+) (\S+)$/gm)) values.set(match[1], Number(match[2]));
+  return values;
+}
+
+/** The problems the last run ended with, as the metrics file says. */
+export function problemsOf(metricsText: string): ProblemKind[] {
+  return [...metricsText.matchAll(/^ipanalyse_problem\{kind="([a-z-]+)"\} 1$/gm)].map((match) => match[1] as ProblemKind);
 }

@@ -4,6 +4,8 @@ import { compareAddresses } from '../address/ip-address.js';
 import { countStates, parseMap } from '../write/map-file.js';
 import type { MapState } from '../decide/policy.js';
 import { formatLocalTime } from '../local-time.js';
+import { problemsOf, readMetricValues } from './metrics.js';
+import { formatAge } from './summary.js';
 
 const STATES: readonly MapState[] = ['bulk', 'block', 'ban'];
 
@@ -17,10 +19,19 @@ export interface MapStatus {
   warnings: string[];
 }
 
+/** The last run as its metrics file says (when METRICS_FILE is set). */
+export interface LastRun {
+  file: string;
+  unreadableShare: number | null;
+  newestLineAgeSeconds: number | null;
+  problems: string[];
+}
+
 export interface Status {
   /** null: there is no map yet. */
   map: MapStatus | null;
   mapFile: string;
+  lastRun: LastRun | null;
   changeLog: { file: string; lines: string[] | null };
 }
 
@@ -53,6 +64,13 @@ export function renderStatus(status: Status): string {
     }
     for (const warning of map.warnings) out.push(`warning:  ${warning}`);
   }
+  const { lastRun } = status;
+  if (lastRun) {
+    const share = lastRun.unreadableShare === null ? 'unknown' : `${(100 * lastRun.unreadableShare).toFixed(1)}%`;
+    const age = lastRun.newestLineAgeSeconds === null ? 'no line read' : `${formatAge(Math.max(0, lastRun.newestLineAgeSeconds))} old`;
+    const problems = lastRun.problems.length > 0 ? `; ended with: ${lastRun.problems.join(', ')}` : '';
+    out.push(`last run: ${share} of the lines unreadable, newest line ${age} at the run${problems} (${lastRun.file})`);
+  }
   const { changeLog } = status;
   if (changeLog.lines === null) out.push(`changes:  none at ${changeLog.file} yet`);
   else {
@@ -79,4 +97,15 @@ function wrapList(label: string, items: string[]): string[] {
   }
   lines.push(line);
   return lines;
+}
+
+/** The last run's sight and problems from its metrics file's text. */
+export function summariseLastRun(file: string, metricsText: string): LastRun {
+  const values = readMetricValues(metricsText);
+  return {
+    file,
+    unreadableShare: values.get('ipanalyse_unreadable_share') ?? null,
+    newestLineAgeSeconds: values.get('ipanalyse_newest_line_age_seconds') ?? null,
+    problems: problemsOf(metricsText),
+  };
 }

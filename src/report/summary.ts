@@ -3,6 +3,22 @@ import { formatNumber } from '../decide/limits.js';
 import { describeWindow, formatLocalTime } from '../local-time.js';
 import type { RunReport } from '../run.js';
 
+/** The unreadable share, the newest line's age and the future lines, in a few words (also for explain). */
+export function describeSight(sight: RunReport['sight']): string {
+  const share = `${(100 * sight.unreadableShare).toFixed(sight.unreadableShare > 0 && sight.unreadableShare < 0.1 ? 1 : 0)}% unreadable`;
+  const seconds = sight.newestLineAgeSeconds;
+  const age = seconds === null ? 'no line read' : seconds < 0 ? `newest line stamped ${-seconds} s ahead of the clock` : `newest line ${formatAge(seconds)} old`;
+  const future = sight.futureLines > 0 ? `, ${sight.futureLines} stamped in the future (skipped)` : '';
+  return `${share}, ${age}${future}`;
+}
+
+export function formatAge(seconds: number): string {
+  if (seconds < 120) return `${seconds} s`;
+  if (seconds < 7200) return `${Math.floor(seconds / 60)} min`;
+  if (seconds < 172800) return `${Math.floor(seconds / 3600)} h`;
+  return `${Math.floor(seconds / 86400)} days`;
+}
+
 export function renderSummary(report: RunReport, dryRun: boolean): string {
   const out: string[] = [];
   out.push(`log:      ${report.logFile} (${report.logBytes} bytes)`);
@@ -13,7 +29,7 @@ export function renderSummary(report: RunReport, dryRun: boolean): string {
   }
   if (report.stats) {
     const s = report.stats;
-    out.push(`read:     ${s.linesRead} lines; ${s.linesInWindow} in the window, ${s.garbageLines} garbage`);
+    out.push(`read:     ${s.linesRead} lines; ${s.linesInWindow} in the window, ${s.garbageLines} garbage (${describeSight(report.sight)})`);
     for (const sample of s.garbageSamples) out.push(`          garbage: ${sample}`);
     out.push(`clients:  ${s.clients} with statistics; ${s.listedLines} lines from whitelisted or blacklisted addresses`);
   }
