@@ -24,6 +24,7 @@ const PURE = [
   'settings/settings-conflicts.ts',
   'settings/python-literal.ts',
   'write/map-file.ts',
+  'lookup/map-lookup.ts',
   'write/change-log.ts',
   'read/log-line.ts',
   'read/window-stats.ts',
