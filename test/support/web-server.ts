@@ -1,15 +1,17 @@
 /**
  * Real Apache and nginx processes for the web-server tests: found, configured
  * from the templates in fixtures/servers/, started on loopback, asked as any
- * client address (through X-Forwarded-For), and stopped.
+ * client address (through X-Forwarded-For), reloaded and stopped.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isDeepStrictEqual } from 'node:util';
 import { readIfExists } from './files.js';
+import { FIXTURES } from './paths.js';
 
 /** The executable's path, or undefined; sbin is searched too because PATH often lacks it. */
 export function findExecutable(name: string): string | undefined {
@@ -117,4 +119,70 @@ export function ask(port: number, urlPath: string, address: string): Promise<Ans
     request.on('timeout', () => request.destroy(new Error(`GET ${urlPath} as ${address}: no answer within 3 s`)));
     request.on('error', reject);
   });
+}
+
+/** What a client notices: `200 BODY` (the pool that answered) or the refusing status. */
+export async function askAnswer(port: number, urlPath: string, address: string): Promise<string> {
+  const { status, body } = await ask(port, urlPath, address);
+  return status === 200 ? `200 ${body.trim()}` : String(status);
+}
+
+/** nginx swaps workers some time after a reload; polls `get` (bounded) until it gives `expected`, and returns what it gave last. */
+export async function settle<T>(get: () => Promise<T>, expected: T): Promise<T> {
+  let got = await get();
+  for (let round = 0; round < 50 && !isDeepStrictEqual(got, expected); round++) {
+    await sleep(100);
+    got = await get();
+  }
+  return got;
+}
+
+export const SERVERS = path.join(FIXTURES, 'servers');
+
+/**
+ * Apache from a template in fixtures/servers/, configured in `root` (ROOT,
+ * PORT, MAP, MODULES, USER, GROUP, and `values`), with the two static pool
+ * answers it serves. `root` and the map must be readable by its children.
+ */
+export async function startApache(executable: string, root: string, template: string, map: string, values: Record<string, string> = {}): Promise<RunningServer> {
+  fs.mkdirSync(path.join(root, 'htdocs'));
+  for (const pool of ['www', 'bulk']) fs.writeFileSync(path.join(root, 'htdocs', `${pool}.txt`), `${pool}\n`);
+  const port = await freePort();
+  const conf = path.join(root, 'apache.conf');
+  const asRoot = process.getuid?.() === 0;
+  fs.writeFileSync(
+    conf,
+    fillTemplate(fs.readFileSync(path.join(SERVERS, template), 'utf8'), {
+      ROOT: root,
+      PORT: port,
+      MAP: map,
+      MODULES: '/usr/lib/apache2/modules',
+      // Apache will not serve as root; unprivileged, it keeps its own user anyway.
+      USER: asRoot ? 'www-data' : `#${process.getuid?.()}`,
+      GROUP: asRoot ? 'www-data' : `#${process.getgid?.()}`,
+      ...values,
+    }),
+  );
+  return startServer(executable, ['-f', conf, '-DFOREGROUND'], port, path.join(root, 'apache-error.log'));
+}
+
+export interface NginxServer extends RunningServer {
+  /** The arguments that point nginx at this instance (for `-t`, `-s reload` and the operator's ON_CHANGE). */
+  args: string[];
+}
+
+/** nginx from a template in fixtures/servers/ (ROOT, PORT, MAP), in the foreground, with `edit` applied to the filled template. */
+export async function startNginx(executable: string, root: string, template: string, map: string, edit: (conf: string) => string = (conf) => conf): Promise<NginxServer> {
+  const port = await freePort();
+  const conf = path.join(root, 'nginx.conf');
+  fs.writeFileSync(conf, edit(fillTemplate(fs.readFileSync(path.join(SERVERS, template), 'utf8'), { ROOT: root, PORT: port, MAP: map })));
+  // -e: the error log before the config is read, which would otherwise be /var/log/nginx.
+  const args = ['-c', conf, '-p', root, '-e', path.join(root, 'nginx-error.log')];
+  return { ...(await startServer(executable, [...args, '-g', 'daemon off;'], port, path.join(root, 'nginx-error.log'))), args };
+}
+
+/** Runs nginx itself against a started instance: `-t -q` (check the config and map) or `-s reload`; throws with its stderr when it fails. */
+export function controlNginx(executable: string, server: NginxServer, ...args: string[]): void {
+  const result = spawnSync(executable, [...args, ...server.args], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`nginx ${args.join(' ')}: ${result.stderr}`);
 }
