@@ -153,10 +153,17 @@ describe('Apache with bin/ipanalyse-lookup restricts whole networks, without a r
     assert.deepEqual(await answers(server!.port), expected('released'));
   });
 
+  const helpers = () => childrenNamed(server!.child.pid!, 'ipanalyse-lookup');
+
+  test("one helper, running as RewriteMap's user:group: started by a root Apache, it does not keep root", () => {
+    assert.equal(helpers().length, 1);
+    const uid = Number(/^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${helpers()[0]}/status`, 'utf8'))![1]);
+    const wwwData = () => Number(/^www-data:[^:]*:(\d+):/m.exec(fs.readFileSync('/etc/passwd', 'utf8'))![1]);
+    assert.equal(uid, process.getuid?.() === 0 ? wwwData() : process.getuid?.());
+  });
+
   // The trade-off the README states: Apache never restarts a dead helper by itself, and the configuration then fails open.
   test('when the helper dies, everyone is served by the www pool, until a graceful reload restarts it', async () => {
-    const helpers = () => childrenNamed(server!.child.pid!, 'ipanalyse-lookup');
-    assert.equal(helpers().length, 1, 'Apache started one helper');
     process.kill(helpers()[0], 'SIGKILL');
     assert.deepEqual(await answers(server!.port), expected('unrestricted'));
     process.kill(server!.child.pid!, 'SIGUSR1'); // apache2 -k graceful, for a server in the foreground
