@@ -122,7 +122,7 @@ interface RowBase {
 }
 
 /** Measures one process a round (undefined: none this round). */
-interface ChildRowSpec extends RowBase {
+export interface ChildRowSpec extends RowBase {
   group: 'child';
   measure: (round: number) => Promise<Sample | undefined>;
 }
@@ -137,7 +137,7 @@ type RowSpec = ChildRowSpec | InProcessRowSpec;
 
 type Row = RowSpec & { samples: Sample[] };
 
-interface Summary {
+export interface Summary {
   wallMs: number;
   minWallMs: number;
   cpuMs: number;
@@ -162,6 +162,8 @@ export interface Scenario {
   /** Filled while measuring: what the scenario found out about its inputs, printed under the table. */
   checks?: string[];
   targets?: (summaryOf: (id: string) => Summary) => Target[];
+  /** Figures derived from the medians with no target of their own, printed under the targets. */
+  figures?: (summaryOf: (id: string) => Summary) => string[];
 }
 
 /** A target on the ratio of two rows' medians, judged on wall and on CPU time; `scale` 100 makes it a percentage. */
@@ -277,6 +279,8 @@ export function report({ rows, scenarios, measureMs }: Measured, facts: RunFacts
     const cpu = t.cpuValue === undefined ? '' : ` [CPU ${t.cpuValue.toFixed(2)} ${t.cpuPass ? 'PASS' : 'FAIL'}]`;
     console.log(`  ${verdict}  ${pad(t.name, 50)} ${pad(Number.isFinite(t.value) ? t.value.toFixed(2) : '-', 7, true)}${cpu}  target ${t.target}  (${t.detail})`);
   }
+  const figures = scenarios.flatMap((scenario) => scenario.figures?.(s) ?? []);
+  for (const f of figures) console.log(`  ${f}`);
   const loadAfter = os.loadavg();
   console.log(`\nload average after: ${loadAfter.map((l) => l.toFixed(2)).join(' ')} (other processes share these ${os.cpus().length} CPUs; CPU times are less sensitive to them than wall times)`);
   console.log(`measuring took ${(measureMs / 1000).toFixed(0)} s${facts.generateMs === undefined ? '' : `, generating the logs ${(facts.generateMs / 1000).toFixed(0)} s`}`);
@@ -293,6 +297,7 @@ export function report({ rows, scenarios, measureMs }: Measured, facts: RunFacts
         ...facts.inputs,
         rows: rows.map((r) => ({ ...r, median: s(r.id) })),
         targets,
+        figures,
         checks,
       },
       null,

@@ -3,7 +3,9 @@
  * segments and GENERATOR_VERSION are unchanged: a ~1M-line log that is one
  * hour of traffic plus three minutes; a 10M-line log whose last 63 minutes
  * are the very same bytes; and a log whose last hour adds a spoofed flood of
- * over a million distinct client addresses. Every log ends one second before
+ * over a million distinct client addresses; and the realistic hour, at the
+ * same rate as the first but from a public API's population (Zipf
+ * popularity), some 150k distinct clients. Every log ends one second before
  * the window's end.
  */
 import { createHash } from 'node:crypto';
@@ -15,12 +17,14 @@ import {
   type ClientProfile,
   GENERATOR_VERSION,
   type LogSpec,
+  type Rng,
   type Segment,
   formatStartDate,
   mulberry32,
   normalClients,
   scriptUserAgent,
   writeLog,
+  zipfClients,
 } from '../test/support/log-generator.js';
 import { CACHE_DIR, mb } from './harness.js';
 
@@ -36,24 +40,24 @@ const BIG_LINES = 10_000_000;
 const PREFIX_SECONDS = Math.round(BIG_LINES / RATE) - TAIL_SECONDS;
 const FLOOD_RATE = 300;
 const NORMAL_CLIENTS = 3000;
+/** Potential clients of the realistic hour: about 150k of them send a request in it. */
+const ZIPF_CLIENTS = 400_000;
 
 const tail: Segment = { from: WINDOW_END - TAIL_SECONDS, until: WINDOW_END, seed: 0x7a11 };
 const prefix: Segment = { from: tail.from - PREFIX_SECONDS, until: tail.from, seed: 0x9e1f };
 const floodTail: Segment = { from: tail.from, until: WINDOW_END, seed: 0xf100d, floodRate: FLOOD_RATE };
+const realisticTail: Segment = { from: tail.from, until: WINDOW_END, seed: 0x2ea1 };
 
 /**
- * The clients of every log, from the start of the 10M-line log to the window's
- * end: ordinary clients far below every limit, and the ones a busy public API
- * always has: API scripts over the bulk limit, one over the block limit, one
- * bulk script without user agent.
+ * The scripts a busy public API always has, from `from` to the window's end:
+ * API scripts over the bulk limit, one over the block limit, one bulk script
+ * without user agent.
  */
-function population(): ClientProfile[] {
-  const rng = mulberry32(0x1b0a5e);
-  const book = new AddressBook(rng);
+function heavyScripts(rng: Rng, book: AddressBook, from: number): ClientProfile[] {
   const apiScript = (label: string, address: string, userAgent: string | undefined, apiShare: number, rate: number): ClientProfile => ({
     label,
     address,
-    phases: [{ from: prefix.from, until: WINDOW_END, rate }],
+    phases: [{ from, until: WINDOW_END, rate }],
     apiShare,
     mix: 'api',
     nonApi: 'assorted',
@@ -61,12 +65,27 @@ function population(): ClientProfile[] {
     missingUserAgentShare: 0,
     arrivals: 'steady',
   });
-  const heavy = [
+  return [
     ...Array.from({ length: 12 }, (_, i) => apiScript(`bulk-${i}`, i % 4 === 3 ? book.ipv6() : book.ipv4(), scriptUserAgent(rng), 0.97, 3.5)),
     apiScript('block', book.ipv4(), scriptUserAgent(rng), 0.98, 7),
     apiScript('bulk-without-user-agent', book.ipv4(), undefined, 0.97, 3.5),
   ];
-  const normalRate = (RATE - heavy.reduce((sum, c) => sum + c.phases[0].rate, 0)) / NORMAL_CLIENTS;
+}
+
+function rateOf(clients: ClientProfile[]): number {
+  return clients.reduce((sum, c) => sum + c.phases[0].rate, 0);
+}
+
+/**
+ * The clients of the 1M-, 10M-line and flood logs, from the start of the
+ * 10M-line log to the window's end: the heavy scripts and 3000 ordinary
+ * clients far below every limit.
+ */
+function population(): ClientProfile[] {
+  const rng = mulberry32(0x1b0a5e);
+  const book = new AddressBook(rng);
+  const heavy = heavyScripts(rng, book, prefix.from);
+  const normalRate = (RATE - rateOf(heavy)) / NORMAL_CLIENTS;
   // From a request every two minutes or so to one every seven seconds.
   const normal = normalClients(rng, book, {
     count: NORMAL_CLIENTS,
@@ -81,6 +100,27 @@ function population(): ClientProfile[] {
   return [...heavy, ...normal];
 }
 
+/**
+ * The realistic hour's clients: the same heavy scripts, and the rest of the
+ * same rate spread over a Zipf population, whose first few ranks are over the
+ * bulk and block limits too and whose tail sends a request every few hours.
+ */
+function realisticPopulation(): ClientProfile[] {
+  const rng = mulberry32(0x2ea115);
+  const book = new AddressBook(rng);
+  const heavy = heavyScripts(rng, book, realisticTail.from);
+  const zipf = zipfClients(rng, book, {
+    count: ZIPF_CLIENTS,
+    totalRate: RATE - rateOf(heavy),
+    exponent: 1,
+    from: realisticTail.from,
+    until: WINDOW_END,
+    ipv6Share: 0.15,
+    noUserAgentShare: 0.03,
+  });
+  return [...heavy, ...zipf];
+}
+
 export interface LogFile {
   name: string;
   file: string;
@@ -92,6 +132,7 @@ export interface LogSet {
   small: LogFile;
   big: LogFile;
   flood: LogFile;
+  realistic: LogFile;
   /** Undefined when the cached logs were reused. */
   generateMs?: number;
 }
@@ -104,8 +145,13 @@ interface Manifest {
 export function ensureLogs(): LogSet {
   fs.mkdirSync(CACHE_DIR, { recursive: true });
   const clients = population();
-  const specs = { small: { clients, segments: [tail] }, head: { clients, segments: [prefix] }, flood: { clients, segments: [floodTail] } } satisfies Record<string, LogSpec>;
-  const key = createHash('sha256').update(JSON.stringify({ GENERATOR_VERSION, specs })).digest('hex');
+  const specs = {
+    small: { clients, segments: [tail] },
+    head: { clients, segments: [prefix] },
+    flood: { clients, segments: [floodTail] },
+    realistic: { clients: realisticPopulation(), segments: [realisticTail] },
+  } satisfies Record<string, LogSpec>;
+  const key = cacheKey(specs);
   const manifestFile = path.join(CACHE_DIR, 'manifest.json');
   try {
     const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as Manifest;
@@ -133,9 +179,20 @@ export function ensureLogs(): LogSet {
   const big: LogFile = { ...head, lines: head.lines + small.lines, bytes: head.bytes + small.bytes };
   console.log(`  10m.log: + the 1m.log bytes appended: ${big.lines} lines, ${mb(big.bytes)} MB`);
   const flood = make('flood', specs.flood);
-  const logs = { small, big, flood };
+  const realistic = make('realistic', specs.realistic);
+  const logs = { small, big, flood, realistic };
   fs.writeFileSync(manifestFile, JSON.stringify({ key, logs } satisfies Manifest, null, 1));
   return { ...logs, generateMs: performance.now() - started };
+}
+
+function cacheKey(specs: Record<string, LogSpec>): string {
+  const hash = createHash('sha256').update(JSON.stringify({ GENERATOR_VERSION }));
+  for (const [name, spec] of Object.entries(specs)) {
+    hash.update(JSON.stringify({ name, segments: spec.segments }));
+    // Client by client: the realistic population in one string would take over 100 MB.
+    for (const client of spec.clients) hash.update(JSON.stringify(client));
+  }
+  return hash.digest('hex');
 }
 
 function appendFile(target: string, source: string): void {

@@ -10,6 +10,7 @@ import { analyseCommand, analyseOptions } from './commands/analyse.js';
 import { checkConfigCommand, checkConfigOptions } from './commands/check-config.js';
 import { type Output, VERSION } from './commands/common.js';
 import { explainCommand, explainOptions } from './commands/explain.js';
+import { reportCommand, reportOptions } from './commands/report.js';
 import { statusCommand, statusOptions } from './commands/status.js';
 import { ExitCode, ExitError, PROBLEM_EXIT_CODES, type Problem, UsageError } from './errors.js';
 
@@ -47,6 +48,9 @@ async function main(argv: string[]): Promise<Problem[]> {
     })
     .command('status', 'the current map, its age and the last change-log lines', statusOptions, async (args) => {
       problems = await statusCommand(args, out);
+    })
+    .command('report', 'a digest of the change log over a period (--since, default 1 day), for a daily mail', reportOptions, async (args) => {
+      problems = await reportCommand(args, out);
     })
     .command('check-config', 'validate the settings and show every effective value and where it came from', checkConfigOptions, async (args) => {
       problems = await checkConfigCommand(args, out);

@@ -13,7 +13,7 @@ import { type DecidePlan, type Plan, nothingToDecide, planRun } from './decide/p
 import type { Limits } from './decide/limits.js';
 import type { Changes, MapState } from './decide/policy.js';
 import type { Settings } from './settings/settings.js';
-import { appendAtomically, removeStaleTempFiles, writeFileAtomic } from './write/atomic-write.js';
+import { appendChangeLines, removeStaleTempFiles, writeFileAtomic } from './write/atomic-write.js';
 import { type MapFormat, countStates } from './write/map-file.js';
 import { readPreviousMap, writeIfChanged } from './write/map-store.js';
 import { clearPendingReload, markReloadPending, readPendingReload, runOnChange } from './write/on-change.js';
@@ -117,7 +117,7 @@ async function analyse(options: RunOptions, warnings: string[]): Promise<RunRepo
   report.changes = plan.changes;
   report.changeLines = plan.changeLines;
   if (!options.dryRun) {
-    const applied = apply(plan, settings);
+    const applied = apply(plan, settings, report.warnings);
     report.map.written = applied.mapWritten;
     report.geoWritten = applied.geoWritten || undefined;
     report.changeLogWritten = applied.changeLogWritten;
@@ -138,10 +138,13 @@ interface Applied {
 }
 
 /** Writes what the plan says: map, geo include, change log. */
-function apply(plan: DecidePlan, settings: Settings): Applied {
+function apply(plan: DecidePlan, settings: Settings, warnings: string[]): Applied {
   if (plan.map.changed) writeFileAtomic(settings.BLOCKEDFILE, plan.map.content);
   const geoWritten = settings.GEO_FILE !== undefined && writeIfChanged(settings.GEO_FILE, plan.geoContent);
-  if (plan.changeLines) appendAtomically(settings.LOGFILE, plan.changeLines);
+  if (plan.changeLines) {
+    const repaired = appendChangeLines(settings.LOGFILE, plan.changeLines);
+    if (repaired) warnings.push(repaired);
+  }
   return { mapWritten: plan.map.changed, geoWritten, changeLogWritten: plan.changeLines !== '' };
 }
 

@@ -61,7 +61,7 @@ describe('loadSettings', () => {
 
   const unreadable: { name: string; file: () => string; cause: string }[] = [
     { name: 'a missing file given explicitly', file: () => join(dir, 'missing.conf'), cause: 'no such file or directory' },
-    { name: 'a directory', file: () => dir, cause: 'is a directory' },
+    { name: 'a directory', file: () => dir, cause: 'is a directory, not a regular file' },
   ];
   for (const { name, file, cause } of unreadable) {
     it(`refuses ${name}`, async () => {

@@ -3,7 +3,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { canonicalizeIp } from '../src/address/ip-address.js';
-import { newLogEntry, newRequestClassifier, parseLine, parseLineTime } from '../src/read/log-line.js';
+import { buildAddressList } from '../src/address/address-list.js';
+import { ClientResolver } from '../src/read/client-address.js';
+import { type ClientField, compileLogFormat, parseClientField } from '../src/read/log-format.js';
+import { completeUserAgent, newLogEntry, newRequestClassifier, parseLine, parseLineTime } from '../src/read/log-line.js';
+import { classifyRequest } from '../src/read/request-path.js';
 import { FIXTURES } from './support/paths.js';
 
 interface Expectation {
@@ -16,10 +20,20 @@ interface Expectation {
   hasUserAgent?: boolean;
 }
 
-/** Pairs each `# expect: {...}` with the raw bytes of the line below it. */
-function readExpectations(file: string): { expect: Expectation; line: Buffer }[] {
+interface LineFile {
+  /** `# format: "..."`: the LOG_FORMAT (combined when absent). */
+  format?: string;
+  /** `# client: "..."`: CLIENT_ADDRESS. */
+  client?: string;
+  /** `# trusted: [...]`: TRUSTED_PROXIES. */
+  trusted?: string[];
+  cases: { expect: Expectation; line: Buffer }[];
+}
+
+/** Pairs each `# expect: {...}` with the raw bytes of the line below it, and reads the file's `# format:` and friends. */
+function readExpectations(file: string): LineFile {
   const bytes = fs.readFileSync(file);
-  const cases: { expect: Expectation; line: Buffer }[] = [];
+  const result: LineFile = { cases: [] };
   let pending: Expectation | undefined;
   for (let start = 0; start < bytes.length; ) {
     let end = bytes.indexOf(0x0a, start);
@@ -27,25 +41,31 @@ function readExpectations(file: string): { expect: Expectation; line: Buffer }[]
     const line = bytes.subarray(start, end);
     const text = line.toString('latin1');
     if (pending) {
-      cases.push({ expect: pending, line });
+      result.cases.push({ expect: pending, line });
       pending = undefined;
     } else if (text.startsWith('# expect: ')) {
       pending = JSON.parse(text.slice('# expect: '.length)) as Expectation;
+    } else {
+      for (const key of ['format', 'client', 'trusted'] as const) {
+        if (text.startsWith(`# ${key}: `)) (result as unknown as Record<string, unknown>)[key] = JSON.parse(line.toString('utf8').slice(key.length + 4));
+      }
     }
     start = end + 1;
   }
-  return cases;
+  return result;
 }
 
 const classifier = newRequestClassifier(['/search', '/reverse', '/details']);
+/** What follows each line in the buffer it is read from: the scanner must not read past the line. */
+const NEXT_LINE = '\n9.9.9.9 - - [01/Jan/2030:00:00:00 +0000] "GET /search HTTP/1.1" 200 1 "-" "a"\n';
 
 describe('parseLine over fixtures/lines/combined.log', () => {
-  const cases = readExpectations(path.join(FIXTURES, 'lines/combined.log'));
+  const { cases } = readExpectations(path.join(FIXTURES, 'lines/combined.log'));
   test('the fixture has its cases', () => assert.ok(cases.length >= 25));
   for (const { expect, line } of cases) {
     test(expect.name, () => {
       // Parse the line inside a larger buffer, as the reader does, so no field may run past the line.
-      const buf = Buffer.concat([Buffer.from('XX'), line, Buffer.from('\n9.9.9.9 - - [01/Jan/2030:00:00:00 +0000] "GET /search HTTP/1.1" 200 1 "-" "a"\n')]);
+      const buf = Buffer.concat([Buffer.from('XX'), line, Buffer.from(NEXT_LINE)]);
       const entry = newLogEntry();
       const parsed = parseLine(buf, 2, 2 + line.length, classifier, entry);
       if (expect.garbage) {
@@ -63,6 +83,42 @@ describe('parseLine over fixtures/lines/combined.log', () => {
     });
   }
 });
+
+const formatFiles = fs.readdirSync(path.join(FIXTURES, 'lines')).filter((name) => name.endsWith('.log') && name !== 'combined.log');
+
+for (const name of formatFiles) {
+  const file = readExpectations(path.join(FIXTURES, 'lines', name));
+  describe(`the ${file.format} format over fixtures/lines/${name}`, () => {
+    test('the fixture names its format and has cases', () => {
+      assert.ok(file.format !== undefined);
+      assert.ok(file.cases.length >= 3);
+    });
+    const client = file.client === undefined ? undefined : parseClientField(file.client);
+    assert.notEqual(typeof client, 'string');
+    const format = compileLogFormat(file.format!, client as ClientField | undefined);
+    const resolver = format.forwarded ? new ClientResolver(file.trusted ? buildAddressList(file.trusted) : undefined) : undefined;
+    for (const { expect, line } of file.cases) {
+      test(expect.name, () => {
+        const buf = Buffer.concat([Buffer.from('XX'), line, Buffer.from(NEXT_LINE)]);
+        const end = 2 + line.length;
+        const entry = newLogEntry();
+        const read = format.scan(buf, 2, end, entry) && (resolver === undefined || resolver.resolve(buf, entry));
+        if (expect.garbage) {
+          assert.equal(read, false);
+          return;
+        }
+        assert.equal(read, true, 'the line reads');
+        completeUserAgent(buf, entry, end);
+        assert.equal(canonicalizeIp(buf.toString('latin1', entry.ipStart, entry.ipEnd)) ?? null, expect.address);
+        assert.equal(new Date(entry.time * 1000).toISOString().replace('.000', ''), expect.time);
+        assert.equal(format.lineTime(buf, 2, end), entry.time, 'the seek reads the same time');
+        assert.equal(classifyRequest(buf, entry, classifier), expect.isApi);
+        assert.equal(entry.status, expect.status);
+        assert.equal(entry.hasUserAgent, expect.hasUserAgent);
+      });
+    }
+  });
+}
 
 describe('canonicalizeIp', () => {
   const cases: [string, string | undefined][] = [

@@ -90,12 +90,13 @@ describe('rotated logs: the window is read across generations', async () => {
     assert.equal(report.stats?.garbageLines, 0);
   });
 
+  // A replay reads on two hours past its window (a clock stepped back may bring the window's times again): LOG.1 holds more than that.
   test('replaying an hour that lies wholly in LOG.1 stops before the current log', async () => {
     const report = await analyse(
-      { 'access.log.1': traffic(END - 3 * 3600, END - 3600), 'access.log': traffic(END - 3600, END) },
+      { 'access.log.1': traffic(END - 5 * 3600, END - 3600), 'access.log': traffic(END - 3600, END) },
       {},
       new Date(END * 1000),
-      new Date((END - 3 * 3600) * 1000),
+      new Date((END - 5 * 3600) * 1000),
     );
     assert.equal(report.stats?.linesInWindow, 1801, "both ends of the replayed hour");
     assert.deepEqual(report.files.map((f) => path.basename(f.path)), ['access.log.1']);
@@ -142,34 +143,38 @@ describe('the log changes while a run reads it', async () => {
     const generations = findGenerations(path.join(dir, 'access.log'), ['.1'], warnings);
     meanwhile(dir);
     const reader = new WindowReader({ window, classifier: newRequestClassifier(['/search']), uaBlocklist: [], isListed: () => false, disorderSeconds: 120 });
+    let reads: Awaited<ReturnType<typeof readGenerations>>;
     try {
-      await readGenerations(await generationsToRead(generations, window.start - 120), window.start - 120, reader, warnings);
+      reads = await readGenerations(await generationsToRead(generations, window.start - 120), window.start - 120, reader, warnings);
     } finally {
       closeGenerations(generations);
     }
-    return { stats: reader.finish(), warnings };
+    return { stats: reader.finish(), warnings, files: reads };
   }
 
   test('renamed by logrotate and recreated: the run reads the file it opened, nothing missed, nothing twice', async () => {
-    const { stats, warnings } = await readWhile({ 'access.log': traffic(END - 7200, END) }, (dir) => {
+    const { stats, warnings, files } = await readWhile({ 'access.log': traffic(END - 7200, END) }, (dir) => {
       fs.renameSync(path.join(dir, 'access.log'), path.join(dir, 'access.log.1'));
       fs.writeFileSync(path.join(dir, 'access.log'), traffic(END - 10, END));
     });
     assert.equal(stats.linesInWindow, 1800);
     assert.deepEqual(warnings, []);
+    assert.deepEqual(files.map((f) => [f.truncated, f.replaced]), [[false, true]], 'complete, and the path names the new log now');
   });
 
   test('appended to: lines past the size seen at the start are left to the next run', async () => {
-    const { stats } = await readWhile({ 'access.log': traffic(END - 7200, END - 600) }, (dir) => {
+    const { stats, files } = await readWhile({ 'access.log': traffic(END - 7200, END - 600) }, (dir) => {
       fs.appendFileSync(path.join(dir, 'access.log'), traffic(END - 600, END));
     });
     assert.equal(stats.linesInWindow, 1500);
+    assert.deepEqual(files.map((f) => [f.truncated, f.replaced]), [[false, false]]);
   });
 
   test('truncated (copytruncate): no crash, and a warning says how much was not read', async () => {
-    const { stats, warnings } = await readWhile({ 'access.log': traffic(END - 7200, END) }, (dir) => {
+    const { stats, warnings, files } = await readWhile({ 'access.log': traffic(END - 7200, END) }, (dir) => {
       fs.truncateSync(path.join(dir, 'access.log'), 0);
     });
+    assert.equal(files[0].truncated, true, 'the read is flagged partial');
     assert.equal(stats.linesInWindow, 0);
     assert.match(warnings.join('\n'), /access\.log shrank while it was read \(truncated\?\): \d+ bytes of the window were not read/);
   });

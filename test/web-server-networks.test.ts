@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import type { MapState } from '../src/decide/policy.js';
 import { renderMap, whitelistExceptions, type MapFormat } from '../src/write/map-file.js';
 import { REPO_ROOT } from './support/paths.js';
-import { askAnswer, controlNginx, findExecutable, settle, startApache, startNginx, stopServer, type NginxServer, type RunningServer } from './support/web-server.js';
+import { askAnswer, controlNginx, findExecutable, readTemplate, settle, startApache, startNginx, stopServer, type NginxServer, type RunningServer } from './support/web-server.js';
 
 const WHITELIST = ['2001:db8:1:2::7', '::ffff:198.51.100.20'];
 /** What a run counting per /64 and per /24 restricts. */
@@ -101,7 +101,7 @@ describe('nginx with geo restricts whole networks, whitelisted addresses excepte
 
   before(async () => {
     site = new Site('nginx');
-    server = await startNginx(nginx!, site.root, 'nginx.conf', site.map);
+    server = await startNginx(nginx!, readTemplate('nginx.conf'), site.root, site.map);
   });
 
   after(async () => {
@@ -130,7 +130,7 @@ describe('Apache with bin/ipanalyse-lookup restricts whole networks, without a r
 
   before(async () => {
     site = new Site('apache');
-    server = await startApache(apache2!, site.root, 'apache-networks.conf', site.map, { LOOKUP: path.join(REPO_ROOT, 'bin/ipanalyse-lookup') });
+    server = await startApache(apache2!, readTemplate('apache-networks.conf'), site.root, site.map, { LOOKUP: path.join(REPO_ROOT, 'bin/ipanalyse-lookup') });
   });
 
   after(async () => {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runCli } from './support/run-cli.js';
 import {
-  askAnswer, controlNginx, findExecutable, settle, SERVERS, startApache, startNginx, stopServer, type NginxServer, type RunningServer,
+  askAnswer, controlNginx, findExecutable, readTemplate, settle, SERVERS, startApache, startNginx, stopServer, type NginxServer, type RunningServer,
 } from './support/web-server.js';
 
 type State = 'www' | 'bulk' | 'block' | 'ban';
@@ -94,7 +94,7 @@ describe('Apache with RewriteMap txt: reads the map without a restart', { skip: 
 
   before(async () => {
     site = new Installation('apache');
-    server = await startApache(apache2!, site.root, 'apache.conf', site.map);
+    server = await startApache(apache2!, readTemplate('apache.conf'), site.root, site.map);
   });
 
   after(async () => {
@@ -122,9 +122,9 @@ describe('Apache with RewriteMap txt: reads the map without a restart', { skip: 
 
 const nginx = findExecutable('nginx');
 // The template's geo, and the map directive that nginx.conf had before maps could hold networks: a per-address map works with both.
-for (const [lookup, edit] of [
-  ['geo', (conf: string) => conf],
-  ['map (before networks)', (conf: string) => (assert.match(conf, /geo \$ipstate \{/), conf.replace('geo $ipstate {', 'map $remote_addr $ipstate {'))],
+for (const [lookup, template] of [
+  ['geo', readTemplate('nginx.conf')],
+  ['map (before networks)', readTemplate('nginx.conf').replace('geo $ipstate {', 'map $remote_addr $ipstate {')],
 ] as const) {
   describe(`nginx with the map included by ${lookup}: reads it on reload`, { skip: nginx ? false : 'nginx is not installed' }, () => {
     let site: Installation;
@@ -132,7 +132,8 @@ for (const [lookup, edit] of [
 
     before(async () => {
       site = new Installation('nginx');
-      server = await startNginx(nginx!, site.root, 'nginx.conf', site.map, edit);
+      assert.match(template, lookup === 'geo' ? /geo \$ipstate \{/ : /map \$remote_addr \$ipstate \{/);
+      server = await startNginx(nginx!, template, site.root, site.map);
     });
 
     after(async () => {

@@ -10,10 +10,10 @@ function line(address: string, epoch: number, { path = '/search?q=x', status = 2
   return `${address} - - [${formatLogTimestamp(epoch)}] "GET ${path} HTTP/1.1" ${status} 10 "-" "${ua}"\n`;
 }
 
-function read(input: Buffer | string, chunkSizes: number[] = [], listed: string[] = [], uaBlocklist: string[] = []): WindowStats {
+function read(input: Buffer | string, chunkSizes: number[] = [], listed: string[] = [], uaBlocklist: string[] = [], readWindow = window): WindowStats {
   const bytes = typeof input === 'string' ? Buffer.from(input) : input;
   const reader = new WindowReader({
-    window,
+    window: readWindow,
     classifier: newRequestClassifier(['/search', '/reverse', '/details']),
     uaBlocklist,
     isListed: (address) => listed.includes(address),
@@ -145,9 +145,19 @@ describe('WindowReader: awkward input', () => {
     const stats = read(line('192.0.2.1', window.start + 2) + line('192.0.2.1', window.start - 3) + line('192.0.2.1', window.start) + line('192.0.2.1', window.start - 1));
     assert.equal(stats.clients.get('192.0.2.1')?.longTotal, 2);
   });
-  test('reading stops well past the window end, but a slightly late line is still seen', () => {
-    const stats = read(line('192.0.2.1', window.end + 60) + line('192.0.2.1', window.end - 1) + line('192.0.2.1', window.end + 121) + line('192.0.2.1', window.end - 2));
+  test('a replay stops reading well past the window end, but a slightly late line is still seen', () => {
+    const log = line('192.0.2.1', window.end + 60) + line('192.0.2.1', window.end - 1) + line('192.0.2.1', window.end + 121) + line('192.0.2.1', window.end - 2);
+    const stats = read(log, [], [], [], { ...window, now: window.end + 86400 });
     assert.equal(stats.clients.get('192.0.2.1')?.longTotal, 1);
     assert.equal(stats.reachedEnd, true);
+  });
+
+  test('in a live run a line stamped in the future is skipped and counted, and reading goes on', () => {
+    const log = line('192.0.2.1', window.end - 5) + line('192.0.2.1', window.end + 3600) + line('192.0.2.1', window.end - 2);
+    const stats = read(log);
+    assert.equal(stats.clients.get('192.0.2.1')?.longTotal, 2);
+    assert.equal(stats.futureLines, 1);
+    assert.equal(stats.reachedEnd, false);
+    assert.equal(stats.newestLineTime, window.end - 2);
   });
 });

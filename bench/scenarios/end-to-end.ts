@@ -3,7 +3,7 @@
  * the bare Node baseline started as a process over the same bytes.
  */
 import type { Scenario } from '../harness.js';
-import { type BenchSetup, runBaseline, runIpanalyse } from '../setup.js';
+import { type BenchSetup, baselineRow, runIpanalyse } from '../setup.js';
 
 export function endToEnd(setup: BenchSetup): Scenario {
   const probe = setup.probes.small;
@@ -19,21 +19,7 @@ export function endToEnd(setup: BenchSetup): Scenario {
         baseline: 'base-child-1m',
         measure: () => runIpanalyse('ipanalyse (1M)', setup.settingsFile, setup.logs.small),
       },
-      {
-        id: 'base-child-1m',
-        what: 'bare Node baseline, 1M window (process)',
-        group: 'child',
-        lines: probe.linesRead,
-        measure: async (round) => {
-          const outcome = await runBaseline('baseline (1M)', setup.smallRange);
-          if (round === 0) {
-            const counted = JSON.parse(outcome.stdout) as { lines: number; bytes: number };
-            const same = counted.lines === probe.linesRead && counted.bytes === probe.bytesRead;
-            checks.push(`baseline read ${counted.lines} lines / ${counted.bytes} bytes; ipanalyse ${probe.linesRead} lines / ${probe.bytesRead} bytes: ${same ? 'same' : 'DIFFERENT'}`);
-          }
-          return outcome;
-        },
-      },
+      baselineRow('base-child-1m', 'bare Node baseline, 1M window (process)', setup.smallRange, probe, checks),
     ],
   };
 }

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { InputError, describeSystemError } from '../errors.js';
 import { NEWLINE, parseLineTime } from './log-line.js';
-import { seekToTime } from './seek-to-time.js';
+import { type LineTime, seekToTime } from './seek-to-time.js';
 import type { AnalysisWindow, WindowReader } from './window-stats.js';
 
 const READ_CHUNK_BYTES = 1024 * 1024;
@@ -21,6 +21,10 @@ export interface LogFileRead {
   /** Reads the seek needed. */
   seekReads: number;
   bytesRead: number;
+  /** The file got shorter than it was when the run opened it (truncated, copytruncate): the read is partial, nothing may be decided from it. */
+  truncated: boolean;
+  /** At the end of the read, the path named another file than the one read (renamed by logrotate, or replaced): the next run reads the new one. */
+  replaced: boolean;
 }
 
 export interface Generation {
@@ -33,6 +37,9 @@ export interface Generation {
   fd: number;
   compressed: boolean;
   size: number;
+  /** Which file was opened, to tell whether the path still names it. */
+  dev: number;
+  ino: number;
 }
 
 function openGeneration(path: string): Generation {
@@ -40,7 +47,7 @@ function openGeneration(path: string): Generation {
   try {
     const stat = fs.fstatSync(fd);
     if (!stat.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' });
-    return { path, fd, compressed: path.endsWith('.gz'), size: stat.size };
+    return { path, fd, compressed: path.endsWith('.gz'), size: stat.size, dev: stat.dev, ino: stat.ino };
   } catch (error) {
     fs.closeSync(fd);
     throw error;
@@ -72,12 +79,12 @@ export function closeGenerations(generations: Generation[]): void {
 }
 
 /** The time of the first readable line near the start of a file, or undefined for an empty or unreadable head. */
-async function firstLineTime(generation: Generation): Promise<number | undefined> {
+async function firstLineTime(generation: Generation, lineTime: LineTime): Promise<number | undefined> {
   const head = generation.compressed ? await readCompressedHead(generation.fd) : readPlainHead(generation.fd);
   for (let start = 0; start < head.length; ) {
     let end = head.indexOf(NEWLINE, start);
     if (end < 0) end = head.length;
-    const time = parseLineTime(head, start, end);
+    const time = lineTime(head, start, end);
     if (time === time) return time;
     start = end + 1;
   }
@@ -136,10 +143,10 @@ async function readCompressedHead(fd: number): Promise<Buffer> {
  * Which generations hold the window, oldest first: an older one is needed
  * only while the newer one starts after `from` (or holds no line yet).
  */
-export async function generationsToRead(generations: Generation[], from: number): Promise<Generation[]> {
+export async function generationsToRead(generations: Generation[], from: number, lineTime: LineTime = parseLineTime): Promise<Generation[]> {
   const chosen = [generations[0]];
   for (let i = 0; i + 1 < generations.length; i++) {
-    const first = await firstLineTime(generations[i]);
+    const first = await firstLineTime(generations[i], lineTime);
     if (first !== undefined && first <= from) break;
     chosen.unshift(generations[i + 1]);
   }
@@ -176,7 +183,7 @@ function readPlain(generation: Generation, seekTarget: number, reader: WindowRea
   const { path, size, fd } = generation;
   try {
     const readAt = (buffer: Buffer, position: number): number => fs.readSync(fd, buffer, 0, buffer.length, position);
-    const seek = seekToTime(readAt, size, seekTarget);
+    const seek = seekToTime(readAt, size, seekTarget, { lineTime: reader.lineTime });
     const chunk = Buffer.allocUnsafe(READ_CHUNK_BYTES);
     let position = seek.offset;
     let nextProgress = position + PROGRESS_STEP_BYTES;
@@ -195,7 +202,8 @@ function readPlain(generation: Generation, seekTarget: number, reader: WindowRea
       }
     }
     progress?.(path, size - seek.offset, size - seek.offset);
-    return { path, offset: seek.offset, seekReads: seek.reads, bytesRead: position - seek.offset };
+    const truncated = position < size && !reader.done ? true : fs.fstatSync(fd).size < size;
+    return { path, offset: seek.offset, seekReads: seek.reads, bytesRead: position - seek.offset, truncated, replaced: isReplaced(generation) };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code) throw new InputError(`cannot read the log ${describeSystemError(error, path)}`);
     throw error;
@@ -218,5 +226,11 @@ async function readCompressed(generation: Generation, reader: WindowReader): Pro
   } finally {
     gunzip.close();
   }
-  return { path, offset: 0, seekReads: 0, bytesRead };
+  return { path, offset: 0, seekReads: 0, bytesRead, truncated: false, replaced: isReplaced(generation) };
+}
+
+/** Whether the generation's path now names another file than the one opened (or none). */
+function isReplaced(generation: Generation): boolean {
+  const now = fs.statSync(generation.path, { throwIfNoEntry: false });
+  return now === undefined || now.dev !== generation.dev || now.ino !== generation.ino;
 }

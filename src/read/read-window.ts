@@ -4,6 +4,8 @@
  */
 import { buildAddressList, isNonGlobal } from '../address/address-list.js';
 import type { Settings } from '../settings/settings.js';
+import { ClientResolver } from './client-address.js';
+import { compileLogFormats, parseClientField } from './log-format.js';
 import { newRequestClassifier } from './log-line.js';
 import { type LogFileRead, type ProgressListener, closeGenerations, findGenerations, generationsToRead, readGenerations } from './log-source.js';
 import { type AnalysisWindow, type WindowStats, WindowReader } from './window-stats.js';
@@ -15,11 +17,18 @@ import { type AnalysisWindow, type WindowStats, WindowReader } from './window-st
  */
 export const DISORDER_SECONDS = 120;
 
+/**
+ * The largest step of the server's clock (forward or back) after which no
+ * line of the window may be lost: a replay reads this much past the window's
+ * end, and the seek checks this much before its start (see log-source.ts).
+ */
+export const CLOCK_STEP_SECONDS = 2 * 3600;
+
 /** The analysis window for a run, from the start date (a replay) or the clock. */
 export function analysisWindow(settings: Settings, now: Date, startDate?: Date): AnalysisWindow {
   const start = startDate ? Math.floor(startDate.getTime() / 1000) : Math.floor(now.getTime() / 1000) - settings.BLOCKCOOLOFF_SECONDS;
   const end = start + settings.BLOCKCOOLOFF_SECONDS;
-  return { start, shortStart: end - settings.BULKCOOLOFF_SECONDS, end };
+  return { start, shortStart: end - settings.BULKCOOLOFF_SECONDS, end, now: Math.floor(now.getTime() / 1000) };
 }
 
 export interface WindowRead {
@@ -42,7 +51,7 @@ export async function readWindow(logFile: string, settings: Settings, window: An
     if (logBytes < settings.MIN_LOG_SIZE) return { stats: undefined, logBytes, files: [] };
     const seekTarget = window.start - DISORDER_SECONDS;
     const reader = newWindowReader(settings, window);
-    const files = await readGenerations(await generationsToRead(generations, seekTarget), seekTarget, reader, warnings, progress);
+    const files = await readGenerations(await generationsToRead(generations, seekTarget, reader.lineTime), seekTarget, reader, warnings, progress);
     return { stats: reader.finish(), logBytes, files };
   } finally {
     closeGenerations(generations);
@@ -51,12 +60,19 @@ export async function readWindow(logFile: string, settings: Settings, window: An
 
 /** The reader a run feeds the window's bytes to, configured from the settings. */
 export function newWindowReader(settings: Settings, window: AnalysisWindow): WindowReader {
+  // Settings were validated: the client field parses and the formats compile.
+  const client = settings.CLIENT_ADDRESS === undefined ? undefined : parseClientField(settings.CLIENT_ADDRESS);
+  const clientField = typeof client === 'string' ? undefined : client;
+  const trusted = settings.TRUSTED_PROXIES.length > 0 ? buildAddressList(settings.TRUSTED_PROXIES) : undefined;
   return new WindowReader({
     window,
     classifier: newRequestClassifier(settings.API_ENDPOINTS),
     uaBlocklist: settings.UA_BLOCKLIST,
     isListed: listMatcher(settings),
     disorderSeconds: DISORDER_SECONDS,
+    clockStepSeconds: CLOCK_STEP_SECONDS,
+    formats: compileLogFormats(settings.LOG_FORMAT, clientField),
+    clientResolver: clientField?.kind === 'header' ? new ClientResolver(trusted) : undefined,
   });
 }
 

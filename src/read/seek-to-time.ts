@@ -9,6 +9,9 @@
  */
 import { NEWLINE, parseLineTime } from './log-line.js';
 
+/** The time of the line in [start, end) of buf in epoch seconds, or NaN: the log format's own reader. */
+export type LineTime = (buf: Buffer, start: number, end: number) => number;
+
 /** Reads up to buffer.length bytes at `position` into buffer; returns the count read (0 at EOF). */
 export type ReadAt = (buffer: Buffer, position: number) => number;
 
@@ -27,6 +30,8 @@ export interface SeekOptions {
    * this much, plus the line that straddles the last probe point, too early.
    */
   stopSpan?: number;
+  /** Reads a line's time; default: the combined format's. */
+  lineTime?: LineTime;
 }
 
 const DEFAULT_PROBE_BYTES = 8 * 1024;
@@ -43,6 +48,7 @@ const DEFAULT_STOP_SPAN = 64 * 1024;
 export function seekToTime(readAt: ReadAt, size: number, target: number, options: SeekOptions = {}): SeekResult {
   const probeBytes = options.probeBytes ?? DEFAULT_PROBE_BYTES;
   const stopSpan = options.stopSpan ?? DEFAULT_STOP_SPAN;
+  const lineTime = options.lineTime ?? parseLineTime;
   if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`seekToTime: size must be a byte count, got ${size}`);
   // Two bytes at least: the byte before the probe point plus one byte of line.
   if (!Number.isSafeInteger(probeBytes) || probeBytes < 2) throw new RangeError(`seekToTime: probeBytes must be an integer >= 2, got ${probeBytes}`);
@@ -57,7 +63,7 @@ export function seekToTime(readAt: ReadAt, size: number, target: number, options
   let hi = size;
   while (hi - lo > stopSpan) {
     const mid = lo + Math.floor((hi - lo) / 2);
-    const probe = probeAt(readAt, buffer, mid, size, target, counters);
+    const probe = probeAt(readAt, buffer, mid, size, target, counters, lineTime);
     if (probe.lastOlderEnd < 0) {
       // Too late, or nothing readable here: a garbage region or a line longer
       // than the probe. Searching earlier is the safe direction.
@@ -95,6 +101,7 @@ function probeAt(
   size: number,
   target: number,
   counters: { reads: number; bytesRead: number },
+  lineTime: LineTime,
 ): Probe {
   // Starting one byte early tells whether `mid` itself is a line start (mid > lo >= 0: never the file's start).
   const from = mid - 1;
@@ -108,7 +115,7 @@ function probeAt(
     const newline = data.indexOf(NEWLINE, lineStart);
     // A line cut by the end of the probe still shows its timestamp, which sits near its start.
     const lineEnd = newline < 0 ? length : newline;
-    const time = parseLineTime(data, lineStart, lineEnd);
+    const time = lineTime(data, lineStart, lineEnd);
     if (time < target) {
       result.lastOlderEnd = from + (newline < 0 ? lineStart : newline + 1);
     } else if (time >= target) { // NaN is neither: an unreadable line proves nothing and is stepped over

@@ -4,26 +4,30 @@
  */
 import { AddressTable, MAX_KEY_BYTES, MISSING, hashBytes } from './address-table.js';
 import { canonicalizeIp } from '../address/ip-address.js';
+import type { ClientResolver } from './client-address.js';
+import { type LineFormat, compileLogFormat } from './log-format.js';
 import {
   NEWLINE,
   type LogEntry,
   type RequestClassifier,
   completeUserAgent,
-  isApiRequest,
   newLogEntry,
   newRequestClassifier,
-  scanLine,
   uaPrefixesNeedEnd,
   userAgentIsMissing,
   userAgentStartsWithAny,
   userAgentStartsWithAnyBefore,
 } from './log-line.js';
+import { REQUEST_LINE } from './line-fields.js';
+import { classifyRequest, isApiRequest } from './request-path.js';
 
 /** Instants in epoch seconds. Long window: start <= t <= end. Short window: shortStart < t <= end. */
 export interface AnalysisWindow {
   start: number;
   shortStart: number;
   end: number;
+  /** The run's clock (epoch seconds): a line later than now plus the disorder allowance is a future line. Default: end. */
+  now?: number;
 }
 
 export interface ClientStats {
@@ -49,6 +53,10 @@ export interface WindowStats {
   listedLines: number;
   /** True when reading stopped at a line well past the window end (a replay of an old hour). */
   reachedEnd: boolean;
+  /** Lines stamped later than now plus the disorder allowance: skipped (a clock that ran ahead), never a reason to stop reading. */
+  futureLines: number;
+  /** The latest time (epoch seconds) of a line read that is not a future line; NaN when none was readable. Far older than now: logging stopped, or the wrong file. */
+  newestLineTime: number;
 }
 
 const NOT_AN_ADDRESS = -1;
@@ -215,6 +223,16 @@ export interface WindowReaderOptions {
    * servers log when a request ends, so lines are only roughly in order.
    */
   disorderSeconds: number;
+  /**
+   * A replay reads on this much past the window end (plus disorderSeconds)
+   * before it stops, so that after a clock stepped back the window's lines
+   * that follow later-stamped ones are still counted. Default 0.
+   */
+  clockStepSeconds?: number;
+  /** The log's formats, tried in order: the first that reads a line wins. Default: combined. */
+  formats?: readonly LineFormat[];
+  /** Picks the client from a forwarded-for chain, for formats whose client is a header (CLIENT_ADDRESS). */
+  clientResolver?: ClientResolver;
 }
 
 const MAX_LINE_BYTES = 64 * 1024;
@@ -230,6 +248,12 @@ export class WindowReader {
   private readonly uaPrefixes: Buffer[];
   private readonly uaPrefixesNeedEnd: boolean;
   private readonly stopAfter: number;
+  private readonly futureAfter: number;
+  private newest = -Infinity;
+  private readonly scan: (buf: Buffer, start: number, end: number, out: LogEntry) => boolean;
+  /** The line's time by the first format that reads it, or NaN: for seeking and for finding a file's first line. */
+  readonly lineTime: (buf: Buffer, start: number, end: number) => number;
+  private readonly clientResolver: ClientResolver | undefined;
   private readonly entry: LogEntry = newLogEntry();
   private readonly stats: WindowStats;
   private carry: Buffer = Buffer.alloc(0);
@@ -240,7 +264,30 @@ export class WindowReader {
     this.classifier = options.classifier;
     this.uaPrefixes = options.uaBlocklist.map((prefix) => Buffer.from(prefix, 'utf8'));
     this.uaPrefixesNeedEnd = uaPrefixesNeedEnd(this.uaPrefixes);
-    this.stopAfter = options.window.end + options.disorderSeconds;
+    const now = options.window.now ?? options.window.end;
+    this.futureAfter = now + options.disorderSeconds;
+    // A window that ends now is read to the end of the log; a replay stops once lines are well past it.
+    const stopAt = options.window.end + options.disorderSeconds + (options.clockStepSeconds ?? 0);
+    this.stopAfter = stopAt < this.futureAfter ? stopAt : Infinity;
+    const formats = options.formats && options.formats.length > 0 ? options.formats : [compileLogFormat('combined')];
+    this.clientResolver = formats.some((f) => f.forwarded) ? options.clientResolver : undefined;
+    if (formats.length === 1) {
+      this.scan = formats[0].scanOwn;
+      formats[0].prime(this.entry);
+      this.lineTime = formats[0].lineTime;
+    } else {
+      this.scan = (buf, start, end, out) => {
+        for (let i = 0; i < formats.length; i++) if (formats[i].scan(buf, start, end, out)) return true;
+        return false;
+      };
+      this.lineTime = (buf, start, end) => {
+        for (let i = 0; i < formats.length; i++) {
+          const time = formats[i].lineTime(buf, start, end);
+          if (time === time) return time;
+        }
+        return NaN;
+      };
+    }
     this.stats = {
       clients: new ClientTable(options.isListed),
       total200: 0,
@@ -250,6 +297,8 @@ export class WindowReader {
       linesInWindow: 0,
       listedLines: 0,
       reachedEnd: false,
+      futureLines: 0,
+      newestLineTime: NaN,
     };
   }
 
@@ -293,7 +342,7 @@ export class WindowReader {
    */
   endOfFile(): void {
     // keepPartialLine keeps the carry within MAX_LINE_BYTES.
-    if (this.carry.length > 0 && !this.skippingOverlongLine && scanLine(this.carry, 0, this.carry.length, this.entry)) {
+    if (this.carry.length > 0 && !this.skippingOverlongLine && this.scanClient(this.carry, 0, this.carry.length)) {
       this.stats.linesRead++;
       this.countLine(this.carry, 0, this.carry.length);
     }
@@ -304,7 +353,14 @@ export class WindowReader {
   /** Ends the input and returns the statistics. */
   finish(): WindowStats {
     this.endOfFile();
+    if (this.newest > -Infinity) this.stats.newestLineTime = this.newest;
     return this.stats;
+  }
+
+  /** Scans the line and, behind proxies, finds its client: false when it is not a line of the log's formats. */
+  private scanClient(buf: Buffer, start: number, end: number): boolean {
+    if (!this.scan(buf, start, end, this.entry)) return false;
+    return this.clientResolver === undefined || this.clientResolver.resolve(buf, this.entry);
   }
 
   private keepPartialLine(chunk: Buffer, from: number, to: number): void {
@@ -331,7 +387,7 @@ export class WindowReader {
 
   private processLine(buf: Buffer, start: number, end: number): void {
     this.stats.linesRead++;
-    if (end - start > MAX_LINE_BYTES || !scanLine(buf, start, end, this.entry)) {
+    if (end - start > MAX_LINE_BYTES || !this.scanClient(buf, start, end)) {
       this.countGarbage(buf, start, end);
       return;
     }
@@ -345,26 +401,31 @@ export class WindowReader {
    * is made for it), so that the code the JIT compiles from the lines read
    * before the window still fits the lines inside it, and those of its short part.
    */
-  private countLine(buf: Buffer, start: number, end: number): void {
+  private countLine(buf: Buffer, lineStart: number, end: number): void {
     const stats = this.stats;
     const entry = this.entry;
     const window = this.window;
     const time = entry.time;
     const afterEnd = time > window.end;
-    if (afterEnd && time > this.stopAfter) stats.reachedEnd = true;
+    const future = time > this.futureAfter;
+    if (afterEnd && time > this.stopAfter && !future) stats.reachedEnd = true;
+    stats.futureLines += future ? 1 : 0;
+    if (time > this.newest && !future) this.newest = time;
     const weight = time >= window.start && !afterEnd ? 1 : 0;
     const clients = stats.clients;
+    const start = entry.ipStart;
     const ipEnd = entry.ipEnd;
     const ipHash = entry.ipHash;
     const status = entry.status;
     let index = clients.lookUp(buf, start, ipEnd, ipHash);
     if (index === MISSING) index = weight === 0 ? 0 : clients.resolve(buf, start, ipEnd, ipHash);
     if (index === NOT_AN_ADDRESS) {
-      if (weight === 1) this.countGarbage(buf, start, end);
+      if (weight === 1) this.countGarbage(buf, lineStart, end);
       return;
     }
     const isShort = time > window.shortStart;
-    const isApi = isApiRequest(buf, entry.requestStart, entry.requestEnd, this.classifier);
+    // The request line (combined) without the dispatch: the hot path, kept as short as it was.
+    const isApi = entry.requestForm === REQUEST_LINE ? isApiRequest(buf, entry.requestStart, entry.requestEnd, this.classifier) : classifyRequest(buf, entry, this.classifier);
     stats.linesInWindow += weight;
     stats.total200 += isApi && status === 200 && isShort ? weight : 0;
     if (index === LISTED) {
@@ -377,7 +438,7 @@ export class WindowReader {
 
   private userAgentBlocked(buf: Buffer, end: number): boolean {
     const entry = this.entry;
-    if (!this.uaPrefixesNeedEnd) return userAgentStartsWithAnyBefore(buf, entry, end, this.uaPrefixes);
+    if (!this.uaPrefixesNeedEnd && entry.uaEnd < 0) return userAgentStartsWithAnyBefore(buf, entry, end, this.uaPrefixes);
     completeUserAgent(buf, entry, end);
     return userAgentStartsWithAny(buf, entry, this.uaPrefixes);
   }

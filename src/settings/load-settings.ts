@@ -53,7 +53,7 @@ export async function loadSettings(file: string | undefined, baseDir: string): P
   if (problems.length > 0 || 'problems' in validated) throw new ConfigError(problems.sort((a, b) => a.line - b.line).map((p) => p.text));
   const { settings } = validated;
   const listProblems: string[] = [];
-  for (const [fileKey, listKey] of [['WHITELIST_FILE', 'WHITELIST'], ['BLACKLIST_FILE', 'BLACKLIST']] as const) {
+  for (const [fileKey, listKey] of [['WHITELIST_FILE', 'WHITELIST'], ['BLACKLIST_FILE', 'BLACKLIST'], ['TRUSTED_PROXIES_FILE', 'TRUSTED_PROXIES']] as const) {
     const listFile = settings[fileKey];
     if (listFile === undefined) continue;
     // Relative to the settings file, so a configuration-management checkout can hold both side by side.

@@ -5,6 +5,7 @@
 // A namespace import lets the bundler keep only the parts of zod in use (a third of the startup it costs otherwise).
 import * as z from 'zod';
 import { parseListEntry } from '../address/address-list.js';
+import { LogFormatError, compileLogFormats, parseClientField } from '../read/log-format.js';
 import { describePyValue, type Assignment } from './python-literal.js';
 import { defaultsWithOrigins, type SettingOrigins, type Settings } from './settings.js';
 
@@ -85,6 +86,15 @@ const PLAIN_SCHEMAS: { [K in PlainKey]: z.ZodType<Settings[K]> } = {
     .number({ error: expected('a share of all requests, above 0 and at most 1 (1 turns this check off)') })
     .gt(0, { error: expected('a share of all requests, above 0 and at most 1 (1 turns this check off)') })
     .max(1, { error: expected('a share of all requests, above 0 and at most 1 (1 turns this check off)') }),
+  LOG_FORMAT: stringOrStrings(
+    "a preset ('combined', 'common', 'vhost_combined', 'caddy'), the server's format string, or a tuple of them",
+  ).refine((formats) => formats.length > 0, { error: 'expected at least one format, got an empty tuple' }),
+  CLIENT_ADDRESS: optionalString("a field such as '$http_x_forwarded_for' or '%{X-Forwarded-For}i', or None").superRefine((value, ctx) => {
+    const parsed = value === undefined ? undefined : parseClientField(value);
+    if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed, input: value });
+  }),
+  TRUSTED_PROXIES: addressList,
+  TRUSTED_PROXIES_FILE: optionalFilePath,
   API_ENDPOINTS: stringOrStrings("path fragments, as a tuple of strings such as ('/search', '/reverse')")
     .refine((endpoints) => endpoints.length > 0, { error: 'expected at least one path fragment, got an empty tuple' })
     .refine((endpoints) => endpoints.every((endpoint) => endpoint !== ''), {
@@ -233,8 +243,48 @@ export function checkSettings(
     });
   }
 
+  problems.push(...checkLogFormats(settings, last));
+
   if (problems.length > 0) return { problems: problems.sort((a, b) => a.line - b.line) };
   return { settings, origins };
+}
+
+/**
+ * The formats must compile, with the client field CLIENT_ADDRESS names, and
+ * TRUSTED_PROXIES must have a forwarded header to act on. Each problem is
+ * blamed on the line that can fix it.
+ */
+function checkLogFormats(settings: Settings, last: Map<string, Assignment>): SettingProblem[] {
+  const problems: SettingProblem[] = [];
+  const formatLine = last.get('LOG_FORMAT');
+  const clientLine = last.get('CLIENT_ADDRESS');
+  if ((formatLine && !PLAIN_SCHEMAS.LOG_FORMAT.safeParse(formatLine.value).success) || (clientLine && !PLAIN_SCHEMAS.CLIENT_ADDRESS.safeParse(clientLine.value).success)) {
+    return problems; // already reported
+  }
+  const client = settings.CLIENT_ADDRESS === undefined ? undefined : parseClientField(settings.CLIENT_ADDRESS);
+  if (typeof client === 'string') return problems;
+  for (const format of settings.LOG_FORMAT) {
+    try {
+      compileLogFormats([format], client);
+    } catch (error) {
+      if (!(error instanceof LogFormatError)) throw error;
+      // A client field the format lacks is CLIENT_ADDRESS's to fix when it was set.
+      const blamed = error.message.startsWith('CLIENT_ADDRESS') && clientLine ? clientLine : formatLine;
+      const shown = settings.LOG_FORMAT.length > 1 ? `in '${format}': ` : '';
+      problems.push({ line: blamed?.line ?? 0, key: blamed?.key ?? 'LOG_FORMAT', message: `${shown}${error.message}` });
+    }
+  }
+  // An empty list (the bundled file's default line) asks for nothing.
+  const trustedLine =
+    (settings.TRUSTED_PROXIES.length > 0 ? last.get('TRUSTED_PROXIES') : undefined) ?? (settings.TRUSTED_PROXIES_FILE !== undefined ? last.get('TRUSTED_PROXIES_FILE') : undefined);
+  if (trustedLine && (client === undefined || client.kind !== 'header')) {
+    problems.push({
+      line: trustedLine.line,
+      key: trustedLine.key,
+      message: "trusted proxies need a forwarded header to take the client from: set CLIENT_ADDRESS, e.g. CLIENT_ADDRESS = '$http_x_forwarded_for'",
+    });
+  }
+  return problems;
 }
 
 /** Seconds in the largest unit that divides them evenly: '1 hour', '90 minutes', '45 seconds'. */
@@ -261,4 +311,10 @@ function editDistance(a: string, b: string): number {
     previous = current;
   }
   return previous[b.length];
+}
+
+/** Reads a duration as the *_PERIOD settings take it ('1 day', '12 h', '1 hour 30 min'): seconds, or what is wrong. */
+export function parseDuration(text: string): { seconds: number } | { problem: string } {
+  const result = periodSeconds.safeParse(text);
+  return result.success ? { seconds: result.data } : { problem: result.error.issues[0]?.message ?? `'${text}' is not a duration` };
 }

@@ -56,6 +56,18 @@ export interface Settings {
   MAX_NEW_BLOCKS: number;
   /** Safety valve: a would-be new block that made more than this share of all requests is a proxy, not a client. */
   MAX_BLOCKED_SHARE: number;
+  /**
+   * The log's formats, as the server's configuration writes them: a preset
+   * (combined, common, vhost_combined, caddy), an Apache LogFormat string or
+   * an nginx log_format. Tried in order; the first that reads a line wins.
+   */
+  LOG_FORMAT: string[];
+  /** The field that holds the client's address ('%h' / '$remote_addr' when undefined), e.g. '$http_x_forwarded_for'. */
+  CLIENT_ADDRESS: string | undefined;
+  /** Canonical addresses and networks of the proxies (CDN edges, load balancers) whose forwarded-for header is believed. */
+  TRUSTED_PROXIES: string[];
+  /** A file of more TRUSTED_PROXIES entries, one per line, `#` comments. */
+  TRUSTED_PROXIES_FILE: string | undefined;
 }
 
 /** Where each setting's value came from: `FILE:LINE`, or 'default'. */
@@ -107,5 +119,9 @@ export function defaultSettings(baseDir: string): Settings {
     MAX_UNREADABLE_SHARE: 0.1,
     MAX_NEW_BLOCKS: 50,
     MAX_BLOCKED_SHARE: 0.8,
+    LOG_FORMAT: ['combined'],
+    CLIENT_ADDRESS: undefined,
+    TRUSTED_PROXIES: [],
+    TRUSTED_PROXIES_FILE: undefined,
   };
 }

@@ -1,70 +1,209 @@
 /**
- * Writing files that a web server reads while we write them.
+ * Writing files that a web server reads while we write them, and the change
+ * log that operators read and several runs may share.
  *
- * A temporary file in the same directory, fsync'd, then renamed over the
- * target: a reader (or a crash) sees the old file or the new one, never half
- * of either. The old file's mode is kept, so a map readable by www-data stays so.
+ * The map and the geo include are replaced: a temporary file beside the
+ * target, fsync'd, then renamed over it, so that a reader (or a crash) sees
+ * the old file or the new one, never half of either. The change log is
+ * appended to in place, under a kernel lock, so that its cost is the run's
+ * lines and no run's lines are lost to another's. Symbolic links are written
+ * through to their targets (write-target.ts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { OutputError, describeSystemError } from '../errors.js';
+import { ExitError, OutputError, describeSystemError } from '../errors.js';
+import { lockFileWithin, namesOpenFile } from './file-lock.js';
+import { resolveWriteTarget } from './write-target.js';
 
 const TEMP_MARK = '.ipanalyse-tmp-';
+const { O_RDWR, O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
 
 function tempPathFor(target: string): string {
   const suffix = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
   return path.join(path.dirname(target), `.${path.basename(target)}${TEMP_MARK}${suffix}`);
 }
 
-/** Replaces `target` with `content` atomically. Throws OutputError naming the path and the cause. */
-export function writeFileAtomic(target: string, content: string): void {
-  replaceThroughTemporaryFile(target, Buffer.from(content, 'utf8'), false);
-}
-
 /**
- * Appends `text` to `target` so that no reader and no crash ever sees half a
- * line: a single write(2) is not enough, as SIGKILL or a full disk can cut a
- * large write short. The file is copied (copy_file_range: cheap), the lines
- * appended to the copy, and the copy renamed over the original. Creates the
- * directory when missing (the original crashes instead).
+ * Replaces `target` (or the file its links lead to) with `content`
+ * atomically, keeping the old file's mode and, when we may, its owner and
+ * group: a 0600 map of www-data's stays www-data's 0600 map. Throws
+ * OutputError naming the path and the cause.
  */
-export function appendAtomically(target: string, text: string): void {
-  replaceThroughTemporaryFile(target, Buffer.from(text, 'utf8'), true);
-}
-
-/** The one way files are written: a temporary file next to the target, all bytes, fsync, rename. */
-function replaceThroughTemporaryFile(target: string, bytes: Buffer, appendToOld: boolean): void {
-  const temp = tempPathFor(target);
-  let mode = 0o644;
+export function writeFileAtomic(target: string, content: string): void {
+  const real = resolveWriteTarget(target);
+  const temp = tempPathFor(real);
   let fd: number | undefined;
   let renamed = false;
-  let stage = appendToOld ? target : temp;
+  let stage = temp;
   try {
-    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.mkdirSync(path.dirname(real), { recursive: true });
+    let previous: fs.Stats | undefined;
     try {
-      mode = fs.statSync(target).mode & 0o7777;
-      if (appendToOld) fs.copyFileSync(target, temp, fs.constants.COPYFILE_EXCL);
+      previous = fs.statSync(real);
     } catch (error) {
-      // A first run: an empty start and the default mode.
+      // A first run: the default owner and mode.
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
-    fd = fs.openSync(temp, appendToOld ? 'a' : 'wx', mode);
-    // open() applies the umask; cron's is often 077, and a map the web server cannot read throttles nobody.
-    fs.fchmodSync(fd, mode);
-    writeAll(fd, bytes);
+    fd = fs.openSync(temp, 'wx', 0o644);
+    if (previous) keepOwner(fd, previous);
+    // After the chown, which clears set-id bits; and open() applied the umask, often 077 under cron:
+    // a map the web server cannot read throttles nobody.
+    fs.fchmodSync(fd, previous ? previous.mode & 0o777 : 0o644);
+    writeAll(fd, Buffer.from(content, 'utf8'));
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = undefined;
-    stage = target;
-    fs.renameSync(temp, target);
+    stage = real;
+    fs.renameSync(temp, real);
     renamed = true;
-    syncDirectory(path.dirname(target));
+    syncDirectory(path.dirname(real));
   } catch (error) {
-    throw new OutputError(`cannot ${appendToOld ? 'append to' : 'write'} ${describeSystemError(error, stage)}`);
+    throw new OutputError(`cannot write ${describeSystemError(error, stage)}`);
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
     if (!renamed) fs.rmSync(temp, { force: true });
   }
+}
+
+/**
+ * Gives the temporary file the old file's owner and group. Only root can
+ * give a file away; anyone else keeps at least the group when a member of it.
+ */
+function keepOwner(fd: number, previous: fs.Stats): void {
+  if (previous.uid === process.geteuid?.() && previous.gid === process.getegid?.()) return;
+  try {
+    fs.fchownSync(fd, previous.uid, previous.gid);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') throw error;
+    try {
+      fs.fchownSync(fd, -1, previous.gid);
+    } catch {
+      // Not a member: the file is ours, with the old mode.
+    }
+  }
+}
+
+// How long an append waits for another run's append; one takes milliseconds.
+const CHANGE_LOG_WAIT_MS = 10_000;
+// Appends that found the log rotated away while they waited, before giving up.
+const REOPENS = 5;
+
+/**
+ * Appends `text`, whole lines, to the change log `target` (or the file its
+ * links lead to), creating it (mode 0644) and its directory when missing.
+ * Holds the log's kernel lock for the append, so runs on different maps that
+ * share one log lose no lines; costs the bytes appended, whatever the log's
+ * size. A failed append (a full disk) is taken back out; one cut short by a
+ * kill leaves a torn last line that the next append cuts off first. Returns
+ * a warning when it repaired such a line.
+ */
+export function appendChangeLines(target: string, text: string): string | undefined {
+  const real = resolveWriteTarget(target);
+  try {
+    fs.mkdirSync(path.dirname(real), { recursive: true });
+    for (let attempt = 0; ; attempt++) {
+      const { fd, created } = openForAppend(real);
+      try {
+        if (!lockFileWithin(fd, CHANGE_LOG_WAIT_MS)) {
+          throw new OutputError(`cannot append to ${real}: another process has held its lock for ${CHANGE_LOG_WAIT_MS / 1000} s`);
+        }
+        // logrotate may have moved the log away while we waited: append to the file its name now has.
+        if (!namesOpenFile(real, fd) && attempt < REOPENS) continue;
+        if (created) fs.fchmodSync(fd, 0o644);
+        const warning = repairTornEnd(fd, real);
+        const start = fs.fstatSync(fd).size;
+        try {
+          writeAll(fd, Buffer.from(text, 'utf8'));
+          fs.fsyncSync(fd);
+        } catch (error) {
+          takeBack(fd, start);
+          throw error;
+        }
+        if (created) syncDirectory(path.dirname(real));
+        return warning;
+      } finally {
+        // Closing drops the lock.
+        fs.closeSync(fd);
+      }
+    }
+  } catch (error) {
+    if (error instanceof ExitError) throw error;
+    throw new OutputError(`cannot append to ${describeSystemError(error, real)}`);
+  }
+}
+
+/** Opens for appending without following a link (one swapped in after resolveWriteTarget looked). */
+function openForAppend(file: string): { fd: number; created: boolean } {
+  const flags = O_RDWR | O_APPEND | O_NOFOLLOW;
+  try {
+    try {
+      return { fd: fs.openSync(file, flags | O_CREAT | O_EXCL, 0o644), created: true };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      return { fd: fs.openSync(file, flags), created: false };
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new OutputError(`cannot append to ${file}: it became a symbolic link`);
+    throw error;
+  }
+}
+
+function takeBack(fd: number, size: number): void {
+  try {
+    fs.ftruncateSync(fd, size);
+  } catch {
+    // Then the next append cuts the torn line off.
+  }
+}
+
+// Every change line starts so: `2026-11-20 12:00 `.
+const STAMP = '0000-00-00 00:00 ';
+const TAIL_CHUNK = 64 * 1024;
+
+/**
+ * A log that does not end in a newline was cut short in mid-append. A torn
+ * line of ours (it starts like a change line) is cut off: half an address
+ * list would tell the operator of changes that were not made as written.
+ * Anything else, say a note typed without a final newline, is ended instead.
+ */
+function repairTornEnd(fd: number, file: string): string | undefined {
+  const size = fs.fstatSync(fd).size;
+  if (size === 0 || readAt(fd, size - 1, 1)[0] === 0x0a) return undefined;
+  let lineStart = 0;
+  for (let end = size; end > 0; end -= TAIL_CHUNK) {
+    const from = Math.max(0, end - TAIL_CHUNK);
+    const newline = readAt(fd, from, end - from).lastIndexOf(0x0a);
+    if (newline >= 0) {
+      lineStart = from + newline + 1;
+      break;
+    }
+  }
+  const head = readAt(fd, lineStart, Math.min(STAMP.length, size - lineStart)).toString('latin1');
+  if (startsLikeChangeLine(head)) {
+    fs.ftruncateSync(fd, lineStart);
+    return `cut a torn last line (${size - lineStart} bytes, from a run killed while appending) off ${file}`;
+  }
+  writeAll(fd, Buffer.from('\n'));
+  return `ended the last line of ${file}, which had no newline`;
+}
+
+function startsLikeChangeLine(head: string): boolean {
+  for (let i = 0; i < head.length; i++) {
+    const digit = head.charCodeAt(i) >= 0x30 && head.charCodeAt(i) <= 0x39;
+    if (STAMP[i] === '0' ? !digit : head[i] !== STAMP[i]) return false;
+  }
+  return true;
+}
+
+function readAt(fd: number, position: number, length: number): Buffer {
+  const buffer = Buffer.alloc(length);
+  let done = 0;
+  while (done < length) {
+    const read = fs.readSync(fd, buffer, done, length - done, position + done);
+    if (read === 0) break;
+    done += read;
+  }
+  return buffer.subarray(0, done);
 }
 
 /**
@@ -93,24 +232,33 @@ function syncDirectory(directory: string): void {
 }
 
 /**
- * Removes temporary files that a killed run left next to `target`. Only call
- * while holding the run lock, so no live writer's file is taken away.
+ * Removes temporary files that a killed run left next to `target` and, when
+ * it is a link, next to the file it leads to. Only call while holding the
+ * run lock, so no live writer's file is taken away.
  */
 export function removeStaleTempFiles(target: string): string[] {
-  const directory = path.dirname(target);
-  const prefix = `.${path.basename(target)}${TEMP_MARK}`;
-  let names: string[];
+  const places = new Set([path.resolve(target)]);
   try {
-    names = fs.readdirSync(directory);
+    places.add(resolveWriteTarget(target));
   } catch {
-    return [];
+    // An untrusted link: the write will say so; nothing of ours is beside its target.
   }
   const removed: string[] = [];
-  for (const name of names) {
-    if (!name.startsWith(prefix)) continue;
-    const stale = path.join(directory, name);
-    fs.rmSync(stale, { force: true });
-    removed.push(stale);
+  for (const place of places) {
+    const directory = path.dirname(place);
+    const prefix = `.${path.basename(place)}${TEMP_MARK}`;
+    let names: string[];
+    try {
+      names = fs.readdirSync(directory);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      if (!name.startsWith(prefix)) continue;
+      const stale = path.join(directory, name);
+      fs.rmSync(stale, { force: true });
+      removed.push(stale);
+    }
   }
   return removed;
 }

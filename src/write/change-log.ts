@@ -21,3 +21,20 @@ export function renderChangeLines(time: Date, changes: Changes): string {
   }
   return text;
 }
+
+export interface ChangeEntry {
+  /** Local time as written, `YYYY-MM-DD HH:MM`: such strings sort as the times do. */
+  minute: string;
+  kind: ChangeKind;
+  addresses: string[];
+}
+
+const KIND_OF_LABEL = new Map(CHANGE_KINDS.map((kind) => [LABELS[kind].trim(), kind]));
+
+/** Reads one line as renderChangeLines writes it (the original's format too); undefined for any other line. */
+export function parseChangeLine(line: string): ChangeEntry | undefined {
+  const match = /^(\d{4}-\d\d-\d\d \d\d:\d\d) +([a-z. ]+:) (.+)$/.exec(line.trimEnd());
+  const kind = match && KIND_OF_LABEL.get(match[2].trim());
+  if (!match || !kind) return undefined;
+  return { minute: match[1], kind, addresses: match[3].split(', ').filter(Boolean) };
+}

@@ -1,11 +1,16 @@
 /**
- * One run at a time per map. The lock is a file next to the map holding the
- * owner's pid, created with O_EXCL. A lock whose process is gone (a run that
- * was killed) is taken over with a warning rather than blocking cron forever.
+ * One run at a time per map. The lock is `MAP.lock`, a file next to the map
+ * on which the run holds a kernel lock (file-lock.ts) for its whole length;
+ * the file names the holder's pid for the operator, nothing more. The kernel
+ * drops the lock when the run ends, however it ends: a lock file left by a
+ * killed run is taken over with a warning whatever now lives under the pid
+ * it names (pid 1 in a container, a reused pid), and a live run's lock is
+ * never taken, however long the run blocks.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { ExitCode, ExitError, OutputError, describeSystemError } from '../errors.js';
+import { namesOpenFile, tryLockFile } from './file-lock.js';
 
 export interface RunLock {
   /** Set when a stale lock was taken over. */
@@ -20,67 +25,96 @@ export class LockedError extends ExitError {
   }
 }
 
-/** True when `pid` names a live process (EPERM: alive, owned by someone else). */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+const { O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
+// A lock file that vanishes between our open and our lock was released by its holder; a few retries always settle it.
+const ATTEMPTS = 10;
 
-function readOwner(lockPath: string): number | undefined {
-  try {
-    const pid = Number.parseInt(fs.readFileSync(lockPath, 'utf8'), 10);
-    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function sleepSync(milliseconds: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, milliseconds);
-}
-
-/** Takes the lock of `mapFile`, `MAP.lock`, or throws LockedError (exit 75, "retry later"). */
+/**
+ * Takes the lock of `mapFile`, `MAP.lock`, or throws LockedError (exit 75,
+ * "retry later") when a live run holds it, OutputError (exit 74) when it
+ * cannot be made or is not a lock ipanalyse made (a link, a hard link).
+ */
 export function acquireRunLock(mapFile: string): RunLock {
   const lockPath = `${mapFile}.lock`;
-  const me = String(process.pid);
-  const lock = (warning?: string): RunLock => ({
-    warning,
-    release: () => {
-      if (readOwner(lockPath) === process.pid) fs.rmSync(lockPath, { force: true });
-    },
-  });
   try {
     fs.mkdirSync(path.dirname(lockPath), { recursive: true });
-    fs.writeFileSync(lockPath, `${me}\n`, { flag: 'wx' });
-    return lock();
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-      throw new OutputError(`cannot create the lock ${describeSystemError(error, lockPath)}`);
+    throw new OutputError(`cannot create the lock ${describeSystemError(error, lockPath)}`);
+  }
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    const opened = openLockFile(lockPath);
+    if (!opened) continue;
+    const { fd, created } = opened;
+    let held = false;
+    try {
+      const stat = fs.fstatSync(fd);
+      if (!stat.isFile()) throw new OutputError(`${lockPath} is not a regular file, so not a lock ipanalyse made; remove it`);
+      // No name left: its holder released it while we opened it.
+      if (stat.nlink === 0) continue;
+      // Writing our pid into a file that has another name would write into that other file.
+      if (stat.nlink > 1) throw new OutputError(`${lockPath} has another name (a hard link), so it is not a lock ipanalyse made; remove it`);
+      if (!tryLockFile(fd)) {
+        const owner = readOwner(fd);
+        throw new LockedError(`another run${owner === undefined ? '' : ` (pid ${owner})`} holds ${lockPath}; nothing done, retry later`);
+      }
+      // A run that releases removes the file before it closes it.
+      if (!namesOpenFile(lockPath, fd)) continue;
+      const previous = created ? undefined : readOwner(fd);
+      fs.ftruncateSync(fd, 0);
+      fs.writeSync(fd, `${process.pid}\n`, 0);
+      held = true;
+      const was = previous === undefined ? 'left by a run that was killed' : `left by pid ${previous}, which no longer holds it`;
+      return { warning: created ? undefined : `took over the stale lock ${lockPath} (${was})`, release: releaser(fd, lockPath) };
+    } catch (error) {
+      if (error instanceof ExitError) throw error;
+      throw new OutputError(`cannot take the lock ${describeSystemError(error, lockPath)}`);
+    } finally {
+      if (!held) fs.closeSync(fd);
     }
   }
-  const owner = readOwner(lockPath);
-  if (owner !== undefined && isAlive(owner)) {
-    throw new LockedError(`another run (pid ${owner}) holds ${lockPath}; nothing done, retry later`);
-  }
-  // Rename a lock of our own over the stale one, atomically. Two runs taking
-  // over at once both rename; the later one wins, and the pause lets the
-  // earlier one see that it lost.
-  const mine = `${lockPath}.${me}`;
+  throw new LockedError(`${lockPath} kept changing hands; nothing done, retry later`);
+}
+
+/**
+ * Opens the lock file, creating it exclusively when there is none; never
+ * follows a link. Undefined when the file vanished between two tries.
+ */
+function openLockFile(lockPath: string): { fd: number; created: boolean } | undefined {
   try {
-    fs.writeFileSync(mine, `${me}\n`);
-    fs.renameSync(mine, lockPath);
+    return { fd: fs.openSync(lockPath, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o644), created: true };
   } catch (error) {
-    fs.rmSync(mine, { force: true });
-    throw new OutputError(`cannot take over the lock ${describeSystemError(error, lockPath)}`);
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw new OutputError(`cannot create the lock ${describeSystemError(error, lockPath)}`);
   }
-  sleepSync(50);
-  if (readOwner(lockPath) !== process.pid) {
-    throw new LockedError(`another run took over the stale lock ${lockPath} at the same time; nothing done, retry later`);
+  try {
+    // O_NONBLOCK: a fifo planted here must not hang the run before fstat can refuse it.
+    return { fd: fs.openSync(lockPath, O_RDWR | O_NOFOLLOW | O_NONBLOCK), created: false };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ELOOP') throw new OutputError(`${lockPath} is a symbolic link, not a lock ipanalyse made; not following it (remove it)`);
+    throw new OutputError(`cannot open the lock ${describeSystemError(error, lockPath)}`);
   }
-  const was = owner === undefined ? 'an unreadable owner' : `pid ${owner}, no longer running`;
-  return lock(`took over the stale lock ${lockPath} (${was})`);
+}
+
+function readOwner(fd: number): number | undefined {
+  const buffer = Buffer.alloc(24);
+  const length = fs.readSync(fd, buffer, 0, buffer.length, 0);
+  const pid = Number.parseInt(buffer.toString('latin1', 0, length), 10);
+  return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+function releaser(fd: number, lockPath: string): () => void {
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    try {
+      // Removed while still locked, so that a run that opened it before cannot use it once we close it.
+      if (namesOpenFile(lockPath, fd)) fs.unlinkSync(lockPath);
+    } catch {
+      // Left behind, it is only a file: the next run takes it over with a warning.
+    } finally {
+      fs.closeSync(fd);
+    }
+  };
 }

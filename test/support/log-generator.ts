@@ -170,52 +170,87 @@ export function scriptUserAgent(rng: Rng): string {
   return pick(rng, SCRIPT_USER_AGENTS);
 }
 
-export interface NormalPopulationOptions {
-  count: number;
+/** What every ordinary client is drawn with. */
+interface OrdinaryOptions {
   from: number;
   until: number;
-  /** Requests per second per client, any kind; API requests are a share of these. */
-  minRate: number;
-  maxRate: number;
   ipv6Share: number;
-  /** Clients that never send a user agent; harmless at these rates. */
+  /** Clients that never send a user agent. */
   noUserAgentShare: number;
   /** Clients that come and go in sessions instead of staying all along. */
   sessionShare: number;
 }
 
+export interface NormalPopulationOptions extends OrdinaryOptions {
+  count: number;
+  /** Requests per second per client, any kind; API requests are a share of these. */
+  minRate: number;
+  maxRate: number;
+}
+
+/**
+ * A browser (60%) or a script. `drawRate` is called between the other draws,
+ * where normalClients has always drawn its rate, so that its populations stay
+ * the same for a given seed.
+ */
+function ordinaryClient(rng: Rng, book: AddressBook, label: string, drawRate: () => number, options: OrdinaryOptions): ClientProfile {
+  const address = rng() < options.ipv6Share ? book.ipv6() : book.ipv4();
+  const isBrowser = rng() < 0.6;
+  const rate = drawRate();
+  const phases: Phase[] = [];
+  if (rng() < options.sessionShare) {
+    // Sessions of 5-40 minutes with pauses between them.
+    let at = options.from + rng() * 1800;
+    while (at < options.until) {
+      const until = Math.min(options.until, at + 300 + rng() * 2100);
+      phases.push({ from: at, until, rate: rate * 2 });
+      at = until + 300 + rng() * 2400;
+    }
+  } else {
+    phases.push({ from: options.from, until: options.until, rate });
+  }
+  return {
+    label,
+    address,
+    phases,
+    apiShare: isBrowser ? 0.55 + rng() * 0.3 : 0.9 + rng() * 0.1,
+    mix: isBrowser ? (rng() < 0.5 ? 'ui' : 'browse') : 'api',
+    nonApi: 'assorted',
+    userAgent: rng() < options.noUserAgentShare ? undefined : isBrowser ? browserUserAgent(rng) : scriptUserAgent(rng),
+    missingUserAgentShare: 0,
+    arrivals: 'random',
+  };
+}
+
 /** Ordinary clients: browsers and small scripts, each far below every limit. */
 export function normalClients(rng: Rng, book: AddressBook, options: NormalPopulationOptions): ClientProfile[] {
-  const clients: ClientProfile[] = [];
-  for (let i = 0; i < options.count; i++) {
-    const address = rng() < options.ipv6Share ? book.ipv6() : book.ipv4();
-    const isBrowser = rng() < 0.6;
-    const rate = options.minRate + rng() * (options.maxRate - options.minRate);
-    const phases: Phase[] = [];
-    if (rng() < options.sessionShare) {
-      // Sessions of 5-40 minutes with pauses between them.
-      let at = options.from + rng() * 1800;
-      while (at < options.until) {
-        const until = Math.min(options.until, at + 300 + rng() * 2100);
-        phases.push({ from: at, until, rate: rate * 2 });
-        at = until + 300 + rng() * 2400;
-      }
-    } else {
-      phases.push({ from: options.from, until: options.until, rate });
-    }
-    clients.push({
-      label: `normal-${i}`,
-      address,
-      phases,
-      apiShare: isBrowser ? 0.55 + rng() * 0.3 : 0.9 + rng() * 0.1,
-      mix: isBrowser ? (rng() < 0.5 ? 'ui' : 'browse') : 'api',
-      nonApi: 'assorted',
-      userAgent: rng() < options.noUserAgentShare ? undefined : isBrowser ? browserUserAgent(rng) : scriptUserAgent(rng),
-      missingUserAgentShare: 0,
-      arrivals: 'random',
-    });
-  }
-  return clients;
+  const drawRate = () => options.minRate + rng() * (options.maxRate - options.minRate);
+  return Array.from({ length: options.count }, (_, i) => ordinaryClient(rng, book, `normal-${i}`, drawRate, options));
+}
+
+export interface ZipfPopulationOptions extends Omit<OrdinaryOptions, 'sessionShare'> {
+  /** Potential clients: the rarest ones send a request every few hours, so only some show up in an hour. */
+  count: number;
+  /** Requests per second of all of them together. */
+  totalRate: number;
+  /** The client of rank k sends in proportion to k^-exponent. */
+  exponent: number;
+}
+
+/**
+ * A public API's population: a few clients with a large share of the traffic
+ * (over the bulk and block limits at a few hundred requests a second), a long
+ * tail seen once or twice an hour. Every client stays all along, as writeLog
+ * needs.
+ */
+export function zipfClients(rng: Rng, book: AddressBook, options: ZipfPopulationOptions): ClientProfile[] {
+  let harmonic = 0;
+  for (let rank = 1; rank <= options.count; rank++) harmonic += rank ** -options.exponent;
+  const ordinary = { ...options, sessionShare: 0 };
+  return Array.from({ length: options.count }, (_, i) => {
+    const rate = (options.totalRate * (i + 1) ** -options.exponent) / harmonic;
+    return ordinaryClient(rng, book, `zipf-${i + 1}`, () => rate, ordinary);
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -559,7 +594,7 @@ export function renderLines(log: GeneratedLog, from: number, to: number): string
 // Big logs, fast
 
 /** Bump when the bytes writeLog produces for a given spec change: benchmarks cache its logs. */
-export const GENERATOR_VERSION = 5;
+export const GENERATOR_VERSION = 6;
 
 export interface Segment {
   /** Seconds [from, until), epoch. */
@@ -584,18 +619,20 @@ export interface WrittenLog {
 
 const BUFFER_BYTES = 16 * 1024 * 1024;
 const MAX_LINE_BYTES = 2048;
-const TABLE_BITS = 20;
 const POOL_SIZE = 4096;
 const STAMP_RING = 8;
 const MAX_LATE_SECONDS = 4;
 
+/** `"-" "UA"\n`, and `"REFERER" "UA"\n` for the share of lines with a referer. */
+interface Suffixes {
+  plain: Buffer;
+  referer: Buffer;
+}
+
 /** A client's fixed bytes, encoded once. */
-interface EncodedClient {
+interface EncodedClient extends Suffixes {
   /** `ADDRESS - - [` */
   prefix: Buffer;
-  /** `"-" "UA"\n`, and `"REFERER" "UA"\n` for the share of lines with a referer. */
-  suffixPlain: Buffer;
-  suffixReferer: Buffer;
   refererShare: number;
   apiShare: number;
   mix: RequestMix;
@@ -609,7 +646,7 @@ const REFERER_PIECE = Buffer.from(`"${REFERER_URL}" "`);
  * its phases or the per-request variations, so only clients without them are
  * taken.
  */
-function encodeClient(client: ClientProfile, segments: Segment[]): EncodedClient {
+function encodeClient(client: ClientProfile, segments: Segment[], suffixesByUserAgent: Map<string, Suffixes>): EncodedClient {
   const [phase, ...later] = client.phases;
   const steady =
     later.length === 0 &&
@@ -619,10 +656,15 @@ function encodeClient(client: ClientProfile, segments: Segment[]): EncodedClient
     client.nonApi === 'assorted';
   if (!steady) throw new Error(`writeLog renders steady traffic only: one phase over every segment, assorted non-API requests; not ${client.label}`);
   const userAgent = client.userAgent ?? '-';
+  // Shared: a few user agents among hundreds of thousands of clients.
+  let suffixes = suffixesByUserAgent.get(userAgent);
+  if (suffixes === undefined) {
+    suffixes = { plain: Buffer.from(`"-" "${userAgent}"\n`, 'latin1'), referer: Buffer.concat([REFERER_PIECE, Buffer.from(`${userAgent}"\n`, 'latin1')]) };
+    suffixesByUserAgent.set(userAgent, suffixes);
+  }
   return {
     prefix: Buffer.from(`${client.address} - - [`, 'latin1'),
-    suffixPlain: Buffer.from(`"-" "${userAgent}"\n`, 'latin1'),
-    suffixReferer: Buffer.concat([REFERER_PIECE, Buffer.from(`${userAgent}"\n`, 'latin1')]),
+    ...suffixes,
     refererShare: client.mix === 'api' ? 0 : 0.4,
     apiShare: client.apiShare,
     mix: client.mix,
@@ -630,18 +672,48 @@ function encodeClient(client: ClientProfile, segments: Segment[]): EncodedClient
   };
 }
 
-/** Client indices laid out by rate, so that a uniform draw picks a client in proportion to its rate. */
-function pickTable(clients: EncodedClient[], totalRate: number): Int32Array {
-  const size = 1 << TABLE_BITS;
-  const table = new Int32Array(size);
-  let cumulative = 0;
-  let slot = 0;
-  for (let i = 0; i < clients.length; i++) {
-    cumulative += clients[i].rate;
-    const until = i === clients.length - 1 ? size : Math.round((cumulative / totalRate) * size);
-    while (slot < until) table[slot++] = i;
+/**
+ * Walker's alias table: slot i holds client i with probability threshold[i],
+ * else client alias[i], and every slot is drawn alike, so that each client is
+ * drawn exactly in proportion to its rate in two draws, however small its
+ * share (a table of slots laid out by rate would round a share of 1e-7 to
+ * nothing or to a whole slot).
+ */
+interface AliasTable {
+  threshold: Float64Array;
+  alias: Int32Array;
+}
+
+function aliasTable(clients: EncodedClient[], totalRate: number): AliasTable {
+  const n = clients.length;
+  const threshold = new Float64Array(n);
+  const alias = new Int32Array(n);
+  // Slots below their mass and slots above it, as stacks.
+  const under = new Int32Array(n);
+  const over = new Int32Array(n);
+  let unders = 0;
+  let overs = 0;
+  for (let i = 0; i < n; i++) {
+    alias[i] = i;
+    threshold[i] = (clients[i].rate * n) / totalRate;
+    if (threshold[i] < 1) under[unders++] = i;
+    else over[overs++] = i;
   }
-  return table;
+  while (unders > 0 && overs > 0) {
+    const small = under[--unders];
+    const large = over[overs - 1];
+    // The large client fills the rest of the small one's slot.
+    alias[small] = large;
+    threshold[large] -= 1 - threshold[small];
+    if (threshold[large] < 1) {
+      overs--;
+      under[unders++] = large;
+    }
+  }
+  // What is left is a whole slot, but for rounding.
+  while (overs > 0) threshold[over[--overs]] = 1;
+  while (unders > 0) threshold[under[--unders]] = 1;
+  return { threshold, alias };
 }
 
 /** Requests rendered in advance, each as `REQUEST" `. */
@@ -703,7 +775,7 @@ class BufferedFile {
  * carry a timestamp 1-4 s older than their neighbours, as a server writes a
  * slow request when it ends.
  */
-function writeSegment(out: BufferedFile, clients: EncodedClient[], table: Int32Array, totalRate: number, segment: Segment): void {
+function writeSegment(out: BufferedFile, clients: EncodedClient[], table: AliasTable, totalRate: number, segment: Segment): void {
   const rng = mulberry32(segment.seed);
   const poolRng = mulberry32(segment.seed ^ 0x5bd1e995);
   const apiPool = makePool(poolRng, (r) => ({ request: requestLine(r, apiPath(r)), status: 0 }));
@@ -722,7 +794,8 @@ function writeSegment(out: BufferedFile, clients: EncodedClient[], table: Int32A
     }
     return stamps[slot];
   };
-  const tableShift = 32 - TABLE_BITS;
+  const { threshold, alias } = table;
+  const clientCount = clients.length;
   const floodSeparator = Buffer.from(' - - [', 'latin1');
   const floodRate = segment.floodRate ?? 0;
   let floodCounter = 0;
@@ -755,7 +828,8 @@ function writeSegment(out: BufferedFile, clients: EncodedClient[], table: Int32A
         request = floodPool.requests[(rng() * POOL_SIZE) | 0];
         suffix = floodSuffixes[(rng() * 8) | 0];
       } else {
-        const client = clients[table[(rng() * 4294967296) >>> tableShift]];
+        const slot = (rng() * clientCount) | 0;
+        const client = clients[rng() < threshold[slot] ? slot : alias[slot]];
         buf.set(client.prefix, pos);
         pos += client.prefix.length;
         if (rng() < client.apiShare) {
@@ -765,7 +839,7 @@ function writeSegment(out: BufferedFile, clients: EncodedClient[], table: Int32A
           request = otherPool.requests[i];
           statusDraw = otherPool.statuses[i];
         }
-        suffix = client.refererShare > 0 && rng() < client.refererShare ? client.suffixReferer : client.suffixPlain;
+        suffix = client.refererShare > 0 && rng() < client.refererShare ? client.referer : client.plain;
       }
       const s = stamp(second - late);
       buf.set(s, pos);
@@ -790,9 +864,10 @@ function writeSegment(out: BufferedFile, clients: EncodedClient[], table: Int32A
 /** Writes a whole log file, segment after segment, about `Σ client rates` lines a second; returns its size and line count. */
 export function writeLog(file: string, spec: LogSpec): WrittenLog {
   const started = performance.now();
-  const clients = spec.clients.map((client) => encodeClient(client, spec.segments));
+  const suffixesByUserAgent = new Map<string, Suffixes>();
+  const clients = spec.clients.map((client) => encodeClient(client, spec.segments, suffixesByUserAgent));
   const totalRate = clients.reduce((sum, c) => sum + c.rate, 0);
-  const table = pickTable(clients, totalRate);
+  const table = aliasTable(clients, totalRate);
   const fd = fs.openSync(file, 'w');
   const out = new BufferedFile(fd);
   try {

@@ -98,6 +98,33 @@ export async function stopServer(server: RunningServer | undefined): Promise<voi
   clearTimeout(timer);
 }
 
+/**
+ * Starts Apache (`apache2`) from a template of fixtures/servers/ in `root`,
+ * with the two pools' static answers in htdocs/ and the map at `map`;
+ * `values` fills the template's other placeholders.
+ */
+export async function startApache(apache2: string, template: string, root: string, map: string, values: Record<string, string> = {}): Promise<RunningServer> {
+  fs.mkdirSync(path.join(root, 'htdocs'));
+  for (const pool of ['www', 'bulk']) fs.writeFileSync(path.join(root, 'htdocs', `${pool}.txt`), `${pool}\n`);
+  const port = await freePort();
+  const conf = path.join(root, 'apache.conf');
+  const asRoot = process.getuid?.() === 0;
+  fs.writeFileSync(
+    conf,
+    fillTemplate(template, {
+      ROOT: root,
+      PORT: port,
+      MAP: map,
+      MODULES: '/usr/lib/apache2/modules',
+      // Apache will not serve as root; unprivileged, it keeps its own user anyway.
+      USER: asRoot ? 'www-data' : `#${process.getuid?.()}`,
+      GROUP: asRoot ? 'www-data' : `#${process.getgid?.()}`,
+      ...values,
+    }),
+  );
+  return startServer(apache2, ['-f', conf, '-DFOREGROUND'], port, path.join(root, 'apache-error.log'));
+}
+
 export interface Answer {
   status: number;
   body: string;
@@ -105,9 +132,21 @@ export interface Answer {
 
 /** One GET as `address`, on a fresh connection so that an nginx reload is seen by the next request. */
 export function ask(port: number, urlPath: string, address: string): Promise<Answer> {
+  return askVia(port, urlPath, { forwardedFor: address });
+}
+
+/**
+ * One GET with the given X-Forwarded-For (none when undefined), from a
+ * loopback address of its own (`from`, e.g. 127.0.0.2: a client that is not
+ * the trusted proxy 127.0.0.1), with the given user agent.
+ */
+export function askVia(port: number, urlPath: string, options: { forwardedFor?: string; from?: string; userAgent?: string }): Promise<Answer> {
+  const address = options.forwardedFor ?? options.from ?? '127.0.0.1';
+  const headers: Record<string, string> = { Connection: 'close', 'User-Agent': options.userAgent ?? 'Mozilla/5.0 (X11; Linux x86_64)' };
+  if (options.forwardedFor !== undefined) headers['X-Forwarded-For'] = options.forwardedFor;
   return new Promise((resolve, reject) => {
     const request = http.get(
-      { host: '127.0.0.1', port, path: urlPath, agent: false, timeout: 3000, headers: { 'X-Forwarded-For': address, Connection: 'close' } },
+      { host: '127.0.0.1', port, path: urlPath, agent: false, timeout: 3000, localAddress: options.from, headers },
       (response) => {
         let body = '';
         response.setEncoding('utf8');
@@ -139,43 +178,19 @@ export async function settle<T>(get: () => Promise<T>, expected: T): Promise<T> 
 
 export const SERVERS = path.join(FIXTURES, 'servers');
 
-/**
- * Apache from a template in fixtures/servers/, configured in `root` (ROOT,
- * PORT, MAP, MODULES, USER, GROUP, and `values`), with the two static pool
- * answers it serves. `root` and the map must be readable by its children.
- */
-export async function startApache(executable: string, root: string, template: string, map: string, values: Record<string, string> = {}): Promise<RunningServer> {
-  fs.mkdirSync(path.join(root, 'htdocs'));
-  for (const pool of ['www', 'bulk']) fs.writeFileSync(path.join(root, 'htdocs', `${pool}.txt`), `${pool}\n`);
-  const port = await freePort();
-  const conf = path.join(root, 'apache.conf');
-  const asRoot = process.getuid?.() === 0;
-  fs.writeFileSync(
-    conf,
-    fillTemplate(fs.readFileSync(path.join(SERVERS, template), 'utf8'), {
-      ROOT: root,
-      PORT: port,
-      MAP: map,
-      MODULES: '/usr/lib/apache2/modules',
-      // Apache will not serve as root; unprivileged, it keeps its own user anyway.
-      USER: asRoot ? 'www-data' : `#${process.getuid?.()}`,
-      GROUP: asRoot ? 'www-data' : `#${process.getgid?.()}`,
-      ...values,
-    }),
-  );
-  return startServer(executable, ['-f', conf, '-DFOREGROUND'], port, path.join(root, 'apache-error.log'));
-}
+/** A template of fixtures/servers/. */
+export const readTemplate = (name: string) => fs.readFileSync(path.join(SERVERS, name), 'utf8');
 
 export interface NginxServer extends RunningServer {
   /** The arguments that point nginx at this instance (for `-t`, `-s reload` and the operator's ON_CHANGE). */
   args: string[];
 }
 
-/** nginx from a template in fixtures/servers/ (ROOT, PORT, MAP), in the foreground, with `edit` applied to the filled template. */
-export async function startNginx(executable: string, root: string, template: string, map: string, edit: (conf: string) => string = (conf) => conf): Promise<NginxServer> {
+/** Starts nginx in the foreground from a template of fixtures/servers/ (ROOT, PORT, MAP) in `root`. */
+export async function startNginx(executable: string, template: string, root: string, map: string): Promise<NginxServer> {
   const port = await freePort();
   const conf = path.join(root, 'nginx.conf');
-  fs.writeFileSync(conf, edit(fillTemplate(fs.readFileSync(path.join(SERVERS, template), 'utf8'), { ROOT: root, PORT: port, MAP: map })));
+  fs.writeFileSync(conf, fillTemplate(template, { ROOT: root, PORT: port, MAP: map }));
   // -e: the error log before the config is read, which would otherwise be /var/log/nginx.
   const args = ['-c', conf, '-p', root, '-e', path.join(root, 'nginx-error.log')];
   return { ...(await startServer(executable, [...args, '-g', 'daemon off;'], port, path.join(root, 'nginx-error.log'))), args };
