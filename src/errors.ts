@@ -102,6 +102,8 @@ export const PROBLEM_EXIT_CODES = {
   'safety-valve': ExitCode.safetyValve,
   /** The map is written, but the web server may not be using it. */
   'on-change-failed': ExitCode.output,
+  /** The log shrank or was replaced while it was read: nothing decided from the partial read; retry. */
+  'log-changed': ExitCode.locked,
   /** Nothing new to load, but an earlier reload has still not succeeded; every run retries it. */
   'reload-pending': ExitCode.locked,
 } as const satisfies Record<string, ExitCodeValue>;

@@ -9,11 +9,13 @@ import { readLoadAverage } from './read/load-average.js';
 import type { LogFileRead, ProgressListener } from './read/log-source.js';
 import { analysisWindow, readWindow } from './read/read-window.js';
 import type { AnalysisWindow, WindowStats } from './read/window-stats.js';
-import { type DecidePlan, type Plan, nothingToDecide, planRun } from './decide/plan.js';
+import { type DecidePlan, type Plan, type ReadFacts, nothingToDecide, planRun } from './decide/plan.js';
+import { presetsReading } from './read/detect-format.js';
 import type { Limits } from './decide/limits.js';
 import type { Changes, MapState } from './decide/policy.js';
 import type { Settings } from './settings/settings.js';
 import { appendChangeLines, removeStaleTempFiles, writeFileAtomic } from './write/atomic-write.js';
+import { firewallEntries, renderIpsetRestore, renderNftSets } from './write/firewall-sets.js';
 import { type MapFormat, countStates } from './write/map-file.js';
 import { readPreviousMap, writeIfChanged } from './write/map-store.js';
 import { clearPendingReload, markReloadPending, readPendingReload, runOnChange } from './write/on-change.js';
@@ -55,6 +57,8 @@ export interface RunReport {
   safetyValve?: { reason: string; withheld: string[] };
   changeLogWritten: boolean;
   geoWritten?: boolean;
+  /** The firewall set files (NFT_FILE, IPSET_FILE) this run rewrote. */
+  firewallWritten?: string[];
   /** What went wrong after the run wrote what it could, most urgent first; the CLI makes the exit code of it. */
   problems: Problem[];
   /** The whole plan, for `explain`; not part of the JSON summary. */
@@ -71,8 +75,8 @@ export async function runAnalysis(options: RunOptions): Promise<RunReport> {
   const lock = acquireRunLock(options.settings.BLOCKEDFILE);
   try {
     const warnings = lock.warning ? [lock.warning] : [];
-    const { BLOCKEDFILE, LOGFILE, GEO_FILE } = options.settings;
-    for (const file of [BLOCKEDFILE, LOGFILE, GEO_FILE]) {
+    const { BLOCKEDFILE, LOGFILE, GEO_FILE, NFT_FILE, IPSET_FILE } = options.settings;
+    for (const file of [BLOCKEDFILE, LOGFILE, GEO_FILE, NFT_FILE, IPSET_FILE]) {
       if (file) for (const stale of removeStaleTempFiles(file)) warnings.push(`removed ${stale}, left by a run that was killed`);
     }
     return await analyse(options, warnings);
@@ -85,21 +89,27 @@ async function analyse(options: RunOptions, warnings: string[]): Promise<RunRepo
   const { settings } = options;
   const mapFile = settings.BLOCKEDFILE;
   const window = analysisWindow(settings, options.now, options.startDate);
-  const { stats, logBytes, files } = await readWindow(options.logFile, settings, window, warnings, options.progress);
+  const { stats, logBytes, files, newestLineTime, unreadableSamples } = await readWindow(options.logFile, settings, window, warnings, options.progress);
+  const read: ReadFacts = {
+    newestLineTime,
+    replay: options.startDate !== undefined,
+    changed: describeChange(files),
+    presetsReadingUnreadable: presetsReading(unreadableSamples),
+  };
   const previous = readPreviousMap(mapFile);
   if (previous.warning) warnings.push(previous.warning);
   const previousMapText = previous.text;
   // Only a run that decides needs the load; a missing /proc/loadavg must not stop one that does not.
-  const decides = nothingToDecide(settings, stats, logBytes) === undefined;
+  const decides = nothingToDecide({ settings, stats, logBytes, logFile: options.logFile, read, now: options.now }) === undefined;
   const loadAverage = decides ? (options.loadAverage ?? readLoadAverage(settings.LOADAVG_FILE)) : undefined;
-  const plan = planRun({ settings, stats, logBytes, logFile: options.logFile, previousMapText, mapFile, loadAverage, now: options.now, format: options.format });
+  const plan = planRun({ settings, stats, logBytes, logFile: options.logFile, read, previousMapText, mapFile, loadAverage, now: options.now, format: options.format });
 
   const report: RunReport = { logFile: options.logFile, logBytes, window, files, warnings, changeLogWritten: false, problems: [], plan };
   if (stats) report.stats = { ...stats, clients: stats.clients.size };
   report.warnings.push(...plan.warnings);
   if (!plan.decided) {
     report.skipped = plan.skipped;
-    if (plan.blind) report.problems.push({ kind: 'blind', message: plan.blind });
+    if (plan.problem) report.problems.push(plan.problem);
     if (!options.dryRun) {
       if (plan.createEmptyMap) {
         writeFileAtomic(mapFile, '');
@@ -120,8 +130,9 @@ async function analyse(options: RunOptions, warnings: string[]): Promise<RunRepo
     const applied = apply(plan, settings, report.warnings);
     report.map.written = applied.mapWritten;
     report.geoWritten = applied.geoWritten || undefined;
+    if (applied.firewallWritten.length > 0) report.firewallWritten = applied.firewallWritten;
     report.changeLogWritten = applied.changeLogWritten;
-    await reloadIfNeeded(settings, applied.mapWritten || applied.geoWritten, report);
+    await reloadIfNeeded(settings, applied.mapWritten || applied.geoWritten || applied.firewallWritten.length > 0, report);
   }
   if (plan.safetyValve) {
     const { reason, withheld } = plan.safetyValve;
@@ -134,24 +145,38 @@ async function analyse(options: RunOptions, warnings: string[]): Promise<RunRepo
 interface Applied {
   mapWritten: boolean;
   geoWritten: boolean;
+  firewallWritten: string[];
   changeLogWritten: boolean;
 }
 
-/** Writes what the plan says: map, geo include, change log. */
+/** Writes what the plan says: map, geo include, firewall sets, change log. */
 function apply(plan: DecidePlan, settings: Settings, warnings: string[]): Applied {
   if (plan.map.changed) writeFileAtomic(settings.BLOCKEDFILE, plan.map.content);
   const geoWritten = settings.GEO_FILE !== undefined && writeIfChanged(settings.GEO_FILE, plan.geoContent);
+  const firewallWritten = writeFirewallSets(plan, settings);
   if (plan.changeLines) {
     const repaired = appendChangeLines(settings.LOGFILE, plan.changeLines);
     if (repaired) warnings.push(repaired);
   }
-  return { mapWritten: plan.map.changed, geoWritten, changeLogWritten: plan.changeLines !== '' };
+  return { mapWritten: plan.map.changed, geoWritten, firewallWritten, changeLogWritten: plan.changeLines !== '' };
+}
+
+/** The configured firewall set files that had to be rewritten. */
+function writeFirewallSets(plan: DecidePlan, settings: Settings): string[] {
+  const { NFT_FILE, IPSET_FILE, FIREWALL_NAME } = settings;
+  if (NFT_FILE === undefined && IPSET_FILE === undefined) return [];
+  const entries = firewallEntries(plan.banned, settings.BLACKLIST);
+  const written: string[] = [];
+  if (NFT_FILE !== undefined && writeIfChanged(NFT_FILE, renderNftSets(entries, FIREWALL_NAME))) written.push(NFT_FILE);
+  if (IPSET_FILE !== undefined && writeIfChanged(IPSET_FILE, renderIpsetRestore(entries, FIREWALL_NAME))) written.push(IPSET_FILE);
+  return written;
 }
 
 /**
- * Runs ON_CHANGE when this run rewrote the map or the geo include, or when
- * an earlier reload failed and none has succeeded since: until then the web
- * server may be serving an old map, so every run retries and says so.
+ * Runs ON_CHANGE when this run rewrote the map, the geo include or a
+ * firewall set file, or when an earlier reload failed and none has succeeded
+ * since: until then the web server (or the firewall) may be serving an old
+ * map, so every run retries and says so.
  */
 async function reloadIfNeeded(settings: Settings, rewrote: boolean, report: RunReport): Promise<void> {
   const mapFile = settings.BLOCKEDFILE;
@@ -176,4 +201,12 @@ async function reloadIfNeeded(settings: Settings, rewrote: boolean, report: RunR
       ? { kind: 'on-change-failed', message: `the map was written, but ${failure}; every run retries it until it succeeds` }
       : { kind: 'reload-pending', message: `a reload is still pending (an earlier ON_CHANGE failed) and ${failure}; the next run retries it` },
   );
+}
+
+/** Why the read is partial, in words, or undefined when every file read was whole and is still where it was. */
+function describeChange(files: LogFileRead[]): string | undefined {
+  const truncated = files.find((file) => file.truncated);
+  if (truncated) return `shrank (${truncated.path}: truncated, logrotate's copytruncate?)`;
+  const replaced = files.find((file) => file.replaced);
+  return replaced ? `was replaced (${replaced.path} now names another file: rotated?)` : undefined;
 }

@@ -144,17 +144,22 @@ const LIMITS = ['BULKLONG_LIMIT = 20', 'BULKSHORT_LIMIT = 1000', 'BULK_LOADFAC =
 
 let runs = 0;
 /** One cron run over `log` with the settings lines; returns the map it writes. */
-function mapFor(log: string, settings: string): string {
+function runOn(log: string, settings: string, extra: string[] = []) {
   const dir = path.join(work, `run-${runs++}`);
   fs.mkdirSync(dir);
   fs.writeFileSync(path.join(dir, 'access.log'), log);
   fs.writeFileSync(path.join(dir, 'ip_blocks.conf'), `${LIMITS}\n${settings}\n`);
   const result = runCli([
     '--settings', path.join(dir, 'ip_blocks.conf'), '--map', path.join(dir, 'ip_blocks.map'), '--changelog', path.join(dir, 'changes.log'),
-    '--now', '2026-11-20 12:00:00', '--loadavg', '1', path.join(dir, 'access.log'),
+    '--now', '2026-11-20 12:00:00', '--loadavg', '1', ...extra, path.join(dir, 'access.log'),
   ]);
+  return { result, map: () => fs.readFileSync(path.join(dir, 'ip_blocks.map'), 'utf8') };
+}
+
+function mapFor(log: string, settings: string): string {
+  const { result, map } = runOn(log, settings);
   assert.equal(result.status, 0, `ipanalyse failed: ${result.stderr}`);
-  return fs.readFileSync(path.join(dir, 'ip_blocks.map'), 'utf8');
+  return map();
 }
 
 describe('the same requests give the same map in every log format', () => {
@@ -172,9 +177,21 @@ describe('the same requests give the same map in every log format', () => {
     assert.equal(mapFor(log, `LOG_FORMAT = ('combined', ${second.settings.slice('LOG_FORMAT = '.length)})`), EXPECTED_MAP);
   });
 
-  test('read with the wrong format, the lines are garbage and nothing is decided', () => {
+  test('read with the wrong format, the lines are garbage: nothing is decided, exit 69 naming the format', () => {
     const log = REQUESTS.map((r) => `${CASES[4].line(r)}\n`).join('');
-    assert.equal(mapFor(log, ''), '');
+    const { result, map } = runOn(log, '');
+    assert.equal(result.status, 69, result.stderr);
+    assert.match(result.stderr, /access\.log: \d+ of \d+ lines read \(100%\) cannot be read as LOG_FORMAT 'combined'/);
+    assert.equal(map(), '');
+  });
+  test('read with the wrong format, when a preset reads the lines, the message names the setting to use', () => {
+    const vhost = CASES.find((c) => c.settings.includes('vhost_combined'));
+    assert.ok(vhost, 'a vhost_combined case');
+    const log = REQUESTS.map((r) => `${vhost.line(r)}\n`).join('');
+    const { result } = runOn(log, '');
+    assert.equal(result.status, 69, result.stderr);
+    assert.match(result.stderr, /LOG_FORMAT = 'vhost_combined' reads them/);
+    assert.equal(runOn(log, '', ['--log-format', 'vhost_combined']).result.status, 0, 'and --log-format vhost_combined reads the log');
   });
 
 });

@@ -170,6 +170,20 @@ describe('the log changes while a run reads it', async () => {
     assert.deepEqual(files.map((f) => [f.truncated, f.replaced]), [[false, false]]);
   });
 
+  test('a previous generation is opened only when the window reaches into it', async () => {
+    const dir = path.join(work, `lazy-${runs++}`);
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'access.log'), traffic(END - 7200, END));
+    fs.writeFileSync(path.join(dir, 'access.log.1'), traffic(END - 14400, END - 7200));
+    const generations = findGenerations(path.join(dir, 'access.log'), ['.1'], []);
+    try {
+      await generationsToRead(generations, window.start - 120);
+      assert.equal(generations[1].fd, undefined, 'LOG.1 was never opened');
+    } finally {
+      closeGenerations(generations);
+    }
+  });
+
   test('truncated (copytruncate): no crash, and a warning says how much was not read', async () => {
     const { stats, warnings, files } = await readWhile({ 'access.log': traffic(END - 7200, END) }, (dir) => {
       fs.truncateSync(path.join(dir, 'access.log'), 0);

@@ -192,9 +192,40 @@ describe('never silent when blind', () => {
     fs.writeFileSync(path.join(dir, 'ip_blocks.map'), '192.0.2.1 block\n');
     const result = run(dir, '--metrics', 'ipanalyse.prom');
     assert.equal(result.status, 69, result.stderr);
-    assert.match(result.stderr, /access\.log: \d+ of \d+ lines read \(\d+%\) cannot be read as the combined log format, more than MAX_UNREADABLE_SHARE 0\.1; nothing decided, the map is left as it is; a line: host-\d+\.example\.net - - \[/);
+    assert.match(result.stderr, /access\.log: \d+ of \d+ lines read \(\d+%\) cannot be read as LOG_FORMAT 'combined', more than MAX_UNREADABLE_SHARE 0\.1; nothing decided, the map is left as it is; a line: host-\d+\.example\.net - - \[/);
     assert.equal(read(dir, 'ip_blocks.map'), '192.0.2.1 block\n');
     assert.match(read(dir, 'ipanalyse.prom'), /^ipanalyse_problem\{kind="blind"\} 1$/m);
+  });
+  test('a log whose newest line is days old: exit 69, logging stopped or the wrong file, the map untouched', () => {
+    const dir = setUp();
+    fs.writeFileSync(path.join(dir, 'ip_blocks.map'), '192.0.2.1 block\n');
+    // The same hour, three days later: the log has not grown since.
+    const result = runCli(['--settings', 'ip_blocks.conf', '--map', 'ip_blocks.map', '--changelog', 'changes.log', '--now', '2026-11-23 12:00:00', '--loadavg', '14', 'access.log'], { cwd: dir });
+    assert.equal(result.status, 69, result.stderr);
+    assert.match(result.stderr, /the newest line of access\.log is 3 days old \(2026-11-20 11:5\d:\d\d\), more than STALE_AFTER 3600 s: logging stopped, or the wrong file; nothing decided/);
+    assert.equal(read(dir, 'ip_blocks.map'), '192.0.2.1 block\n');
+    assert.equal(run(dir).status, 0, 'the same log at its own time is fresh');
+    // A replay of an old hour is expected to read an old log; STALE_AFTER = 0 turns the check off.
+    fs.appendFileSync(path.join(dir, 'ip_blocks.conf'), 'STALE_AFTER = 0\n');
+    const off = runCli(['--settings', 'ip_blocks.conf', '--map', 'ip_blocks.map', '--changelog', 'changes.log', '--now', '2026-11-23 12:00:00', '--loadavg', '14', 'access.log'], { cwd: dir });
+    assert.equal(off.status, 0, off.stderr);
+  });
+  test('a FIFO, a character device or a directory as the log: exit 66 at once, named for what it is', () => {
+    const fifo = path.join(work, `fifo-log-${dirs++}`);
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    for (const [log, kind] of [[fifo, 'a FIFO'], ['/dev/zero', 'a character device'], [work, 'a directory']] as const) {
+      const dir = setUp();
+      const result = runCli(['--settings', 'ip_blocks.conf', '--map', 'ip_blocks.map', '--changelog', 'changes.log', '--now', '2026-11-20 12:00:00', '--loadavg', '14', log], { cwd: dir });
+      assert.equal(result.status, 66, result.stderr);
+      assert.match(result.stderr, new RegExp(`cannot read the log \\S+: is ${kind}, not a regular file`));
+    }
+  });
+  test('a FIFO as LOG.1 is skipped with a warning; the run goes on', () => {
+    const dir = setUp();
+    assert.equal(spawnSync('mkfifo', [path.join(dir, 'access.log.1')]).status, 0);
+    const result = run(dir);
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stderr, /warning: skipping \S*access\.log\.1: is a FIFO, not a regular file/);
   });
   test('a few unreadable lines among many are data, not blindness', () => {
     const dir = setUp();

@@ -24,11 +24,19 @@ const PURE = [
   'settings/settings-conflicts.ts',
   'settings/python-literal.ts',
   'write/map-file.ts',
+  'write/firewall-sets.ts',
   'lookup/map-lookup.ts',
   'write/change-log.ts',
   'read/log-line.ts',
   'read/window-stats.ts',
   'read/address-table.ts',
+  'read/log-format.ts',
+  'read/caddy-format.ts',
+  'read/line-fields.ts',
+  'read/strftime.ts',
+  'read/request-path.ts',
+  'read/client-address.ts',
+  'read/detect-format.ts',
 ];
 
 const FORBIDDEN_MODULES = /^(node:)?(fs|fs\/promises|child_process|worker_threads|http|https|dgram|os|readline)$/;

@@ -135,6 +135,12 @@ describe('validateSettings', () => {
       text: 'API_ENDPOINTS = ()',
       problems: [`${FILE}:1 API_ENDPOINTS: expected at least one path fragment, got an empty tuple`],
     },
+    {
+      // It names an nft table and, with `4-next` added, ipsets, which end at 31 characters.
+      name: 'a firewall name nft and ipset would refuse',
+      text: "FIREWALL_NAME = 'ip analyse'",
+      problems: [`${FILE}:1 FIREWALL_NAME: expected a name of at most 25 letters, digits and _, starting with a letter, got the string 'ip analyse'`],
+    },
     { name: 'an empty path', text: "LOGFILE = ''", problems: [`${FILE}:1 LOGFILE: expected a file path in quotes, got the string ''`] },
     {
       name: 'a string as a timedelta',

@@ -15,7 +15,9 @@ export function analyseOptions<T>(y: Argv<T>) {
     .option('verbose', { type: 'boolean', default: false, describe: 'print a summary of the run' })
     .option('geo', { type: 'string', describe: 'also write the blacklist as an nginx geo include (default: GEO_FILE)' })
     .option('on-change', { type: 'string', describe: 'shell command run when the map changed, e.g. "nginx -t && nginx -s reload" (default: ON_CHANGE)' })
-    .option('metrics', { type: 'string', describe: 'write a Prometheus textfile of the run (default: METRICS_FILE)' });
+    .option('metrics', { type: 'string', describe: 'write a Prometheus textfile of the run (default: METRICS_FILE)' })
+    .option('nft', { type: 'string', describe: 'also write the banned clients and networks as nftables sets for `nft -f` (default: NFT_FILE)' })
+    .option('ipset', { type: 'string', describe: 'also write them for `ipset restore` (default: IPSET_FILE)' });
 }
 
 type AnalyseArgs = Awaited<ReturnType<typeof analyseOptions>['argv']>;

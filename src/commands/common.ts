@@ -4,10 +4,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Argv } from 'yargs';
 import { UsageError } from '../errors.js';
+import { LogFormatError, compileLogFormat } from '../read/log-format.js';
 import { loadSettings } from '../settings/load-settings.js';
 import { parseLocalDateTime } from '../local-time.js';
 import { MAP_FORMATS, type MapFormat } from '../write/map-file.js';
-import type { LoadedSettings, Settings } from '../settings/settings.js';
+import { type Layout, type LoadedSettings, type Settings, checkoutLayout, systemLayout } from '../settings/settings.js';
 
 /**
  * The installation's base directory (the original's BASEDIR): settings/ and
@@ -24,6 +25,14 @@ function findPackageRoot(start: string): string {
   }
 }
 
+/**
+ * Where the settings, the map and the change log are by default. A checkout
+ * keeps the original's layout under BASE_DIR; a package installed by npm
+ * (the only way this code ends up inside a node_modules directory) uses the
+ * system's directories, since its own is replaced by every upgrade.
+ */
+export const LAYOUT: Layout = BASE_DIR.split(path.sep).includes('node_modules') ? systemLayout(BASE_DIR) : checkoutLayout(BASE_DIR);
+
 /** The installed version, as package.json says. */
 export const VERSION: string = JSON.parse(fs.readFileSync(path.join(BASE_DIR, 'package.json'), 'utf8')).version;
 
@@ -35,7 +44,7 @@ export interface Output {
   stderrIsTerminal: boolean;
 }
 
-export const SETTINGS_OPTION = { type: 'string', describe: 'settings file (default: BASEDIR/settings/ip_blocks.conf)' } as const;
+export const SETTINGS_OPTION = { type: 'string', describe: `settings file (default: ${LAYOUT.settingsFile})` } as const;
 export const JSON_OPTION = { type: 'boolean', default: false, describe: 'print one JSON object' } as const;
 
 export function withSettingsOptions<T>(y: Argv<T>) {
@@ -52,6 +61,7 @@ export function withAnalysisOptions<T>(y: Argv<T>) {
     .positional('startdate', { type: 'string', describe: 'start of the window, "YYYY-mm-dd HH:MM:SS" local time (a replay); default: now minus the long window' })
     .option('loadavg', { type: 'number', describe: 'use N as the 15-minute load average instead of reading LOADAVG_FILE' })
     .option('now', { type: 'string', describe: 'the clock, "YYYY-mm-dd HH:MM:SS": end of the window and change-log time (default: now)' })
+    .option('log-format', { type: 'string', describe: "the access log's format: combined (default), common, vhost_combined, caddy, or the server's LogFormat / log_format string (default: LOG_FORMAT)" })
     .option('format', { choices: MAP_FORMATS, default: 'apache' as MapFormat, describe: 'map syntax: apache (RewriteMap txt:) or nginx (map include)' });
 }
 
@@ -74,6 +84,12 @@ export interface SettingsArgs {
   'on-change'?: string;
   /** METRICS_FILE */
   metrics?: string;
+  /** LOG_FORMAT (one format; the setting may hold several) */
+  'log-format'?: string;
+  /** NFT_FILE */
+  nft?: string;
+  /** IPSET_FILE */
+  ipset?: string;
 }
 
 export interface ResolvedSettings {
@@ -84,7 +100,7 @@ export interface ResolvedSettings {
 
 /** Loads the settings and applies the flags over them: the one place where flag, setting and default meet. */
 export async function resolveSettings(args: SettingsArgs): Promise<ResolvedSettings> {
-  const loaded = await loadSettings(args.settings, BASE_DIR);
+  const loaded = await loadSettings(args.settings, LAYOUT);
   const file = loaded.settings;
   const settings: Settings = {
     ...file,
@@ -93,8 +109,22 @@ export async function resolveSettings(args: SettingsArgs): Promise<ResolvedSetti
     GEO_FILE: args.geo ?? file.GEO_FILE,
     ON_CHANGE: args['on-change'] ?? file.ON_CHANGE,
     METRICS_FILE: args.metrics ?? file.METRICS_FILE,
+    LOG_FORMAT: args['log-format'] === undefined ? file.LOG_FORMAT : [checkedLogFormat(args['log-format'])],
+    NFT_FILE: args.nft ?? file.NFT_FILE,
+    IPSET_FILE: args.ipset ?? file.IPSET_FILE,
   };
   return { loaded, settings };
+}
+
+/** A --log-format value, compiled once here so that a bad one is a usage error naming the flag. */
+function checkedLogFormat(text: string): string {
+  try {
+    compileLogFormat(text);
+  } catch (error) {
+    if (error instanceof LogFormatError) throw new UsageError(`--log-format: ${error.message}`);
+    throw error;
+  }
+  return text;
 }
 
 export interface AnalysisArgs extends SettingsArgs {

@@ -3,13 +3,30 @@
  * window's statistics, the settings, the load average and the clock. Pure.
  * The run applies the plan (writes what it says); `explain` asks it why.
  */
+import { formatDistanceStrict } from 'date-fns/formatDistanceStrict';
 import { buildAddressList, isNonGlobal } from '../address/address-list.js';
+import type { Problem } from '../errors.js';
+import { formatLocalTime } from '../local-time.js';
+import { formatSetting } from '../read/detect-format.js';
+import { PRESETS } from '../read/log-format.js';
 import type { ClientStats, WindowStats } from '../read/window-stats.js';
 import type { Settings } from '../settings/settings.js';
 import { renderChangeLines } from '../write/change-log.js';
 import { type MapFormat, countStates, parseMap, renderGeo, renderMap } from '../write/map-file.js';
 import { type Limits, adjustLimits } from './limits.js';
 import { type ChangeKind, type Changes, type ClientState, type MapState, CHANGE_KINDS, applySafetyValve, decide, decideAll, previousClientState } from './policy.js';
+
+/** What the read stage saw besides the statistics: whether the run can trust what it read. */
+export interface ReadFacts {
+  /** The newest line's time in the log, epoch seconds; NaN when none could be read. */
+  newestLineTime: number;
+  /** A replay (STARTDATE): an old log is expected. */
+  replay: boolean;
+  /** Why the read is partial (the log shrank or was replaced while it was read); undefined when it is whole. */
+  changed?: string;
+  /** Presets that read the unreadable lines, to name in the message. */
+  presetsReadingUnreadable: string[];
+}
 
 export interface PlanInput {
   settings: Settings;
@@ -18,6 +35,7 @@ export interface PlanInput {
   logBytes: number;
   /** Names the log in messages. */
   logFile: string;
+  read: ReadFacts;
   /** The map file's text as it is now; undefined when there is none yet. */
   previousMapText: string | undefined;
   /** Names the map in warnings. */
@@ -57,8 +75,8 @@ interface PlanBase {
 export interface SkipPlan extends PlanBase {
   decided: false;
   skipped: string;
-  /** Set when the run cannot see (the log is unreadable as configured): a problem, not a quiet skip. */
-  blind?: string;
+  /** Set when the run cannot trust what it read (unreadable, stale, changed while read): a problem, not a quiet skip. */
+  problem?: Problem;
   /** Neither Apache nor nginx starts when the file it includes is missing. */
   createEmptyMap: boolean;
 }
@@ -85,24 +103,44 @@ export type Plan = SkipPlan | DecidePlan;
 /** A corrupt map of a million lines must not mail a million warnings. */
 const MAX_MAP_WARNINGS = 10;
 
-type SkipSettings = Pick<Settings, 'MIN_LOG_SIZE' | 'MAX_UNREADABLE_SHARE'>;
+type SkipInput = Pick<PlanInput, 'settings' | 'stats' | 'logBytes' | 'logFile' | 'read' | 'now'>;
 
-/** Why a run with this read decides nothing (and, when it is because it cannot see, says so as `blind`), or undefined when it decides. */
-export function nothingToDecide(settings: SkipSettings, stats: WindowStats | undefined, logBytes: number, logFile = 'the log'): { skipped: string; blind?: string } | undefined {
-  if (!stats) return { skipped: `the log is smaller than MIN_LOG_SIZE (${logBytes} < ${settings.MIN_LOG_SIZE} bytes): not enough data` };
+/** Why a run decides nothing, or undefined when it decides; `problem` when that is because it cannot trust what it read. */
+export function nothingToDecide(input: SkipInput): { skipped: string; problem?: Problem } | undefined {
+  const { settings, stats, logFile, read } = input;
+  const refuse = (kind: Problem['kind'], message: string) => ({ skipped: message, problem: { kind, message } });
+  // A partial read would release every client whose lines were not read.
+  if (read.changed) return refuse('log-changed', `${logFile} ${read.changed} while it was read: nothing decided from a partial read, the map is left as it is; the next run retries`);
+  if (!stats) return { skipped: `the log is smaller than MIN_LOG_SIZE (${input.logBytes} < ${settings.MIN_LOG_SIZE} bytes): not enough data` };
   const unreadable = stats.linesRead > 0 ? stats.garbageLines / stats.linesRead : 0;
   // Deciding from the few lines that happen to parse would release everyone the rest would have kept restricted.
   if (unreadable > settings.MAX_UNREADABLE_SHARE) {
     const sample = stats.garbageSamples[0];
-    const blind =
-      `${logFile}: ${stats.garbageLines} of ${stats.linesRead} lines read (${percent(unreadable)}) cannot be read as the combined log format, ` +
-      `more than MAX_UNREADABLE_SHARE ${settings.MAX_UNREADABLE_SHARE}; nothing decided, the map is left as it is` +
-      (sample ? `; a line: ${sample}` : '');
-    return { skipped: blind, blind };
+    const hint = read.presetsReadingUnreadable.length > 0 ? `; ${formatSetting(read.presetsReadingUnreadable[0])} reads them` : '';
+    return refuse(
+      'blind',
+      `${logFile}: ${stats.garbageLines} of ${stats.linesRead} lines read (${percent(unreadable)}) cannot be read as ${describeFormats(settings.LOG_FORMAT)}, ` +
+        `more than MAX_UNREADABLE_SHARE ${settings.MAX_UNREADABLE_SHARE}${hint}; nothing decided, the map is left as it is` +
+        (sample ? `; a line: ${sample}` : ''),
+    );
+  }
+  const staleAfter = settings.STALE_AFTER ?? settings.BLOCKCOOLOFF_SECONDS;
+  const now = Math.floor(input.now.getTime() / 1000);
+  if (!read.replay && staleAfter > 0 && read.newestLineTime === read.newestLineTime && now - read.newestLineTime > staleAfter) {
+    const age = formatDistanceStrict(new Date(read.newestLineTime * 1000), input.now);
+    return refuse(
+      'blind',
+      `the newest line of ${logFile} is ${age} old (${formatLocalTime(read.newestLineTime)}), more than STALE_AFTER ${staleAfter} s: logging stopped, or the wrong file; nothing decided, the map is left as it is`,
+    );
   }
   // A wrong log or broken logging must not release every client at once.
   if (stats.linesInWindow === 0) return { skipped: 'no usable lines in the window: the map is left as it is' };
   return undefined;
+}
+
+/** The formats in force, as the operator wrote them, for messages. */
+export function describeFormats(formats: readonly string[]): string {
+  return formats.map((format) => (format in PRESETS ? `LOG_FORMAT '${format}'` : `the LOG_FORMAT string '${format}'`)).join(' or ');
 }
 
 function percent(share: number): string {
@@ -115,9 +153,9 @@ export function planRun(input: PlanInput): Plan {
   const warnings = parsed.warnings.slice(0, MAX_MAP_WARNINGS).map((warning) => `${input.mapFile}:${warning}`);
   if (parsed.warnings.length > MAX_MAP_WARNINGS) warnings.push(`${input.mapFile}: ${parsed.warnings.length - MAX_MAP_WARNINGS} more malformed lines ignored`);
   const base: PlanBase = { previous: parsed.states, warnings };
-  const nothing = nothingToDecide(settings, stats, input.logBytes, input.logFile);
+  const nothing = nothingToDecide(input);
   if (nothing !== undefined || !stats) {
-    return { ...base, decided: false, skipped: nothing?.skipped ?? '', blind: nothing?.blind, createEmptyMap: input.previousMapText === undefined };
+    return { ...base, decided: false, skipped: nothing?.skipped ?? '', problem: nothing?.problem, createEmptyMap: input.previousMapText === undefined };
   }
   if (input.loadAverage === undefined) throw new Error('planRun: a run that decides needs the load average');
 

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 
 /** An error whose `code` describeSystemError does not know, so that its message is shown as the cause. */
-function refusal(message: string, code: string): NodeJS.ErrnoException {
+export function refusal(message: string, code: string): NodeJS.ErrnoException {
   return Object.assign(new Error(message), { code });
 }
 
@@ -18,13 +18,16 @@ const KINDS: [test: (stat: fs.Stats) => boolean, name: string][] = [
   [(stat) => stat.isSocket(), 'a socket'],
 ];
 
+/** The refusal for a file that is not a regular one, naming what it is. */
+export function notRegular(stat: fs.Stats): NodeJS.ErrnoException {
+  const kind = KINDS.find(([test]) => test(stat))?.[1] ?? 'not a regular file';
+  return refusal(`is ${kind}, not a regular file`, 'ENOTREGULAR');
+}
+
 /** Throws, without opening it, when `path` is not a regular file (through links) or is larger than `maxBytes`. */
 export function checkReadableFile(path: string, maxBytes: number, what: string): fs.Stats {
   const stat = fs.statSync(path);
-  if (!stat.isFile()) {
-    const kind = KINDS.find(([test]) => test(stat))?.[1] ?? 'not a regular file';
-    throw refusal(`is ${kind}, not a regular file`, 'ENOTREGULAR');
-  }
+  if (!stat.isFile()) throw notRegular(stat);
   if (stat.size > maxBytes) throw refusal(`is ${formatBytes(stat.size)}, more than the ${formatBytes(maxBytes)} ${what} may be`, 'ETOOLARGE');
   return stat;
 }

@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { InputError, describeSystemError } from '../errors.js';
+import { notRegular } from './bounded-file.js';
 import { NEWLINE, parseLineTime } from './log-line.js';
 import { type LineTime, seekToTime } from './seek-to-time.js';
 import type { AnalysisWindow, WindowReader } from './window-stats.js';
@@ -30,35 +31,50 @@ export interface LogFileRead {
 export interface Generation {
   path: string;
   /**
-   * Opened once, when the generations are found: if logrotate renames the
-   * log while the run reads it, the run goes on reading the same file, so no
-   * line is missed and none is counted twice.
+   * The log is opened at once, a previous generation only when the window
+   * reaches into it; each is held until closeGenerations: if logrotate
+   * renames the log while the run reads it, the run goes on reading the same
+   * file, so no line is missed and none is counted twice.
    */
-  fd: number;
+  fd: number | undefined;
   compressed: boolean;
   size: number;
-  /** Which file was opened, to tell whether the path still names it. */
+  /** Which file was found, to tell whether the path still names it. */
   dev: number;
   ino: number;
 }
 
-function openGeneration(path: string): Generation {
-  const fd = fs.openSync(path, 'r');
+/**
+ * Opens a regular file for reading. O_NONBLOCK, because the open of a FIFO
+ * waits for a writer, for ever under cron; what is not a regular file (a
+ * FIFO, /dev/zero, a directory) is refused, named for what it is.
+ */
+function openRegular(path: string): { fd: number; stat: fs.Stats } {
+  const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   try {
     const stat = fs.fstatSync(fd);
-    if (!stat.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' });
-    return { path, fd, compressed: path.endsWith('.gz'), size: stat.size, dev: stat.dev, ino: stat.ino };
+    if (!stat.isFile()) throw notRegular(stat);
+    return { fd, stat };
   } catch (error) {
     fs.closeSync(fd);
     throw error;
   }
 }
 
-/** Opens the log and those of its previous generations that exist, newest first. Close them with closeGenerations. */
+function generationOf(path: string, fd: number | undefined, stat: fs.Stats): Generation {
+  return { path, fd, compressed: path.endsWith('.gz'), size: stat.size, dev: stat.dev, ino: stat.ino };
+}
+
+/**
+ * Opens the log and finds those of its previous generations that exist,
+ * newest first, without opening them (see openGeneration). Close them with
+ * closeGenerations.
+ */
 export function findGenerations(logFile: string, rotatedSuffixes: readonly string[], warnings: string[]): Generation[] {
   let log: Generation;
   try {
-    log = openGeneration(logFile);
+    const { fd, stat } = openRegular(logFile);
+    log = generationOf(logFile, fd, stat);
   } catch (error) {
     throw new InputError(`cannot read the log ${describeSystemError(error, logFile)}`);
   }
@@ -66,7 +82,9 @@ export function findGenerations(logFile: string, rotatedSuffixes: readonly strin
   for (const suffix of rotatedSuffixes) {
     const path = logFile + suffix;
     try {
-      generations.push(openGeneration(path));
+      const stat = fs.statSync(path);
+      if (!stat.isFile()) throw notRegular(stat);
+      generations.push(generationOf(path, undefined, stat));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') warnings.push(`skipping ${describeSystemError(error, path)}`);
     }
@@ -74,13 +92,40 @@ export function findGenerations(logFile: string, rotatedSuffixes: readonly strin
   return generations;
 }
 
+/**
+ * Opens a previous generation found by findGenerations. False when it is no
+ * longer there, or is now one of the files already open (logrotate ran in
+ * between: that file is being read already).
+ */
+function openGeneration(generation: Generation, open: Generation[], warnings: string[]): boolean {
+  if (generation.fd !== undefined) return true;
+  try {
+    const { fd, stat } = openRegular(generation.path);
+    if (open.some((other) => other.fd !== undefined && other.dev === stat.dev && other.ino === stat.ino)) {
+      fs.closeSync(fd);
+      return false;
+    }
+    Object.assign(generation, generationOf(generation.path, fd, stat));
+    return true;
+  } catch (error) {
+    warnings.push(`skipping ${describeSystemError(error, generation.path)}`);
+    return false;
+  }
+}
+
+/** The descriptor of a generation that findGenerations or openGeneration opened. */
+function fdOf(generation: Generation): number {
+  if (generation.fd === undefined) throw new Error(`${generation.path} was read before it was opened`);
+  return generation.fd;
+}
+
 export function closeGenerations(generations: Generation[]): void {
-  for (const generation of generations) fs.closeSync(generation.fd);
+  for (const generation of generations) if (generation.fd !== undefined) fs.closeSync(generation.fd);
 }
 
 /** The time of the first readable line near the start of a file, or undefined for an empty or unreadable head. */
 async function firstLineTime(generation: Generation, lineTime: LineTime): Promise<number | undefined> {
-  const head = generation.compressed ? await readCompressedHead(generation.fd) : readPlainHead(generation.fd);
+  const head = generation.compressed ? await readCompressedHead(fdOf(generation)) : readPlainHead(fdOf(generation));
   for (let start = 0; start < head.length; ) {
     let end = head.indexOf(NEWLINE, start);
     if (end < 0) end = head.length;
@@ -89,6 +134,29 @@ async function firstLineTime(generation: Generation, lineTime: LineTime): Promis
     start = end + 1;
   }
   return undefined;
+}
+
+/**
+ * The time of the last readable line near the end of the log (the newest
+ * generation), for a run whose seek found nothing after its start: a log
+ * that stopped days ago. NaN for an empty or unreadable tail.
+ */
+export function lastLineTime(generations: Generation[], lineTime: LineTime): number {
+  const log = generations[0];
+  if (log.compressed || log.size === 0) return NaN;
+  const length = Math.min(HEAD_BYTES, log.size);
+  const tail = Buffer.alloc(length);
+  const read = fs.readSync(fdOf(log), tail, 0, length, log.size - length);
+  let end = read;
+  while (end > 0) {
+    const start = tail.lastIndexOf(NEWLINE, end - 1) + 1;
+    const time = start < end ? lineTime(tail, start, end) : NaN;
+    if (time === time) return time;
+    // A line cut at the tail's start has no newline before it: it is the last try.
+    if (start === 0) break;
+    end = start - 1;
+  }
+  return NaN;
 }
 
 function readPlainHead(fd: number): Buffer {
@@ -143,11 +211,12 @@ async function readCompressedHead(fd: number): Promise<Buffer> {
  * Which generations hold the window, oldest first: an older one is needed
  * only while the newer one starts after `from` (or holds no line yet).
  */
-export async function generationsToRead(generations: Generation[], from: number, lineTime: LineTime = parseLineTime): Promise<Generation[]> {
+export async function generationsToRead(generations: Generation[], from: number, lineTime: LineTime = parseLineTime, warnings: string[] = []): Promise<Generation[]> {
   const chosen = [generations[0]];
   for (let i = 0; i + 1 < generations.length; i++) {
     const first = await firstLineTime(generations[i], lineTime);
     if (first !== undefined && first <= from) break;
+    if (!openGeneration(generations[i + 1], generations, warnings)) break;
     chosen.unshift(generations[i + 1]);
   }
   return chosen;
@@ -180,7 +249,8 @@ export async function readGenerations(
 }
 
 function readPlain(generation: Generation, seekTarget: number, reader: WindowReader, warnings: string[], progress?: ProgressListener): LogFileRead {
-  const { path, size, fd } = generation;
+  const { path, size } = generation;
+  const fd = fdOf(generation);
   try {
     const readAt = (buffer: Buffer, position: number): number => fs.readSync(fd, buffer, 0, buffer.length, position);
     const seek = seekToTime(readAt, size, seekTarget, { lineTime: reader.lineTime });
@@ -213,7 +283,7 @@ function readPlain(generation: Generation, seekTarget: number, reader: WindowRea
 /** A compressed generation cannot seek: it is streamed from its start, every line filtered by time as always. */
 async function readCompressed(generation: Generation, reader: WindowReader): Promise<LogFileRead> {
   const { path } = generation;
-  const gunzip = gunzipFrom(generation.fd);
+  const gunzip = gunzipFrom(fdOf(generation));
   let bytesRead = 0;
   try {
     for await (const chunk of gunzip.chunks) {

@@ -7,7 +7,7 @@ import type { Settings } from '../settings/settings.js';
 import { ClientResolver } from './client-address.js';
 import { compileLogFormats, parseClientField } from './log-format.js';
 import { newRequestClassifier } from './log-line.js';
-import { type LogFileRead, type ProgressListener, closeGenerations, findGenerations, generationsToRead, readGenerations } from './log-source.js';
+import { type LogFileRead, type ProgressListener, closeGenerations, findGenerations, generationsToRead, lastLineTime, readGenerations } from './log-source.js';
 import { type AnalysisWindow, type WindowStats, WindowReader } from './window-stats.js';
 
 /**
@@ -38,6 +38,10 @@ export interface WindowRead {
   logBytes: number;
   /** The files read, oldest first, and from where. */
   files: LogFileRead[];
+  /** The newest line's time in the log, read or not (NaN when none could be read): how stale the log is. */
+  newestLineTime: number;
+  /** The first unreadable lines as they are (a few KiB each), to find a format that reads them. */
+  unreadableSamples: Buffer[];
 }
 
 /**
@@ -48,11 +52,14 @@ export async function readWindow(logFile: string, settings: Settings, window: An
   const generations = findGenerations(logFile, settings.ROTATED_LOGS, warnings);
   try {
     const logBytes = generations.reduce((sum, generation) => sum + generation.size, 0);
-    if (logBytes < settings.MIN_LOG_SIZE) return { stats: undefined, logBytes, files: [] };
-    const seekTarget = window.start - DISORDER_SECONDS;
     const reader = newWindowReader(settings, window);
-    const files = await readGenerations(await generationsToRead(generations, seekTarget, reader.lineTime), seekTarget, reader, warnings, progress);
-    return { stats: reader.finish(), logBytes, files };
+    if (logBytes < settings.MIN_LOG_SIZE) return { stats: undefined, logBytes, files: [], newestLineTime: lastLineTime(generations, reader.lineTime), unreadableSamples: [] };
+    const seekTarget = window.start - DISORDER_SECONDS;
+    const files = await readGenerations(await generationsToRead(generations, seekTarget, reader.lineTime, warnings), seekTarget, reader, warnings, progress);
+    const stats = reader.finish();
+    // Nothing read after the seek: every line is older than the window, perhaps by days.
+    const newestLineTime = stats.newestLineTime === stats.newestLineTime ? stats.newestLineTime : lastLineTime(generations, reader.lineTime);
+    return { stats, logBytes, files, newestLineTime, unreadableSamples: reader.unreadableSamples };
   } finally {
     closeGenerations(generations);
   }

@@ -237,6 +237,9 @@ export interface WindowReaderOptions {
 
 const MAX_LINE_BYTES = 64 * 1024;
 const MAX_GARBAGE_SAMPLES = 5;
+/** Unreadable lines kept as they are, long enough for a JSON line, to find a format that reads them. */
+const MAX_RAW_SAMPLES = 3;
+const MAX_RAW_SAMPLE_BYTES = 16 * 1024;
 
 /**
  * Consumes the log's bytes from the seek position on and counts every line by
@@ -253,6 +256,8 @@ export class WindowReader {
   private readonly scan: (buf: Buffer, start: number, end: number, out: LogEntry) => boolean;
   /** The line's time by the first format that reads it, or NaN: for seeking and for finding a file's first line. */
   readonly lineTime: (buf: Buffer, start: number, end: number) => number;
+  /** The first unreadable lines, as read. */
+  readonly unreadableSamples: Buffer[] = [];
   private readonly clientResolver: ClientResolver | undefined;
   private readonly entry: LogEntry = newLogEntry();
   private readonly stats: WindowStats;
@@ -379,6 +384,7 @@ export class WindowReader {
   private countGarbage(buf: Buffer, start: number, end: number): void {
     const stats = this.stats;
     stats.garbageLines++;
+    if (this.unreadableSamples.length < MAX_RAW_SAMPLES) this.unreadableSamples.push(Buffer.from(buf.subarray(start, Math.min(end, start + MAX_RAW_SAMPLE_BYTES))));
     if (stats.garbageSamples.length < MAX_GARBAGE_SAMPLES) {
       const sample = buf.toString('latin1', start, Math.min(end, start + 200, buf.length));
       stats.garbageSamples.push(sample.replace(/[^\x20-\x7e]/g, '?'));

@@ -12,28 +12,29 @@ import { NEWLINE } from '../read/log-line.js';
 import { ConfigError, describeSystemError } from '../errors.js';
 import { parsePythonAssignments, type Assignment, type PyValue } from './python-literal.js';
 import { checkSettings, formatProblem } from './settings-schema.js';
-import { defaultsWithOrigins, type LoadedSettings } from './settings.js';
+import { type Layout, type LoadedSettings, defaultsWithOrigins, layoutOf } from './settings.js';
 
-/** Where the settings are read when no file is named: as in the original, under the installation's base directory. */
-export function defaultSettingsFile(baseDir: string): string {
-  return join(baseDir, 'settings', 'ip_blocks.conf');
+/** Where the settings are read when no file is named: as in the original, under the installation's base directory, for a checkout. */
+export function defaultSettingsFile(installation: Layout | string): string {
+  return layoutOf(installation).settingsFile;
 }
 
 /**
- * Loads the settings file, defaultSettingsFile(baseDir) unless `file` is
+ * Loads the settings file, defaultSettingsFile(installation) unless `file` is
  * given. A missing default file means "all defaults", as in the original;
  * any other failure to read it, and every problem in its content, throws a
  * ConfigError.
  */
-export async function loadSettings(file: string | undefined, baseDir: string): Promise<LoadedSettings> {
-  const path = file ?? defaultSettingsFile(baseDir);
+export async function loadSettings(file: string | undefined, installation: Layout | string): Promise<LoadedSettings> {
+  const { baseDir } = layoutOf(installation);
+  const path = file ?? defaultSettingsFile(installation);
   let bytes: Buffer;
   try {
     bytes = readBoundedFile(path, MAX_SETTINGS_BYTES, 'a settings file');
   } catch (error) {
     // Only absence is ignored: an unreadable file would silently drop a whitelist.
     if (file === undefined && (error as NodeJS.ErrnoException).code === 'ENOENT') {
-      return { ...defaultsWithOrigins(baseDir), file: undefined };
+      return { ...defaultsWithOrigins(installation), file: undefined };
     }
     throw new ConfigError([describeSystemError(error, `${path}: cannot read settings`)]);
   }
@@ -48,7 +49,7 @@ export async function loadSettings(file: string | undefined, baseDir: string): P
       text: formatProblem(path, line, key, 'the value contains bytes that are not valid UTF-8; save the file as UTF-8'),
     })),
   ];
-  const validated = checkSettings(assignments, path, baseDir);
+  const validated = checkSettings(assignments, path, installation);
   if ('problems' in validated) problems.push(...validated.problems.map((p) => ({ line: p.line, text: formatProblem(path, p.line, p.key, p.message) })));
   if (problems.length > 0 || 'problems' in validated) throw new ConfigError(problems.sort((a, b) => a.line - b.line).map((p) => p.text));
   const { settings } = validated;

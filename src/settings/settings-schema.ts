@@ -7,7 +7,7 @@ import * as z from 'zod';
 import { parseListEntry } from '../address/address-list.js';
 import { LogFormatError, compileLogFormats, parseClientField } from '../read/log-format.js';
 import { describePyValue, type Assignment } from './python-literal.js';
-import { defaultsWithOrigins, type SettingOrigins, type Settings } from './settings.js';
+import { type Layout, type SettingOrigins, type Settings, defaultsWithOrigins } from './settings.js';
 
 type WindowSecondsKey = 'BLOCKCOOLOFF_SECONDS' | 'BULKCOOLOFF_SECONDS';
 type PlainKey = Exclude<keyof Settings, WindowSecondsKey>;
@@ -72,11 +72,25 @@ const PLAIN_SCHEMAS: { [K in PlainKey]: z.ZodType<Settings[K]> } = {
     { error: 'an empty suffix would name the log itself' },
   ),
   GEO_FILE: optionalFilePath,
+  NFT_FILE: optionalFilePath,
+  IPSET_FILE: optionalFilePath,
+  // ipset names end at 31 characters, and the sets take `4-next` on top.
+  FIREWALL_NAME: z
+    .string({ error: expected("a name in quotes such as 'ipanalyse'") })
+    .regex(/^[A-Za-z][A-Za-z0-9_]{0,24}$/, { error: expected('a name of at most 25 letters, digits and _, starting with a letter') }),
   METRICS_FILE: optionalFilePath,
   ON_CHANGE: optionalString("a shell command in quotes such as 'nginx -t && nginx -s reload', or None"),
   ON_CHANGE_TIMEOUT: z
     .number({ error: expected('a number of seconds, above 0') })
     .gt(0, { error: expected('a number of seconds, above 0') }),
+  STALE_AFTER: z.union([z.null(), z.number().min(0), z.string()], { error: expected("a duration such as '1 hour', a number of seconds (0: never), or None for the long window") }).transform((value, ctx) => {
+    if (value === null) return undefined;
+    if (typeof value === 'number') return value;
+    const parsed = parseDuration(value);
+    if ('seconds' in parsed) return parsed.seconds;
+    ctx.addIssue({ code: 'custom', message: parsed.problem, input: value });
+    return z.NEVER;
+  }),
   MAX_UNREADABLE_SHARE: z
     .number({ error: expected('a share of the lines read, from 0 to 1 (1 turns this check off)') })
     .min(0, { error: expected('a share of the lines read, from 0 to 1 (1 turns this check off)') })
@@ -168,9 +182,9 @@ export interface SettingProblem {
 export function validateSettings(
   assignments: Assignment[],
   file: string,
-  baseDir: string,
+  installation: Layout | string,
 ): { settings: Settings; origins: SettingOrigins } | { problems: string[] } {
-  const checked = checkSettings(assignments, file, baseDir);
+  const checked = checkSettings(assignments, file, installation);
   if ('problems' in checked) return { problems: checked.problems.map((p) => formatProblem(file, p.line, p.key, p.message)) };
   return checked;
 }
@@ -183,9 +197,9 @@ export function validateSettings(
 export function checkSettings(
   assignments: Assignment[],
   file: string,
-  baseDir: string,
+  installation: Layout | string,
 ): { settings: Settings; origins: SettingOrigins } | { problems: SettingProblem[] } {
-  const { settings, origins } = defaultsWithOrigins(baseDir);
+  const { settings, origins } = defaultsWithOrigins(installation);
   const problems: SettingProblem[] = [];
 
   const last = new Map<string, Assignment>();

@@ -44,12 +44,20 @@ export interface Settings {
   LOADAVG_FILE: string;
   /** nginx geo include of the blacklist (networks included); none when undefined. */
   GEO_FILE: string | undefined;
+  /** The banned clients and blacklisted networks as a file for `nft -f`; none when undefined. */
+  NFT_FILE: string | undefined;
+  /** The same as a file for `ipset restore`; none when undefined. */
+  IPSET_FILE: string | undefined;
+  /** Names the firewall sets: the nft table `inet NAME`, the ipsets `NAME4` and `NAME6`. */
+  FIREWALL_NAME: string;
   /** Shell command run after the map changed, e.g. `nginx -t && nginx -s reload`. */
   ON_CHANGE: string | undefined;
   /** Seconds ON_CHANGE may run before its whole process group is killed. */
   ON_CHANGE_TIMEOUT: number;
   /** Prometheus textfile (node_exporter's textfile collector); none when undefined. */
   METRICS_FILE: string | undefined;
+  /** Seconds after which a log whose newest line is older is stale (nothing decided, exit 69); undefined: the long window; 0: never. */
+  STALE_AFTER: number | undefined;
   /** More than this share of unreadable lines read, and the run decides nothing and says so (exit 69). */
   MAX_UNREADABLE_SHARE: number;
   /** Safety valve: more clients than this newly blocked in one run means the input is wrong. */
@@ -80,18 +88,61 @@ export interface LoadedSettings {
   file: string | undefined;
 }
 
+/**
+ * Where a run's files are when neither a flag nor the settings file says:
+ * the settings file itself, the map and the change log.
+ */
+export interface Layout {
+  /** BASEDIR in the settings file: the directory the tool is installed in. */
+  baseDir: string;
+  settingsFile: string;
+  mapFile: string;
+  changeLog: string;
+}
+
+/** The original's layout: everything under the installation directory (a checkout). */
+export function checkoutLayout(baseDir: string): Layout {
+  return {
+    baseDir,
+    settingsFile: `${baseDir}/settings/ip_blocks.conf`,
+    mapFile: `${baseDir}/settings/ip_blocks.map`,
+    changeLog: `${baseDir}/log/restricted_ip.log`,
+  };
+}
+
+/**
+ * An installed package's layout: its own directory is replaced by any
+ * upgrade and, under a sandbox, read-only; configuration, state and logs
+ * live where the system keeps them (and where systemd's ConfigurationDirectory,
+ * StateDirectory and LogsDirectory put them).
+ */
+export function systemLayout(baseDir: string): Layout {
+  return {
+    baseDir,
+    settingsFile: '/etc/ipanalyse/ip_blocks.conf',
+    mapFile: '/var/lib/ipanalyse/ip_blocks.map',
+    changeLog: '/var/log/ipanalyse/restricted_ip.log',
+  };
+}
+
+/** A plain directory stands for the checkout layout under it. */
+export function layoutOf(installation: Layout | string): Layout {
+  return typeof installation === 'string' ? checkoutLayout(installation) : installation;
+}
+
 /** Every setting at its default, each with the origin 'default'. */
-export function defaultsWithOrigins(baseDir: string): { settings: Settings; origins: SettingOrigins } {
-  const settings = defaultSettings(baseDir);
+export function defaultsWithOrigins(installation: Layout | string): { settings: Settings; origins: SettingOrigins } {
+  const settings = defaultSettings(installation);
   const origins = Object.fromEntries(Object.keys(settings).map((key) => [key, 'default'])) as SettingOrigins;
   return { settings, origins };
 }
 
-/** The original's defaults. Paths hang off the installation's base directory, as in the original. */
-export function defaultSettings(baseDir: string): Settings {
+/** The original's defaults; the files are where the layout puts them. */
+export function defaultSettings(installation: Layout | string): Settings {
+  const layout = layoutOf(installation);
   return {
-    BLOCKEDFILE: `${baseDir}/settings/ip_blocks.map`,
-    LOGFILE: `${baseDir}/log/restricted_ip.log`,
+    BLOCKEDFILE: layout.mapFile,
+    LOGFILE: layout.changeLog,
     WHITELIST: [],
     BLACKLIST: [],
     WHITELIST_FILE: undefined,
@@ -113,9 +164,13 @@ export function defaultSettings(baseDir: string): Settings {
     API_ENDPOINTS: ['/search', '/reverse', '/details'],
     LOADAVG_FILE: '/proc/loadavg',
     GEO_FILE: undefined,
+    NFT_FILE: undefined,
+    IPSET_FILE: undefined,
+    FIREWALL_NAME: 'ipanalyse',
     ON_CHANGE: undefined,
     ON_CHANGE_TIMEOUT: 60,
     METRICS_FILE: undefined,
+    STALE_AFTER: undefined,
     MAX_UNREADABLE_SHARE: 0.1,
     MAX_NEW_BLOCKS: 50,
     MAX_BLOCKED_SHARE: 0.8,
