@@ -12,6 +12,7 @@ import fc from 'fast-check';
 import { ExitError } from '../src/errors.js';
 import { canonicalizeIp } from '../src/address/ip-address.js';
 import { newLogEntry, newRequestClassifier, parseLine, parseLineTime } from '../src/read/log-line.js';
+import { parseListEntry } from '../src/address/address-list.js';
 import { parseMap, renderMap } from '../src/write/map-file.js';
 import { parsePythonAssignments } from '../src/settings/python-literal.js';
 import { type RunReport, runAnalysis } from '../src/run.js';
@@ -64,14 +65,23 @@ function assertCanonicalKey(address: string): void {
   assert.ok(isCanonicalAddress(address) && canonicalizeIp(address) === address, `not canonical: ${JSON.stringify(address)}`);
 }
 
-/** Every line is `ADDRESS STATE` with a canonical address, `;`-terminated for nginx only. */
+/** A map key: a canonical address, or a canonical network (no host bits, a prefix shorter than the address). */
+function assertCanonicalMapKey(key: string): void {
+  const slash = key.indexOf('/');
+  if (slash < 0) return assertCanonicalKey(key);
+  assertCanonicalKey(key.slice(0, slash));
+  const parsed = parseListEntry(key);
+  assert.ok('entry' in parsed && parsed.entry === key, `not a canonical network: ${JSON.stringify(key)}`);
+}
+
+/** Every line is `KEY VALUE` with a canonical address or network, `;`-terminated for nginx only. */
 function assertMapText(text: string, format: 'apache' | 'nginx'): void {
   if (text === '') return;
   assert.ok(text.endsWith('\n'), 'the map ends in a newline');
   for (const line of text.slice(0, -1).split('\n')) {
     const match = MAP_LINE.exec(line);
     assert.ok(match, `map line ${JSON.stringify(line)}`);
-    assertCanonicalKey(match[1]);
+    assertCanonicalMapKey(match[1]);
     assert.equal(match[3], format === 'nginx' ? ';' : '');
   }
 }
@@ -228,19 +238,23 @@ describe('WindowReader', () => {
 });
 
 describe('map files', () => {
-  test('parseMap never throws, keeps only canonical addresses, and reads back what renderMap writes', () => {
+  test('parseMap never throws, keeps only canonical addresses and networks, and reads back what renderMap writes', () => {
     check(
       fc.property(mapText, fc.constantFrom('apache', 'nginx' as const), (text, format) => {
-        const { states } = parseMap(text);
-        for (const [address, state] of states) {
-          assertCanonicalKey(address);
+        const { states, exceptions } = parseMap(text);
+        for (const [key, state] of states) {
+          assertCanonicalMapKey(key);
           assert.ok(['bulk', 'block', 'ban'].includes(state));
         }
-        const rendered = renderMap(states, format);
+        for (const key of exceptions) assertCanonicalMapKey(key);
+        const rendered = renderMap(states, format, exceptions);
         assertMapText(rendered, format);
         const again = parseMap(rendered);
         assert.deepEqual(again.warnings, []);
         assert.deepEqual(again.states, states);
+        // An exception is written once, and not at all for a key that has a state.
+        assert.equal(new Set(again.exceptions).size, again.exceptions.length);
+        assert.deepEqual(new Set(again.exceptions), new Set(exceptions.filter((key) => !states.has(key))));
       }),
       0x4d01,
       10_000,

@@ -25,6 +25,7 @@ const PURE = [
   'settings/python-literal.ts',
   'write/map-file.ts',
   'write/firewall-sets.ts',
+  'lookup/map-lookup.ts',
   'write/change-log.ts',
   'read/log-line.ts',
   'read/window-stats.ts',

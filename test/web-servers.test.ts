@@ -4,18 +4,14 @@
  * the answer of their state, and are served normally again once released.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { isDeepStrictEqual } from 'node:util';
-import { FIXTURES } from './support/paths.js';
 import { runCli } from './support/run-cli.js';
-import { ask, fillTemplate, findExecutable, freePort, startApache, startServer, stopServer, type RunningServer } from './support/web-server.js';
-
-const SERVERS = path.join(FIXTURES, 'servers');
+import {
+  askAnswer, controlNginx, findExecutable, readTemplate, settle, SERVERS, startApache, startNginx, stopServer, type NginxServer, type RunningServer,
+} from './support/web-server.js';
 
 type State = 'www' | 'bulk' | 'block' | 'ban';
 /** What a client in each state gets: www and bulk are served (by different pools), block and ban are not. */
@@ -35,10 +31,7 @@ const FIRST_MAP = '192.0.2.66 ban\n198.51.100.5 bulk\n198.51.100.7 block\n2001:d
 
 async function answers(port: number): Promise<Record<string, string>> {
   const result: Record<string, string> = {};
-  for (const client of CLIENTS) {
-    const { status, body } = await ask(port, client.path, client.address);
-    result[client.address] = status === 200 ? `200 ${body.trim()}` : String(status);
-  }
+  for (const client of CLIENTS) result[client.address] = await askAnswer(port, client.path, client.address);
   return result;
 }
 
@@ -46,15 +39,7 @@ function expectedAnswers(released: boolean): Record<string, string> {
   return Object.fromEntries(CLIENTS.map((client) => [client.address, ANSWER[released ? 'www' : client.state]]));
 }
 
-/** nginx swaps workers some time after a reload; poll (bounded) until the answers settle. */
-async function settledAnswers(port: number, expected: Record<string, string>): Promise<Record<string, string>> {
-  let got = await answers(port);
-  for (let round = 0; round < 50 && !isDeepStrictEqual(got, expected); round++) {
-    await sleep(100);
-    got = await answers(port);
-  }
-  return got;
-}
+const settledAnswers = (port: number, expected: Record<string, string>) => settle(() => answers(port), expected);
 
 /**
  * The operator's side: a temp installation with the log, the settings and an
@@ -109,7 +94,7 @@ describe('Apache with RewriteMap txt: reads the map without a restart', { skip: 
 
   before(async () => {
     site = new Installation('apache');
-    server = await startApache(apache2!, fs.readFileSync(path.join(SERVERS, 'apache.conf'), 'utf8'), site.root, site.map);
+    server = await startApache(apache2!, readTemplate('apache.conf'), site.root, site.map);
   });
 
   after(async () => {
@@ -136,50 +121,45 @@ describe('Apache with RewriteMap txt: reads the map without a restart', { skip: 
 });
 
 const nginx = findExecutable('nginx');
-describe('nginx with the map included: reads it on reload', { skip: nginx ? false : 'nginx is not installed' }, () => {
-  let site: Installation;
-  let server: RunningServer | undefined;
-  let nginxArgs: string[];
+// The template's geo, and the map directive that nginx.conf had before maps could hold networks: a per-address map works with both.
+for (const [lookup, template] of [
+  ['geo', readTemplate('nginx.conf')],
+  ['map (before networks)', readTemplate('nginx.conf').replace('geo $ipstate {', 'map $remote_addr $ipstate {')],
+] as const) {
+  describe(`nginx with the map included by ${lookup}: reads it on reload`, { skip: nginx ? false : 'nginx is not installed' }, () => {
+    let site: Installation;
+    let server: NginxServer | undefined;
 
-  /** Runs nginx itself against our config: `-t` (check) or `-s reload`. */
-  function control(...args: string[]): void {
-    const result = spawnSync(nginx!, [...args, ...nginxArgs], { encoding: 'utf8' });
-    assert.equal(result.status, 0, `nginx ${args.join(' ')}: ${result.stderr}`);
-  }
+    before(async () => {
+      site = new Installation('nginx');
+      assert.match(template, lookup === 'geo' ? /geo \$ipstate \{/ : /map \$remote_addr \$ipstate \{/);
+      server = await startNginx(nginx!, template, site.root, site.map);
+    });
 
-  before(async () => {
-    site = new Installation('nginx');
-    const port = await freePort();
-    const conf = path.join(site.root, 'nginx.conf');
-    fs.writeFileSync(conf, fillTemplate(fs.readFileSync(path.join(SERVERS, 'nginx.conf'), 'utf8'), { ROOT: site.root, PORT: port, MAP: site.map }));
-    // -e: the error log before the config is read, which would otherwise be /var/log/nginx.
-    nginxArgs = ['-c', conf, '-p', site.root, '-e', path.join(site.root, 'nginx-error.log')];
-    server = await startServer(nginx!, [...nginxArgs, '-g', 'daemon off;'], port, path.join(site.root, 'nginx-error.log'));
+    after(async () => {
+      await stopServer(server);
+      site?.remove();
+    });
+
+    test('before any run, everyone is served by the www pool', async () => {
+      assert.deepEqual(await answers(server!.port), expectedAnswers(true));
+    });
+
+    /** The operator's ON_CHANGE: check the new map, then reload. */
+    const onChange = () => ['--on-change', [`${nginx} -t -q`, `${nginx} -s reload`].map((command) => `${command} ${server!.args.join(' ')}`).join(' && ')];
+
+    test('after a run whose ON_CHANGE reloads nginx: bulk goes to the bulk pool, block gets 429, ban 403, others www', async () => {
+      site.run('2026-11-20 12:00:00', onChange());
+      assert.equal(fs.readFileSync(site.map, 'utf8'), site.mapLines(FIRST_MAP));
+      controlNginx(nginx!, server!, '-t', '-q');
+      assert.deepEqual(await settledAnswers(server!.port, expectedAnswers(false)), expectedAnswers(false));
+    });
+
+    test('after the releasing run (ON_CHANGE reloads again) everyone is served normally', async () => {
+      site.releaseRun(onChange());
+      assert.equal(fs.readFileSync(site.map, 'utf8'), '');
+      controlNginx(nginx!, server!, '-t', '-q');
+      assert.deepEqual(await settledAnswers(server!.port, expectedAnswers(true)), expectedAnswers(true));
+    });
   });
-
-  after(async () => {
-    await stopServer(server);
-    site?.remove();
-  });
-
-  test('before any run, everyone is served by the www pool', async () => {
-    assert.deepEqual(await answers(server!.port), expectedAnswers(true));
-  });
-
-  /** The operator's ON_CHANGE: check the new map, then reload. */
-  const onChange = () => ['--on-change', [`${nginx} -t -q`, `${nginx} -s reload`].map((command) => `${command} ${nginxArgs.join(' ')}`).join(' && ')];
-
-  test('after a run whose ON_CHANGE reloads nginx: bulk goes to the bulk pool, block gets 429, ban 403, others www', async () => {
-    site.run('2026-11-20 12:00:00', onChange());
-    assert.equal(fs.readFileSync(site.map, 'utf8'), site.mapLines(FIRST_MAP));
-    control('-t', '-q');
-    assert.deepEqual(await settledAnswers(server!.port, expectedAnswers(false)), expectedAnswers(false));
-  });
-
-  test('after the releasing run (ON_CHANGE reloads again) everyone is served normally', async () => {
-    site.releaseRun(onChange());
-    assert.equal(fs.readFileSync(site.map, 'utf8'), '');
-    control('-t', '-q');
-    assert.deepEqual(await settledAnswers(server!.port, expectedAnswers(true)), expectedAnswers(true));
-  });
-});
+}

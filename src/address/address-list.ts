@@ -30,7 +30,8 @@ export function parseListEntry(text: string): { entry: ListEntry } | { problem: 
   return { entry: prefix === maxPrefix ? address : `${address}/${prefix}` };
 }
 
-function networkAddress(address: string, prefix: number, family: 'ipv4' | 'ipv6'): string {
+/** The canonical network address of `address`'s /`prefix`: its host bits cleared. */
+export function networkAddress(address: string, prefix: number, family: 'ipv4' | 'ipv6'): string {
   const bytes = addressBytes(address, family);
   for (let bit = prefix; bit < bytes.length * 8; bit++) bytes[bit >> 3] &= ~(0x80 >> (bit & 7));
   if (family === 'ipv4') return bytes.join('.');

@@ -29,7 +29,7 @@ export function isCanonicalAddress(text: string): boolean {
 }
 
 /** An `ADDRESS STATE` line as nginx (`;`) or Apache reads it. */
-export const MAP_LINE = /^(\S+) (bulk|block|ban)(;?)$/;
+export const MAP_LINE = /^(\S+) (bulk|block|ban|www)(;?)$/;
 
 // ---------------------------------------------------------------------------
 // Addresses
@@ -214,7 +214,16 @@ export const longLineSpec: fc.Arbitrary<LongLineSpec> = fc.record({
 const mapSpace = fc.constantFrom(' ', '\t', '  ', '', '\u00a0', '\u3000', '\r', '\v', '\ufeff', '\u2028');
 const mapLine = fc.oneof(
   fc
-    .tuple(mapSpace, hostileAddress, mapSpace, fc.constantFrom('bulk', 'block', 'ban', 'BLOCK', 'throttle', ''), mapSpace, fc.constantFrom('', ';', ' ;', ';;', ' # c', '#', '; # ;'))
+    .tuple(
+      mapSpace,
+      hostileAddress,
+      // Network keys, valid or not for the address (host bits, too long a prefix, no prefix).
+      fc.constantFrom('', '', '/64', '/24', '/0', '/32', '/128', '/129', '/', '/08'),
+      mapSpace,
+      fc.constantFrom('bulk', 'block', 'ban', 'www', 'BLOCK', 'throttle', ''),
+      mapSpace,
+      fc.constantFrom('', ';', ' ;', ';;', ' # c', '#', '; # ;'),
+    )
     .map((parts) => parts.join('')),
   fc.constantFrom('# comment', '', 'default bulk;', 'include /etc/passwd;', '}', '1.2.3.4 block extra'),
   fc.string({ unit: 'binary', maxLength: 60 }),

@@ -1,15 +1,17 @@
 /**
  * Real Apache and nginx processes for the web-server tests: found, configured
  * from the templates in fixtures/servers/, started on loopback, asked as any
- * client address (through X-Forwarded-For), and stopped.
+ * client address (through X-Forwarded-For), reloaded and stopped.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isDeepStrictEqual } from 'node:util';
 import { readIfExists } from './files.js';
+import { FIXTURES } from './paths.js';
 
 /** The executable's path, or undefined; sbin is searched too because PATH often lacks it. */
 export function findExecutable(name: string): string | undefined {
@@ -98,9 +100,10 @@ export async function stopServer(server: RunningServer | undefined): Promise<voi
 
 /**
  * Starts Apache (`apache2`) from a template of fixtures/servers/ in `root`,
- * with the two pools' static answers in htdocs/ and the map at `map`.
+ * with the two pools' static answers in htdocs/ and the map at `map`;
+ * `values` fills the template's other placeholders.
  */
-export async function startApache(apache2: string, template: string, root: string, map: string): Promise<RunningServer> {
+export async function startApache(apache2: string, template: string, root: string, map: string, values: Record<string, string> = {}): Promise<RunningServer> {
   fs.mkdirSync(path.join(root, 'htdocs'));
   for (const pool of ['www', 'bulk']) fs.writeFileSync(path.join(root, 'htdocs', `${pool}.txt`), `${pool}\n`);
   const port = await freePort();
@@ -116,6 +119,7 @@ export async function startApache(apache2: string, template: string, root: strin
       // Apache will not serve as root; unprivileged, it keeps its own user anyway.
       USER: asRoot ? 'www-data' : `#${process.getuid?.()}`,
       GROUP: asRoot ? 'www-data' : `#${process.getgid?.()}`,
+      ...values,
     }),
   );
   return startServer(apache2, ['-f', conf, '-DFOREGROUND'], port, path.join(root, 'apache-error.log'));
@@ -154,4 +158,46 @@ export function askVia(port: number, urlPath: string, options: { forwardedFor?: 
     request.on('timeout', () => request.destroy(new Error(`GET ${urlPath} as ${address}: no answer within 3 s`)));
     request.on('error', reject);
   });
+}
+
+/** What a client notices: `200 BODY` (the pool that answered) or the refusing status. */
+export async function askAnswer(port: number, urlPath: string, address: string): Promise<string> {
+  const { status, body } = await ask(port, urlPath, address);
+  return status === 200 ? `200 ${body.trim()}` : String(status);
+}
+
+/** nginx swaps workers some time after a reload; polls `get` (bounded) until it gives `expected`, and returns what it gave last. */
+export async function settle<T>(get: () => Promise<T>, expected: T): Promise<T> {
+  let got = await get();
+  for (let round = 0; round < 50 && !isDeepStrictEqual(got, expected); round++) {
+    await sleep(100);
+    got = await get();
+  }
+  return got;
+}
+
+export const SERVERS = path.join(FIXTURES, 'servers');
+
+/** A template of fixtures/servers/. */
+export const readTemplate = (name: string) => fs.readFileSync(path.join(SERVERS, name), 'utf8');
+
+export interface NginxServer extends RunningServer {
+  /** The arguments that point nginx at this instance (for `-t`, `-s reload` and the operator's ON_CHANGE). */
+  args: string[];
+}
+
+/** Starts nginx in the foreground from a template of fixtures/servers/ (ROOT, PORT, MAP) in `root`. */
+export async function startNginx(executable: string, template: string, root: string, map: string): Promise<NginxServer> {
+  const port = await freePort();
+  const conf = path.join(root, 'nginx.conf');
+  fs.writeFileSync(conf, fillTemplate(template, { ROOT: root, PORT: port, MAP: map }));
+  // -e: the error log before the config is read, which would otherwise be /var/log/nginx.
+  const args = ['-c', conf, '-p', root, '-e', path.join(root, 'nginx-error.log')];
+  return { ...(await startServer(executable, [...args, '-g', 'daemon off;'], port, path.join(root, 'nginx-error.log'))), args };
+}
+
+/** Runs nginx itself against a started instance: `-t -q` (check the config and map) or `-s reload`; throws with its stderr when it fails. */
+export function controlNginx(executable: string, server: NginxServer, ...args: string[]): void {
+  const result = spawnSync(executable, [...args, ...server.args], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`nginx ${args.join(' ')}: ${result.stderr}`);
 }
