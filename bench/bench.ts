@@ -16,6 +16,7 @@ import { measure, report } from './harness.js';
 import { endToEnd } from './scenarios/end-to-end.js';
 import { fixedCost } from './scenarios/fixed-cost.js';
 import { flood } from './scenarios/flood.js';
+import { networkFlood } from './scenarios/network-flood.js';
 import { inProcess } from './scenarios/in-process.js';
 import { original } from './scenarios/original.js';
 import { seekAtScale } from './scenarios/seek-at-scale.js';
@@ -27,7 +28,7 @@ async function main(): Promise<void> {
   console.log(`ipanalyse bench: ${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim()}), node ${process.version}, load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`);
   const setup = await prepare();
   // In this order in the table (processes first) and in the targets: the realistic hour is the headline.
-  const scenarios = [...(await realistic(setup)), endToEnd(setup), seekAtScale(setup), fixedCost(setup), await original(setup), inProcess(setup), flood(setup)];
+  const scenarios = [...(await realistic(setup)), endToEnd(setup), seekAtScale(setup), fixedCost(setup), await original(setup), inProcess(setup), flood(setup), networkFlood(setup)];
   const { logs, probes, window } = setup;
   report(await measure(scenarios), {
     loadBefore,

@@ -185,6 +185,32 @@ export function ensureLogs(): LogSet {
   return { ...logs, generateMs: performance.now() - started };
 }
 
+/** A few hundred /64s behind the flood: what counting per network saves. */
+const FLOOD_NETWORKS = 300;
+
+/**
+ * The flood log again, its spoofed addresses all IPv6 in FLOOD_NETWORKS /64s:
+ * cached apart from the other logs (its own key), so that adding it leaves
+ * their cache alone.
+ */
+export function ensureNetworkFlood(): LogFile {
+  const spec: LogSpec = { clients: population(), segments: [{ ...floodTail, floodNetworks: FLOOD_NETWORKS }] };
+  const key = cacheKey({ flood64: spec });
+  const file = path.join(CACHE_DIR, 'flood64.log');
+  const keyFile = path.join(CACHE_DIR, 'flood64.json');
+  try {
+    const cached = JSON.parse(fs.readFileSync(keyFile, 'utf8')) as { key: string; log: LogFile };
+    if (cached.key === key && fs.statSync(file, { throwIfNoEntry: false })?.size === cached.log.bytes) return cached.log;
+  } catch {
+    // not cached yet
+  }
+  const written = writeLog(file, spec);
+  console.log(`  flood64.log: ${written.lines} lines, ${mb(written.bytes)} MB in ${(written.ms / 1000).toFixed(1)} s`);
+  const log: LogFile = { name: 'flood64', file, lines: written.lines, bytes: written.bytes };
+  fs.writeFileSync(keyFile, JSON.stringify({ key, log }));
+  return log;
+}
+
 function cacheKey(specs: Record<string, LogSpec>): string {
   const hash = createHash('sha256').update(JSON.stringify({ GENERATOR_VERSION }));
   for (const [name, spec] of Object.entries(specs)) {

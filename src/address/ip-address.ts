@@ -31,7 +31,8 @@ export function ipFamily(address: string): 'ipv4' | 'ipv6' {
  * number, or -1. Scans character codes without splitting: during a flood,
  * every line brings a new address here.
  */
-function parseIpv4(text: string): number {
+/** The 32-bit value of a dotted quad (unsigned), or NaN. */
+export function parseIpv4(text: string): number {
   let value = 0;
   let part = 0;
   let digits = 0;
@@ -101,7 +102,8 @@ export function parseIpv6(text: string): number[] | undefined {
   return [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
 }
 
-function formatIpv6(groups: number[]): string {
+/** The canonical text of eight 16-bit groups (RFC 5952, IPv4-mapped in dotted form). */
+export function formatIpv6(groups: number[]): string {
   const isIpv4Mapped = groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff;
   if (isIpv4Mapped) {
     return `::ffff:${groups[6] >> 8}.${groups[6] & 0xff}.${groups[7] >> 8}.${groups[7] & 0xff}`;

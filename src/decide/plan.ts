@@ -12,7 +12,7 @@ import { PRESETS } from '../read/log-format.js';
 import type { ClientStats, WindowStats } from '../read/window-stats.js';
 import type { Settings } from '../settings/settings.js';
 import { renderChangeLines } from '../write/change-log.js';
-import { type MapFormat, countStates, parseMap, renderGeo, renderMap } from '../write/map-file.js';
+import { type MapFormat, countStates, parseMap, renderGeo, renderMap, whitelistExceptions } from '../write/map-file.js';
 import { type Limits, adjustLimits } from './limits.js';
 import { type ChangeKind, type Changes, type ClientState, type MapState, CHANGE_KINDS, applySafetyValve, decide, decideAll, previousClientState } from './policy.js';
 
@@ -96,6 +96,8 @@ export interface DecidePlan extends PlanBase {
   /** Lines to append to the change log; '' when nothing changed. */
   changeLines: string;
   why(address: string): Why;
+  /** Every counted client (address or network) with its statistics. */
+  clients(): Iterable<[string, ClientStats]>;
 }
 
 export type Plan = SkipPlan | DecidePlan;
@@ -175,7 +177,8 @@ export function planRun(input: PlanInput): Plan {
   });
   const { states, changes } = valve.decision;
   const safetyValve = valve.tripped ? { reason: valve.tripped, withheld: valve.withheld } : undefined;
-  const content = renderMap(states, input.format);
+  // A whitelisted address inside a restricted network is let through by a more specific `www` line.
+  const content = renderMap(states, input.format, whitelistExceptions(states, settings.WHITELIST));
   const whitelist = buildAddressList(settings.WHITELIST);
 
   const why = (address: string): Why => {
@@ -191,8 +194,10 @@ export function planRun(input: PlanInput): Plan {
       const withheldBy = safetyValve?.withheld.includes(address) ? safetyValve.reason : undefined;
       return { ...common, reason: { kind: 'judged', rule, wasBanned: previous.get(address) === 'ban', withheldBy } };
     }
-    if (whitelist.has(address)) return { ...common, reason: { kind: 'whitelisted' } };
-    if (settings.EXCLUDE_NON_GLOBAL && isNonGlobal(address)) return { ...common, reason: { kind: 'non-global' } };
+    // Lists are matched by address; a network key is a client of its own.
+    const isAddress = !address.includes('/');
+    if (isAddress && whitelist.has(address)) return { ...common, reason: { kind: 'whitelisted' } };
+    if (isAddress && settings.EXCLUDE_NON_GLOBAL && isNonGlobal(address)) return { ...common, reason: { kind: 'non-global' } };
     return { ...common, reason: { kind: 'no-requests' } };
   };
 
@@ -208,6 +213,7 @@ export function planRun(input: PlanInput): Plan {
     geoContent: renderGeo(settings.BLACKLIST),
     changeLines: renderChangeLines(input.now, changes),
     why,
+    clients: () => stats.clients.entries(),
   };
 }
 

@@ -3,6 +3,7 @@
  * previous generations, with the reader configured from the settings.
  */
 import { buildAddressList, isNonGlobal } from '../address/address-list.js';
+import { clientKeyFunction } from '../address/client-key.js';
 import type { Settings } from '../settings/settings.js';
 import { ClientResolver } from './client-address.js';
 import { compileLogFormats, parseClientField } from './log-format.js';
@@ -80,6 +81,7 @@ export function newWindowReader(settings: Settings, window: AnalysisWindow): Win
     clockStepSeconds: CLOCK_STEP_SECONDS,
     formats: compileLogFormats(settings.LOG_FORMAT, clientField),
     clientResolver: clientField?.kind === 'header' ? new ClientResolver(trusted) : undefined,
+    clientKey: clientKeyFunction({ ipv4: settings.IPV4_PREFIX, ipv6: settings.IPV6_PREFIX }),
   });
 }
 

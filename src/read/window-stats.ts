@@ -103,7 +103,14 @@ export class ClientTable {
   private readonly pages: Int32Array[] = [new Int32Array(PAGE_INTS)];
   private readonly scratch = Buffer.alloc(MAX_KEY_BYTES);
 
-  constructor(private readonly isListed: (address: string) => boolean) {}
+  /**
+   * `keyOf` gives the key a canonical address is counted under: the address
+   * itself, or its network (client-key.ts). Lists are matched by address.
+   */
+  constructor(
+    private readonly isListed: (address: string) => boolean,
+    private readonly keyOf: (address: string) => string = (address) => address,
+  ) {}
 
   get size(): number {
     return this.clientCount;
@@ -125,15 +132,16 @@ export class ClientTable {
     const raw = buf.toString('latin1', start, end);
     const address = canonicalizeIp(raw);
     let index: number;
+    let key: string;
     if (address === undefined) index = NOT_AN_ADDRESS;
     else if (this.isListed(address)) {
       index = LISTED;
       this.listedAddresses.add(address);
-    } else if (address === raw) {
+    } else if ((key = this.keyOf(address)) === raw) {
       index = this.add(buf, start, end, hash);
       return index; // the raw spelling is the canonical key just added
     } else {
-      const length = this.encode(address); // canonical addresses are short ASCII
+      const length = this.encode(key); // canonical keys are short ASCII
       const canonicalHash = hashBytes(this.scratch, 0, length);
       const known = this.keys.get(this.scratch, 0, length, canonicalHash);
       index = known !== MISSING ? known : this.add(this.scratch, 0, length, canonicalHash);
@@ -233,6 +241,8 @@ export interface WindowReaderOptions {
   formats?: readonly LineFormat[];
   /** Picks the client from a forwarded-for chain, for formats whose client is a header (CLIENT_ADDRESS). */
   clientResolver?: ClientResolver;
+  /** The key a canonical address is counted under (its network, client-key.ts); default: the address. */
+  clientKey?: (address: string) => string;
 }
 
 const MAX_LINE_BYTES = 64 * 1024;
@@ -294,7 +304,7 @@ export class WindowReader {
       };
     }
     this.stats = {
-      clients: new ClientTable(options.isListed),
+      clients: new ClientTable(options.isListed, options.clientKey),
       total200: 0,
       linesRead: 0,
       garbageLines: 0,

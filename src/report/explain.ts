@@ -14,8 +14,12 @@ import { describeSight } from './summary.js';
 import type { SettingOrigins, Settings } from '../settings/settings.js';
 
 export interface ExplainInput {
-  /** Canonical. */
+  /** Canonical: an address, or a network as a map writes it. */
   address: string;
+  /** What the address is counted under: itself, or its network (IPV6_PREFIX, IPV4_PREFIX). */
+  key: string;
+  /** For a network: its busiest addresses over the same window, busiest first. */
+  busiest?: { address: string; stats: ClientStats }[];
   settings: Settings;
   origins: SettingOrigins;
   /** The dry run's report: the plan exactly as a run makes it. */
@@ -24,6 +28,8 @@ export interface ExplainInput {
 
 export interface Explanation {
   address: string;
+  /** Set when the address is counted as part of a network: the network, and its busiest addresses. */
+  network: { key: string; busiest: { address: string; stats: ClientStats }[] } | null;
   window: AnalysisWindow;
   /** What the run could read of the log. */
   sight: RunReport['sight'];
@@ -41,15 +47,18 @@ export interface Explanation {
 export function explainAddress(input: ExplainInput): Explanation {
   const { address, settings, report } = input;
   const { plan } = report;
-  const listed = listingOf(address, settings, input.origins);
-  const before = plan.previous.get(address) ?? null;
-  const common = { address, window: report.window, sight: report.sight, mapFile: settings.BLOCKEDFILE, listed, previous: before };
+  const listed = address.includes('/') ? null : listingOf(address, settings, input.origins);
+  // A listed address is judged as itself: a whitelisted one is let through its restricted network.
+  const subject = listed ? address : input.key;
+  const before = plan.previous.get(subject) ?? null;
+  const network = input.key !== address ? { key: input.key, busiest: input.busiest ?? [] } : null;
+  const common = { address, network, window: report.window, sight: report.sight, mapFile: settings.BLOCKEDFILE, listed, previous: before };
   if (!plan.decided) {
     const rule = `a run decides nothing, ${plan.skipped}; the map keeps ${before ? `'${before}'` : 'no entry'} for this address`;
     return { ...common, stats: null, limits: null, skipped: plan.skipped, verdict: { state: before, change: null, rule } };
   }
 
-  const why = plan.why(address);
+  const why = plan.why(subject);
   const { limits } = plan;
   const released = why.carried ? `; was ${why.carried === 'block' ? 'blocked' : 'bulk'}: released` : '';
   const { reason } = why;
@@ -89,6 +98,12 @@ export function renderExplanation(e: Explanation): string {
     `window:    ${describeWindow(window)}`,
     `log:       ${describeSight(e.sight)}`,
   ];
+  if (e.network) {
+    out.push(`counted:   as the network ${e.network.key} (IPV6_PREFIX / IPV4_PREFIX): its requests are summed over every address in it`);
+    if (e.network.busiest.length > 0) {
+      out.push(`busiest:   ${e.network.busiest.map((b) => `${b.address} ${b.stats.longTotal} (${b.stats.longApi} API)`).join(', ')}`);
+    }
+  }
   if (e.stats) {
     const s = e.stats;
     out.push(

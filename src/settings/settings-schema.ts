@@ -40,6 +40,10 @@ const addressList = stringOrStrings("addresses or networks, as one space-separat
   },
 );
 
+/** A whole prefix length; shorter than `min` would count a whole provider as one client. */
+const prefixLength = (max: number, what: string, min: number) =>
+  z.number({ error: expected(what) }).int({ error: expected(what) }).min(min, { error: expected(what) }).max(max, { error: expected(what) });
+
 /** A string, or None (or an empty string) for "not set". */
 const optionalString = (what: string) => z.union([z.string(), z.null()], { error: expected(what) }).transform((value) => value || undefined);
 
@@ -54,6 +58,8 @@ const PLAIN_SCHEMAS: { [K in PlainKey]: z.ZodType<Settings[K]> } = {
   WHITELIST_FILE: optionalFilePath,
   BLACKLIST_FILE: optionalFilePath,
   EXCLUDE_NON_GLOBAL: z.boolean({ error: expected('True or False') }),
+  IPV6_PREFIX: prefixLength(128, 'an IPv6 prefix length from 16 to 128 (64 for a network per client, 128 per address)', 16),
+  IPV4_PREFIX: prefixLength(32, 'an IPv4 prefix length from 8 to 32 (32 per address)', 8),
   UA_BLOCKLIST: stringOrStrings("user-agent prefixes, as a tuple of strings such as ('curl/', 'python-requests')").refine(
     (prefixes) => prefixes.every((prefix) => prefix !== ''),
     { error: 'an empty user-agent prefix would match every client' },

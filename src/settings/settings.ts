@@ -17,6 +17,12 @@ export interface Settings {
   BLACKLIST_FILE: string | undefined;
   /** Leave private, loopback, link-local and other non-global addresses out of the analysis. */
   EXCLUDE_NON_GLOBAL: boolean;
+  /**
+   * Clients are counted per network of this prefix length: 128 / 32 count
+   * per address (the original). An IPv6 client owns at least a /64.
+   */
+  IPV6_PREFIX: number;
+  IPV4_PREFIX: number;
   /** User-agent prefixes that turn a would-be bulk client into a block. */
   UA_BLOCKLIST: string[];
   /** Length of the long window, in seconds (BLOCKCOOLOFF_DELTA or BLOCKCOOLOFF_PERIOD). */
@@ -148,6 +154,8 @@ export function defaultSettings(installation: Layout | string): Settings {
     WHITELIST_FILE: undefined,
     BLACKLIST_FILE: undefined,
     EXCLUDE_NON_GLOBAL: false,
+    IPV6_PREFIX: 128,
+    IPV4_PREFIX: 32,
     UA_BLOCKLIST: [],
     BLOCKCOOLOFF_SECONDS: 3600,
     BULKCOOLOFF_SECONDS: 900,

@@ -604,6 +604,8 @@ export interface Segment {
   seed: number;
   /** Spoofed flood: this many extra lines per second, each from an address never seen before. */
   floodRate?: number;
+  /** With floodRate: every flood address is IPv6 and inside one of this many /64s (a client rotating through its networks). */
+  floodNetworks?: number;
 }
 
 export interface LogSpec {
@@ -798,6 +800,7 @@ function writeSegment(out: BufferedFile, clients: EncodedClient[], table: AliasT
   const clientCount = clients.length;
   const floodSeparator = Buffer.from(' - - [', 'latin1');
   const floodRate = segment.floodRate ?? 0;
+  const floodNetworks = segment.floodNetworks ?? 0;
   let floodCounter = 0;
   const buf = out.buf;
 
@@ -816,7 +819,9 @@ function writeSegment(out: BufferedFile, clients: EncodedClient[], table: AliasT
       let suffix: Buffer;
       if (isFlood) {
         const c = floodCounter++;
-        if ((c & 7) < 2) {
+        if (floodNetworks > 0) {
+          pos += buf.write(`2a0c:db8:${(c % floodNetworks).toString(16)}:1:${(c >>> 16).toString(16)}:${(c & 0xffff).toString(16)}::1`, pos, 'latin1');
+        } else if ((c & 7) < 2) {
           pos += buf.write(`2a0c:${((c >>> 12) + 1).toString(16)}:${((c & 0xfff) + 1).toString(16)}::${((c % 0xfffe) + 1).toString(16)}`, pos, 'latin1');
         } else {
           // An odd multiplier permutes 32-bit values: every counter gives another address.
