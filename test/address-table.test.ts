@@ -159,4 +159,20 @@ describe('ClientTable', () => {
     assert.deepEqual(entries[0][1], { longTotal: 1, longApi: 0, shortTotal: 1, shortApi: 0, badUa: true });
     assert.equal(table.hasBadUa(first), true);
   });
+
+  test('entriesOver: the clients over either threshold and the named ones, in the order first seen, as entries() has them', () => {
+    const table = new ClientTable(() => false);
+    const addresses = Array.from({ length: 3000 }, (_, i) => (i % 3 ? `203.0.${i >> 8}.${i & 255}` : `2001:db8::${(i + 1).toString(16)}`));
+    addresses.forEach((address, i) => {
+      const client = index(table, address);
+      for (let line = 0; line < i % 7; line++) table.count(client, 1, true, line < i % 5, false);
+    });
+    index(table, '2001:DB8::4'); // another spelling of addresses[3]: named by its canonical address only
+    const named = [addresses[10], addresses[3], '2001:DB8::4', '192.0.2.99', 'not an address'];
+    for (const [longApi, shortApi] of [[5, 3], [4.5, 1 / 3], [Infinity, 3], [5, Infinity], [NaN, 3], [-1, -1]]) {
+      const expected = [...table.entries()].filter(([address, s]) => !(s.longApi <= longApi && s.shortApi <= shortApi) || named.includes(address));
+      assert.deepEqual([...table.entriesOver(longApi, shortApi, named)], expected, `${longApi} / ${shortApi}`);
+    }
+    assert.equal([...table.entriesOver(Infinity, Infinity, [])].length, 0);
+  });
 });

@@ -23,14 +23,13 @@ export interface Verdict {
 
 const RELEASE_BELOW = 5;
 
-/** True when neither "blocked outright" nor "bulk" applies: decide() then gives a client without a previous state no state. */
-function isWithinAllLimits(stats: ClientStats, limits: Limits): boolean {
-  return (
-    stats.longApi <= limits.blockUpper &&
-    stats.shortApi <= limits.blockUpper / 3 &&
-    stats.longApi <= limits.bulkLongLimit &&
-    stats.shortApi <= limits.bulkShortLimit
-  );
+/**
+ * The API requests in the long and in the short window up to which neither
+ * "blocked outright" nor "bulk" applies: decide() then gives a client without
+ * a previous state no state.
+ */
+export function restrictionThresholds(limits: Limits): { longApi: number; shortApi: number } {
+  return { longApi: Math.min(limits.blockUpper, limits.bulkLongLimit), shortApi: Math.min(limits.blockUpper / 3, limits.bulkShortLimit) };
 }
 
 /** Decides one client's next state from its previous state and its window statistics. */
@@ -92,6 +91,11 @@ export interface Decision {
 export interface DecideAllInput {
   /** The previous map, as read (may contain addresses that are now listed). */
   previous: ReadonlyMap<string, MapState>;
+  /**
+   * Every client, or at least every one that can change state: those of
+   * `previous` and those over restrictionThresholds (the others get no state
+   * and no change either way).
+   */
   clients: Iterable<[string, ClientStats]>;
   limits: Limits;
   /** Every address written as `ban`. */
@@ -112,11 +116,12 @@ export function decideAll(input: DecideAllInput): Decision {
   // Only addresses of the previous map are looked up again: a set of every
   // client would cost a flood of spoofed addresses a hundred megabytes.
   const seenBefore = new Set<string>();
+  const within = restrictionThresholds(input.limits);
   for (const [address, stats] of input.clients) {
     if (input.previous.has(address)) seenBefore.add(address);
     const previous = previousClientState(input.previous, address, blacklist);
     // Nearly every client is a free one far below every limit: skip building its verdict.
-    if (previous === undefined && isWithinAllLimits(stats, input.limits)) continue;
+    if (previous === undefined && stats.longApi <= within.longApi && stats.shortApi <= within.shortApi) continue;
     const verdict = decide(previous, stats, input.limits);
     if (verdict.state) states.set(address, verdict.state);
     if (verdict.change) changes[verdict.change].push(address);
