@@ -40,11 +40,11 @@ async function main(argv: string[]): Promise<Problem[]> {
   let problems: Problem[] = [];
   await yargs(argv)
     .scriptName('ipanalyse')
-    .usage('$0 [options] LOGFILE [STARTDATE]\n\nAnalyse the access log and update the map of throttled (bulk), blocked and banned clients.')
-    .command('$0 <logfile> [startdate]', false, analyseOptions, async (args) => {
+    .usage('$0 [options] LOGFILE... [STARTDATE]\n\nAnalyse the access logs (one per server) and update the map of throttled (bulk), blocked and banned clients.')
+    .command('$0 [logfile..]', false, analyseOptions, async (args) => {
       problems = await analyseCommand(args, out);
     })
-    .command('explain <ip> <logfile> [startdate]', 'what a run would decide for one address, and why (writes nothing)', explainOptions, async (args) => {
+    .command('explain <ip> [logfile..]', 'what a run would decide for one address, and why (writes nothing)', explainOptions, async (args) => {
       problems = await explainCommand(args, out);
     })
     .command('status', 'the current map, its age and the last change-log lines', statusOptions, async (args) => {

@@ -7,7 +7,7 @@
 import type { Problem } from './errors.js';
 import { readLoadAverage } from './read/load-average.js';
 import type { LogFileRead, ProgressListener } from './read/log-source.js';
-import { analysisWindow, readWindow } from './read/read-window.js';
+import { type LogRead, type LogToRead, analysisWindow, readWindows } from './read/read-window.js';
 import type { AnalysisWindow, WindowStats } from './read/window-stats.js';
 import { type DecidePlan, type Plan, type ReadFacts, nothingToDecide, planRun } from './decide/plan.js';
 import { presetsReading } from './read/detect-format.js';
@@ -24,7 +24,10 @@ import { acquireRunLock } from './write/run-lock.js';
 export interface RunOptions {
   /** The effective settings, flags applied: BLOCKEDFILE, LOGFILE, GEO_FILE and ON_CHANGE say where to write. */
   settings: Settings;
-  logFile: string;
+  /** The log, read with LOG_FORMAT; ignored when `logs` is given. */
+  logFile?: string;
+  /** Several servers' logs, each with its formats, counted together. */
+  logs?: readonly LogToRead[];
   /** Start of the long window (a replay); default: `now` minus the long window. */
   startDate?: Date;
   /** The clock; stamps the change log and, without startDate, ends the window. */
@@ -38,12 +41,16 @@ export interface RunOptions {
 }
 
 export interface RunReport {
+  /** The first log. */
   logFile: string;
+  /** Every log's size with its previous generations. */
   logBytes: number;
+  /** Each log as read, in the order given: one, or one per server. */
+  logs: LogReport[];
   window: AnalysisWindow;
   /** Set when the run decided nothing and left the map as it was. */
   skipped?: string;
-  /** The files read, oldest first, and from where. */
+  /** The files read, oldest first (log by log), and from where. */
   files: LogFileRead[];
   stats?: Omit<WindowStats, 'clients'> & { clients: number };
   limits?: Limits;
@@ -67,12 +74,25 @@ export interface RunReport {
   plan: Plan;
 }
 
+/** One log's share of the run. */
+export interface LogReport {
+  logFile: string;
+  formats: readonly string[];
+  logBytes: number;
+  files: LogFileRead[];
+  /** Lines of this log: read, inside the window, unreadable; 0 when nothing was read (MIN_LOG_SIZE). */
+  linesRead: number;
+  linesInWindow: number;
+  garbageLines: number;
+  sight: Sight;
+}
+
 export interface Sight {
   /** Unreadable lines among the lines read, 0 to 1. */
   unreadableShare: number;
   /** Lines stamped later than now (plus the disorder allowance): skipped. */
   futureLines: number;
-  /** Epoch seconds; null when no line could be read. */
+  /** Epoch seconds; null when no line could be read. Of several logs, the stalest one's: what an alert on the age wants. */
   newestLineTime: number | null;
   /** Seconds from the newest line to now; null when no line could be read. */
   newestLineAgeSeconds: number | null;
@@ -112,23 +132,22 @@ async function analyse(options: RunOptions, warnings: string[]): Promise<RunRepo
   const { settings } = options;
   const mapFile = settings.BLOCKEDFILE;
   const window = analysisWindow(settings, options.now, options.startDate);
-  const { stats, logBytes, files, newestLineTime, unreadableSamples } = await readWindow(options.logFile, settings, window, warnings, options.progress);
-  const read: ReadFacts = {
-    newestLineTime,
-    replay: options.startDate !== undefined,
-    changed: describeChange(files),
-    presetsReadingUnreadable: presetsReading(unreadableSamples),
-  };
+  const logs = options.logs ?? [{ path: options.logFile as string, formats: settings.LOG_FORMAT }];
+  const { logs: reads, stats, logBytes } = await readWindows(logs, settings, window, warnings, options.progress);
+  const read: ReadFacts = { replay: options.startDate !== undefined, logs: reads.map(factsOf) };
   const previous = readPreviousMap(mapFile);
   if (previous.warning) warnings.push(previous.warning);
   const previousMapText = previous.text;
   // Only a run that decides needs the load; a missing /proc/loadavg must not stop one that does not.
-  const decides = nothingToDecide({ settings, stats, logBytes, logFile: options.logFile, read, now: options.now }) === undefined;
+  const decides = nothingToDecide({ settings, stats, logBytes, read, now: options.now }) === undefined;
   const loadAverage = decides ? (options.loadAverage ?? readLoadAverage(settings.LOADAVG_FILE)) : undefined;
-  const plan = planRun({ settings, stats, logBytes, logFile: options.logFile, read, previousMapText, mapFile, loadAverage, now: options.now, format: options.format });
+  const plan = planRun({ settings, stats, logBytes, read, previousMapText, mapFile, loadAverage, now: options.now, format: options.format });
 
-  const sight = sightOf(stats, newestLineTime, options.now);
-  const report: RunReport = { logFile: options.logFile, logBytes, window, files, warnings, changeLogWritten: false, problems: [], sight, plan };
+  const logReports = reads.map((log) => logReportOf(log, options.now));
+  const known = reads.map((log) => log.newestLineTime).filter((time) => time === time);
+  const sight = sightOf(stats, known.length > 0 ? Math.min(...known) : NaN, options.now);
+  const files = reads.flatMap((log) => log.files);
+  const report: RunReport = { logFile: reads[0].logFile, logBytes, logs: logReports, window, files, warnings, changeLogWritten: false, problems: [], sight, plan };
   if (stats) report.stats = { ...stats, clients: stats.clients.size };
   report.warnings.push(...plan.warnings);
   if (!plan.decided) {
@@ -225,6 +244,33 @@ async function reloadIfNeeded(settings: Settings, rewrote: boolean, report: RunR
       ? { kind: 'on-change-failed', message: `the map was written, but ${failure}; every run retries it until it succeeds` }
       : { kind: 'reload-pending', message: `a reload is still pending (an earlier ON_CHANGE failed) and ${failure}; the next run retries it` },
   );
+}
+
+function factsOf(log: LogRead): ReadFacts['logs'][number] {
+  return {
+    logFile: log.logFile,
+    formats: log.formats,
+    newestLineTime: log.newestLineTime,
+    changed: describeChange(log.files),
+    presetsReadingUnreadable: presetsReading(log.unreadableSamples),
+    linesRead: log.stats?.linesRead ?? 0,
+    garbageLines: log.stats?.garbageLines ?? 0,
+    garbageSample: log.stats?.garbageSamples[0],
+  };
+}
+
+function logReportOf(log: LogRead, now: Date): LogReport {
+  const { logFile, formats, logBytes, files, stats } = log;
+  return {
+    logFile,
+    formats,
+    logBytes,
+    files,
+    linesRead: stats?.linesRead ?? 0,
+    linesInWindow: stats?.linesInWindow ?? 0,
+    garbageLines: stats?.garbageLines ?? 0,
+    sight: sightOf(stats, log.newestLineTime, now),
+  };
 }
 
 /** Why the read is partial, in words, or undefined when every file read was whole and is still where it was. */

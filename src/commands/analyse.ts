@@ -1,4 +1,4 @@
-/** The main job: `ipanalyse [options] LOGFILE [STARTDATE]`, run by cron. */
+/** The main job: `ipanalyse [options] LOGFILE... [STARTDATE]`, run by cron. */
 import fs from 'node:fs';
 import type { Argv } from 'yargs';
 import type { Problem } from '../errors.js';
@@ -7,7 +7,7 @@ import { lastSuccessOf, renderMetrics } from '../report/metrics.js';
 import { renderJson, renderSummary } from '../report/summary.js';
 import { runAnalysis } from '../run.js';
 import { writeFileAtomic } from '../write/atomic-write.js';
-import { type Output, resolveAnalysisInputs, resolveSettings, withAnalysisOptions } from './common.js';
+import { type Output, resolveAnalysisInputs, resolveLogs, resolveSettings, withAnalysisOptions } from './common.js';
 
 export function analyseOptions<T>(y: Argv<T>) {
   return withAnalysisOptions(y)
@@ -24,12 +24,13 @@ type AnalyseArgs = Awaited<ReturnType<typeof analyseOptions>['argv']>;
 
 /** Runs, then writes the metrics and prints everything, whatever the outcome; returns the problems for the CLI's exit code. */
 export async function analyseCommand(args: AnalyseArgs, out: Output): Promise<Problem[]> {
-  const inputs = resolveAnalysisInputs(args);
+  const { logFiles, ...inputs } = resolveAnalysisInputs(args);
   const { settings } = await resolveSettings(args);
   const dryRun = args['dry-run'];
   const started = performance.now();
   const report = await runAnalysis({
     settings,
+    logs: resolveLogs(logFiles, settings),
     ...inputs,
     format: args.format,
     dryRun,
@@ -45,7 +46,9 @@ export async function analyseCommand(args: AnalyseArgs, out: Output): Promise<Pr
   for (const warning of report.warnings) out.stderr(`ipanalyse: warning: ${warning}\n`);
   const blind = report.problems.some((problem) => problem.kind === 'blind');
   if (!blind && report.stats && report.stats.linesInWindow === 0 && report.stats.garbageLines > 0) {
-    out.stderr(`ipanalyse: ${report.logFile}: no usable lines (${report.stats.garbageLines} lines could not be read as combined log format); the map is left as it is\n`);
+    for (const log of report.logs.filter((read) => read.garbageLines > 0)) {
+      out.stderr(`ipanalyse: ${log.logFile}: no usable lines (${log.garbageLines} lines could not be read as combined log format); the map is left as it is\n`);
+    }
   }
   if (args.json) out.stdout(renderJson(report, dryRun));
   else if (args.verbose) out.stdout(renderSummary(report, dryRun));

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Argv } from 'yargs';
 import { UsageError } from '../errors.js';
 import { LogFormatError, compileLogFormat } from '../read/log-format.js';
+import type { LogToRead } from '../read/read-window.js';
 import { loadSettings } from '../settings/load-settings.js';
 import { parseLocalDateTime } from '../local-time.js';
 import { MAP_FORMATS, type MapFormat } from '../write/map-file.js';
@@ -57,8 +58,12 @@ export function withSettingsOptions<T>(y: Argv<T>) {
 
 export function withAnalysisOptions<T>(y: Argv<T>) {
   return withSettingsOptions(y)
-    .positional('logfile', { type: 'string', describe: 'the access log (combined format)', demandOption: true })
-    .positional('startdate', { type: 'string', describe: 'start of the window, "YYYY-mm-dd HH:MM:SS" local time (a replay); default: now minus the long window' })
+    .positional('logfile', {
+      type: 'string',
+      array: true,
+      describe:
+        'the access logs, one per server, counted together (default: LOG_FILES); a last one of the form "YYYY-mm-dd HH:MM:SS" is the start of the window in local time (a replay; default: now minus the long window)',
+    })
     .option('loadavg', { type: 'number', describe: 'use N as the 15-minute load average instead of reading LOADAVG_FILE' })
     .option('now', { type: 'string', describe: 'the clock, "YYYY-mm-dd HH:MM:SS": end of the window and change-log time (default: now)' })
     .option('log-format', { type: 'string', describe: "the access log's format: combined (default), common, vhost_combined, caddy, or the server's LogFormat / log_format string (default: LOG_FORMAT)" })
@@ -128,14 +133,15 @@ function checkedLogFormat(text: string): string {
 }
 
 export interface AnalysisArgs extends SettingsArgs {
-  logfile?: string;
-  startdate?: unknown;
+  /** The logs, and a start date last. */
+  logfile?: string[];
   loadavg?: number;
   now?: string;
 }
 
 export interface AnalysisInputs {
-  logFile: string;
+  /** As given on the command line; none: LOG_FILES (see resolveLogs). */
+  logFiles: string[];
   now: Date;
   startDate: Date | undefined;
   loadAverage: number | undefined;
@@ -151,10 +157,34 @@ export function resolveAnalysisInputs(args: AnalysisArgs): AnalysisInputs {
   if (args.loadavg !== undefined && !(Number.isFinite(args.loadavg) && args.loadavg >= 0)) {
     throw new UsageError('--loadavg needs a number of 0 or more');
   }
+  const positionals = (args.logfile ?? []).map(String);
+  const last = positionals[positionals.length - 1];
+  // A log is never named like a date; a start date mistyped still is one, and gets the date's message.
+  const startDate = last !== undefined && DATE_FORM.test(last) ? parseDateArgument(last, 'STARTDATE') : undefined;
   return {
-    logFile: args.logfile as string,
+    logFiles: startDate ? positionals.slice(0, -1) : positionals,
     now: resolveNow(args.now),
-    startDate: typeof args.startdate === 'string' ? parseDateArgument(args.startdate, 'STARTDATE') : undefined,
+    startDate,
     loadAverage: args.loadavg,
   };
+}
+
+const DATE_FORM = /^\d{4}-\d{1,2}-\d{1,2}(?:[ T]|$)/;
+
+/**
+ * The logs a run reads and each one's formats: those named on the command
+ * line, else LOG_FILES. A log's own format in LOG_FILES (matched by path)
+ * wins over LOG_FORMAT and --log-format, which are for the logs without one.
+ */
+export function resolveLogs(logFiles: readonly string[], settings: Settings): LogToRead[] {
+  const configured = new Map(settings.LOG_FILES.map((file) => [path.resolve(file.path), file.formats]));
+  const named = logFiles.length > 0 ? logFiles : settings.LOG_FILES.map((file) => file.path);
+  if (named.length === 0) throw new UsageError('no log to read: name the access logs on the command line, or set LOG_FILES');
+  const seen = new Set<string>();
+  return named.map((logFile) => {
+    const resolved = path.resolve(logFile);
+    if (seen.has(resolved)) throw new UsageError(`${logFile} is given twice: its requests would be counted twice`);
+    seen.add(resolved);
+    return { path: logFile, formats: configured.get(resolved) ?? settings.LOG_FORMAT };
+  });
 }

@@ -1,13 +1,15 @@
-/** `ipanalyse explain IP LOGFILE [STARTDATE]`: what a run would decide for one address, and why. Writes nothing, takes no lock. */
+/** `ipanalyse explain IP LOGFILE... [STARTDATE]`: what a run would decide for one address, and why. Writes nothing, takes no lock. */
 import type { Argv } from 'yargs';
 import { parseListEntry } from '../address/address-list.js';
 import { PER_ADDRESS, clientKeyFunction, countsPerAddress } from '../address/client-key.js';
 import { canonicalizeIp } from '../address/ip-address.js';
-import type { ClientStats } from '../read/window-stats.js';
+import { type LogToRead, readWindows } from '../read/read-window.js';
+import type { AnalysisWindow, ClientStats } from '../read/window-stats.js';
+import type { Settings } from '../settings/settings.js';
 import { type Problem, UsageError } from '../errors.js';
-import { explainAddress, renderExplanation, renderExplanationJson } from '../report/explain.js';
+import { type LogShare, explainAddress, renderExplanation, renderExplanationJson } from '../report/explain.js';
 import { runAnalysis } from '../run.js';
-import { type Output, resolveAnalysisInputs, resolveSettings, withAnalysisOptions } from './common.js';
+import { type Output, resolveAnalysisInputs, resolveLogs, resolveSettings, withAnalysisOptions } from './common.js';
 
 export function explainOptions<T>(y: Argv<T>) {
   return withAnalysisOptions(y.positional('ip', { type: 'string', describe: 'the client address, or the network it is counted under (2001:db8:1:2::/64)', demandOption: true }));
@@ -31,9 +33,24 @@ function subjectOf(text: string, keyOf: (address: string) => string): { address:
   throw new UsageError(`'${text}' is not an IPv4 or IPv6 address or network${parsed && 'problem' in parsed ? ` (${parsed.problem})` : ''}`);
 }
 
+/**
+ * The client's requests in each log: the run sums them into one table, so
+ * each log is read again on its own, dry (its problems were the run's to report).
+ */
+async function sharesPerLog(logs: readonly LogToRead[], settings: Settings, window: AnalysisWindow, key: string): Promise<LogShare[]> {
+  const shares: LogShare[] = [];
+  for (const log of logs) {
+    const { stats } = await readWindows([log], { ...settings, MIN_LOG_SIZE: 0 }, window, []);
+    shares.push({ logFile: log.path, stats: stats?.clients.get(key) ?? null });
+  }
+  return shares;
+}
+
 export async function explainCommand(args: ExplainArgs, out: Output): Promise<Problem[]> {
-  const inputs = resolveAnalysisInputs(args);
+  const { logFiles, ...analysisInputs } = resolveAnalysisInputs(args);
   const { loaded, settings } = await resolveSettings(args);
+  const logs = resolveLogs(logFiles, settings);
+  const inputs = { ...analysisInputs, logs };
   const prefixes = { ipv4: settings.IPV4_PREFIX, ipv6: settings.IPV6_PREFIX };
   const keyOf = clientKeyFunction(prefixes);
   const { address, key } = subjectOf(args.ip, keyOf);
@@ -48,7 +65,8 @@ export async function explainCommand(args: ExplainArgs, out: Output): Promise<Pr
       busiest = [...plan.clients()].filter(([a]) => keyOf(a) === key).sort((a, b) => b[1].longTotal - a[1].longTotal).slice(0, BUSIEST).map(([a, stats]) => ({ address: a, stats }));
     }
   }
-  const explanation = explainAddress({ address, key, busiest, settings, origins: loaded.origins, report });
+  const perLog = logs.length > 1 ? await sharesPerLog(logs, settings, report.window, key) : undefined;
+  const explanation = explainAddress({ address, key, busiest, perLog, settings, origins: loaded.origins, report });
   for (const warning of report.warnings) out.stderr(`ipanalyse: warning: ${warning}\n`);
   out.stdout(args.json ? renderExplanationJson(explanation) : renderExplanation(explanation));
   return [];

@@ -16,25 +16,38 @@ import { type MapFormat, countStates, parseMap, renderGeo, renderMap, whitelistE
 import { type Limits, adjustLimits } from './limits.js';
 import { type ChangeKind, type Changes, type ClientState, type MapState, CHANGE_KINDS, applySafetyValve, decide, decideAll, previousClientState, restrictionThresholds } from './policy.js';
 
-/** What the read stage saw besides the statistics: whether the run can trust what it read. */
-export interface ReadFacts {
+/** What the read stage saw of one log besides the statistics: whether the run can trust what it read. */
+export interface LogFacts {
+  /** Names the log in messages. */
+  logFile: string;
+  /** The formats it was read with. */
+  formats: readonly string[];
   /** The newest line's time in the log, epoch seconds; NaN when none could be read. */
   newestLineTime: number;
-  /** A replay (STARTDATE): an old log is expected. */
-  replay: boolean;
   /** Why the read is partial (the log shrank or was replaced while it was read); undefined when it is whole. */
   changed?: string;
   /** Presets that read the unreadable lines, to name in the message. */
   presetsReadingUnreadable: string[];
+  /** This log's own lines read and unreadable lines (0 when nothing was read), and the first of those. */
+  linesRead: number;
+  garbageLines: number;
+  garbageSample: string | undefined;
+}
+
+/** What the read stage saw of every log. */
+export interface ReadFacts {
+  /** A replay (STARTDATE): an old log is expected. */
+  replay: boolean;
+  /** Every log read, in the order given; one in the common case. */
+  logs: LogFacts[];
 }
 
 export interface PlanInput {
   settings: Settings;
-  /** undefined when the log is smaller than MIN_LOG_SIZE: nothing was read. */
+  /** Every log's statistics, summed per client; undefined when the logs are smaller than MIN_LOG_SIZE: nothing was read. */
   stats: WindowStats | undefined;
+  /** Every log's size with its previous generations. */
   logBytes: number;
-  /** Names the log in messages. */
-  logFile: string;
   read: ReadFacts;
   /** The map file's text as it is now; undefined when there is none yet. */
   previousMapText: string | undefined;
@@ -105,36 +118,53 @@ export type Plan = SkipPlan | DecidePlan;
 /** A corrupt map of a million lines must not mail a million warnings. */
 const MAX_MAP_WARNINGS = 10;
 
-type SkipInput = Pick<PlanInput, 'settings' | 'stats' | 'logBytes' | 'logFile' | 'read' | 'now'>;
+type SkipInput = Pick<PlanInput, 'settings' | 'stats' | 'logBytes' | 'read' | 'now'>;
 
-/** Why a run decides nothing, or undefined when it decides; `problem` when that is because it cannot trust what it read. */
+/**
+ * Why a run decides nothing, or undefined when it decides; `problem` when that
+ * is because it cannot trust what it read. With several logs, one that was
+ * changed, unreadable or stale is enough to refuse: deciding without one
+ * server's share would undercount every client and release those it keeps
+ * restricted.
+ */
 export function nothingToDecide(input: SkipInput): { skipped: string; problem?: Problem } | undefined {
-  const { settings, stats, logFile, read } = input;
-  const refuse = (kind: Problem['kind'], message: string) => ({ skipped: message, problem: { kind, message } });
+  const { settings, stats, read } = input;
+  const refuse = (kind: Problem['kind'], check: (log: LogFacts) => string | undefined) => {
+    const refusals = read.logs.map((log) => ({ log, message: check(log) })).filter((refusal) => refusal.message !== undefined);
+    if (refusals.length === 0) return undefined;
+    const others = refusals.slice(1).map((refusal) => refusal.log.logFile);
+    const message = `${refusals[0].message}${others.length > 0 ? `; so is ${others.join(', ')}` : ''}`;
+    return { skipped: message, problem: { kind, message } };
+  };
   // A partial read would release every client whose lines were not read.
-  if (read.changed) return refuse('log-changed', `${logFile} ${read.changed} while it was read: nothing decided from a partial read, the map is left as it is; the next run retries`);
-  if (!stats) return { skipped: `the log is smaller than MIN_LOG_SIZE (${input.logBytes} < ${settings.MIN_LOG_SIZE} bytes): not enough data` };
-  const unreadable = stats.linesRead > 0 ? stats.garbageLines / stats.linesRead : 0;
-  // Deciding from the few lines that happen to parse would release everyone the rest would have kept restricted.
-  if (unreadable > settings.MAX_UNREADABLE_SHARE) {
-    const sample = stats.garbageSamples[0];
-    const hint = read.presetsReadingUnreadable.length > 0 ? `; ${formatSetting(read.presetsReadingUnreadable[0])} reads them` : '';
-    return refuse(
-      'blind',
-      `${logFile}: ${stats.garbageLines} of ${stats.linesRead} lines read (${percent(unreadable)}) cannot be read as ${describeFormats(settings.LOG_FORMAT)}, ` +
-        `more than MAX_UNREADABLE_SHARE ${settings.MAX_UNREADABLE_SHARE}${hint}; nothing decided, the map is left as it is` +
-        (sample ? `; a line: ${sample}` : ''),
-    );
+  const changed = refuse('log-changed', (log) =>
+    log.changed ? `${log.logFile} ${log.changed} while it was read: nothing decided from a partial read, the map is left as it is; the next run retries` : undefined,
+  );
+  if (changed) return changed;
+  if (!stats) {
+    const what = read.logs.length > 1 ? `the ${read.logs.length} logs together are` : 'the log is';
+    return { skipped: `${what} smaller than MIN_LOG_SIZE (${input.logBytes} < ${settings.MIN_LOG_SIZE} bytes): not enough data` };
   }
+  // Deciding from the few lines that happen to parse would release everyone the rest would have kept restricted.
+  const blind = refuse('blind', (log) => {
+    const unreadable = log.linesRead > 0 ? log.garbageLines / log.linesRead : 0;
+    if (!(unreadable > settings.MAX_UNREADABLE_SHARE)) return undefined;
+    const hint = log.presetsReadingUnreadable.length > 0 ? `; ${formatSetting(log.presetsReadingUnreadable[0])} reads them` : '';
+    return (
+      `${log.logFile}: ${log.garbageLines} of ${log.linesRead} lines read (${percent(unreadable)}) cannot be read as ${describeFormats(log.formats)}, ` +
+      `more than MAX_UNREADABLE_SHARE ${settings.MAX_UNREADABLE_SHARE}${hint}; nothing decided, the map is left as it is` +
+      (log.garbageSample ? `; a line: ${log.garbageSample}` : '')
+    );
+  });
+  if (blind) return blind;
   const staleAfter = settings.STALE_AFTER ?? settings.BLOCKCOOLOFF_SECONDS;
   const now = Math.floor(input.now.getTime() / 1000);
-  if (!read.replay && staleAfter > 0 && read.newestLineTime === read.newestLineTime && now - read.newestLineTime > staleAfter) {
-    const age = formatDistanceStrict(new Date(read.newestLineTime * 1000), input.now);
-    return refuse(
-      'blind',
-      `the newest line of ${logFile} is ${age} old (${formatLocalTime(read.newestLineTime)}), more than STALE_AFTER ${staleAfter} s: logging stopped, or the wrong file; nothing decided, the map is left as it is`,
-    );
-  }
+  const stale = refuse('blind', (log) => {
+    if (read.replay || !(staleAfter > 0) || log.newestLineTime !== log.newestLineTime || !(now - log.newestLineTime > staleAfter)) return undefined;
+    const age = formatDistanceStrict(new Date(log.newestLineTime * 1000), input.now);
+    return `the newest line of ${log.logFile} is ${age} old (${formatLocalTime(log.newestLineTime)}), more than STALE_AFTER ${staleAfter} s: logging stopped, or the wrong file; nothing decided, the map is left as it is`;
+  });
+  if (stale) return stale;
   // A wrong log or broken logging must not release every client at once.
   if (stats.linesInWindow === 0) return { skipped: 'no usable lines in the window: the map is left as it is' };
   return undefined;

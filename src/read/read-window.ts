@@ -8,8 +8,8 @@ import type { Settings } from '../settings/settings.js';
 import { ClientResolver } from './client-address.js';
 import { compileLogFormats, parseClientField } from './log-format.js';
 import { newRequestClassifier } from './log-line.js';
-import { type LogFileRead, type ProgressListener, closeGenerations, findGenerations, generationsToRead, lastLineTime, readGenerations } from './log-source.js';
-import { type AnalysisWindow, type WindowStats, WindowReader } from './window-stats.js';
+import { type Generation, type LogFileRead, type ProgressListener, closeGenerations, findGenerations, generationsToRead, lastLineTime, readGenerations } from './log-source.js';
+import { type AnalysisWindow, ClientTable, type WindowStats, WindowReader, mergeWindowStats } from './window-stats.js';
 
 /**
  * How much older than the line before it a line may be. Servers log a request
@@ -45,29 +45,75 @@ export interface WindowRead {
   unreadableSamples: Buffer[];
 }
 
+/** One log of a run and the formats it is read with. */
+export interface LogToRead {
+  path: string;
+  formats: readonly string[];
+}
+
+export interface LogRead extends WindowRead {
+  logFile: string;
+  formats: readonly string[];
+}
+
+export interface WindowsRead {
+  /** Each log as read, in the order given. */
+  logs: LogRead[];
+  /** Every log's statistics summed per client; undefined when the logs together are smaller than MIN_LOG_SIZE. */
+  stats: WindowStats | undefined;
+  /** Every log's size with its previous generations. */
+  logBytes: number;
+}
+
 /**
- * Reads the window from `logFile` and, after a rotation, from its previous
- * generations. Problems that do not stop the read are pushed to `warnings`.
+ * Reads the window from each log and, after a rotation, from its previous
+ * generations, into one client table: a client spread over several servers
+ * is counted with all its requests. Every log is opened before any is read,
+ * so that a missing one stops the run before it reads for nothing. Problems
+ * that do not stop the read are pushed to `warnings`.
  */
-export async function readWindow(logFile: string, settings: Settings, window: AnalysisWindow, warnings: string[], progress?: ProgressListener): Promise<WindowRead> {
-  const generations = findGenerations(logFile, settings.ROTATED_LOGS, warnings);
+export async function readWindows(logs: readonly LogToRead[], settings: Settings, window: AnalysisWindow, warnings: string[], progress?: ProgressListener): Promise<WindowsRead> {
+  const opened: Generation[][] = [];
   try {
-    const logBytes = generations.reduce((sum, generation) => sum + generation.size, 0);
-    const reader = newWindowReader(settings, window);
-    if (logBytes < settings.MIN_LOG_SIZE) return { stats: undefined, logBytes, files: [], newestLineTime: lastLineTime(generations, reader.lineTime), unreadableSamples: [] };
-    const seekTarget = window.start - DISORDER_SECONDS;
-    const files = await readGenerations(await generationsToRead(generations, seekTarget, reader.lineTime, warnings), seekTarget, reader, warnings, progress);
-    const stats = reader.finish();
-    // Nothing read after the seek: every line is older than the window, perhaps by days.
-    const newestLineTime = stats.newestLineTime === stats.newestLineTime ? stats.newestLineTime : lastLineTime(generations, reader.lineTime);
-    return { stats, logBytes, files, newestLineTime, unreadableSamples: reader.unreadableSamples };
+    for (const log of logs) opened.push(findGenerations(log.path, settings.ROTATED_LOGS, warnings));
+    const sizes = opened.map((generations) => generations.reduce((sum, generation) => sum + generation.size, 0));
+    const logBytes = sizes.reduce((sum, size) => sum + size, 0);
+    const clients = logs.length > 1 ? newClientTable(settings) : undefined;
+    const reads: LogRead[] = [];
+    // MIN_LOG_SIZE is about the data of the whole service: a server's small share is no reason to leave it out.
+    const enough = logBytes >= settings.MIN_LOG_SIZE;
+    for (const [i, log] of logs.entries()) {
+      const generations = opened[i];
+      const reader = newWindowReader(settings, window, log.formats, clients);
+      const common = { logFile: log.path, formats: log.formats, logBytes: sizes[i] };
+      if (!enough) {
+        reads.push({ ...common, stats: undefined, files: [], newestLineTime: lastLineTime(generations, reader.lineTime), unreadableSamples: [] });
+        continue;
+      }
+      const seekTarget = window.start - DISORDER_SECONDS;
+      const files = await readGenerations(await generationsToRead(generations, seekTarget, reader.lineTime, warnings), seekTarget, reader, warnings, progress);
+      const stats = reader.finish();
+      // Nothing read after the seek: every line is older than the window, perhaps by days.
+      const newestLineTime = stats.newestLineTime === stats.newestLineTime ? stats.newestLineTime : lastLineTime(generations, reader.lineTime);
+      reads.push({ ...common, stats, files, newestLineTime, unreadableSamples: reader.unreadableSamples });
+    }
+    const stats = enough ? mergeWindowStats(reads.map((read) => read.stats as WindowStats)) : undefined;
+    return { logs: reads, stats, logBytes };
   } finally {
-    closeGenerations(generations);
+    for (const generations of opened) closeGenerations(generations);
   }
 }
 
-/** The reader a run feeds the window's bytes to, configured from the settings. */
-export function newWindowReader(settings: Settings, window: AnalysisWindow): WindowReader {
+/** The table a run counts its clients in, configured from the settings. */
+function newClientTable(settings: Settings): ClientTable {
+  return new ClientTable(listMatcher(settings), clientKeyFunction({ ipv4: settings.IPV4_PREFIX, ipv6: settings.IPV6_PREFIX }));
+}
+
+/**
+ * The reader a run feeds a log's bytes to, configured from the settings;
+ * `clients` is the table it counts into when several logs are counted together.
+ */
+export function newWindowReader(settings: Settings, window: AnalysisWindow, formats: readonly string[] = settings.LOG_FORMAT, clients?: ClientTable): WindowReader {
   // Settings were validated: the client field parses and the formats compile.
   const client = settings.CLIENT_ADDRESS === undefined ? undefined : parseClientField(settings.CLIENT_ADDRESS);
   const clientField = typeof client === 'string' ? undefined : client;
@@ -79,9 +125,10 @@ export function newWindowReader(settings: Settings, window: AnalysisWindow): Win
     isListed: listMatcher(settings),
     disorderSeconds: DISORDER_SECONDS,
     clockStepSeconds: CLOCK_STEP_SECONDS,
-    formats: compileLogFormats(settings.LOG_FORMAT, clientField),
+    formats: compileLogFormats(formats, clientField),
     clientResolver: clientField?.kind === 'header' ? new ClientResolver(trusted) : undefined,
     clientKey: clientKeyFunction({ ipv4: settings.IPV4_PREFIX, ipv6: settings.IPV6_PREFIX }),
+    clients,
   });
 }
 

@@ -59,6 +59,29 @@ export interface WindowStats {
   newestLineTime: number;
 }
 
+/**
+ * The statistics of several logs read into one shared ClientTable, as one:
+ * counts are summed, so the database load and the window's lines are those
+ * of every server; the newest line is the newest of any.
+ */
+export function mergeWindowStats(parts: readonly WindowStats[]): WindowStats {
+  if (parts.length === 1) return parts[0];
+  const sum = (pick: (stats: WindowStats) => number) => parts.reduce((total, stats) => total + pick(stats), 0);
+  const newest = parts.map((stats) => stats.newestLineTime).filter((time) => time === time);
+  return {
+    clients: parts[0].clients,
+    total200: sum((stats) => stats.total200),
+    linesRead: sum((stats) => stats.linesRead),
+    garbageLines: sum((stats) => stats.garbageLines),
+    garbageSamples: parts.flatMap((stats) => stats.garbageSamples).slice(0, MAX_GARBAGE_SAMPLES),
+    linesInWindow: sum((stats) => stats.linesInWindow),
+    listedLines: sum((stats) => stats.listedLines),
+    reachedEnd: parts.every((stats) => stats.reachedEnd),
+    futureLines: sum((stats) => stats.futureLines),
+    newestLineTime: newest.length > 0 ? Math.max(...newest) : NaN,
+  };
+}
+
 const NOT_AN_ADDRESS = -1;
 const LISTED = -2;
 
@@ -268,6 +291,12 @@ export interface WindowReaderOptions {
   clientResolver?: ClientResolver;
   /** The key a canonical address is counted under (its network, client-key.ts); default: the address. */
   clientKey?: (address: string) => string;
+  /**
+   * The table to count into, shared by the readers of several servers' logs
+   * so that a client's requests are summed over all of them; default: a
+   * table of this reader's own (from isListed and clientKey).
+   */
+  clients?: ClientTable;
 }
 
 const MAX_LINE_BYTES = 64 * 1024;
@@ -329,7 +358,7 @@ export class WindowReader {
       };
     }
     this.stats = {
-      clients: new ClientTable(options.isListed, options.clientKey),
+      clients: options.clients ?? new ClientTable(options.isListed, options.clientKey),
       total200: 0,
       linesRead: 0,
       garbageLines: 0,

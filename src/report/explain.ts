@@ -20,14 +20,24 @@ export interface ExplainInput {
   key: string;
   /** For a network: its busiest addresses over the same window, busiest first. */
   busiest?: { address: string; stats: ClientStats }[];
+  /** With several logs: the client's requests in each, in the order read. */
+  perLog?: LogShare[];
   settings: Settings;
   origins: SettingOrigins;
   /** The dry run's report: the plan exactly as a run makes it. */
   report: RunReport;
 }
 
+/** A client's requests in one server's log; null when it made none there. */
+export interface LogShare {
+  logFile: string;
+  stats: ClientStats | null;
+}
+
 export interface Explanation {
   address: string;
+  /** With several logs: the client's requests in each; null with one. */
+  perLog: LogShare[] | null;
   /** Set when the address is counted as part of a network: the network, and its busiest addresses. */
   network: { key: string; busiest: { address: string; stats: ClientStats }[] } | null;
   window: AnalysisWindow;
@@ -52,7 +62,7 @@ export function explainAddress(input: ExplainInput): Explanation {
   const subject = listed ? address : input.key;
   const before = plan.previous.get(subject) ?? null;
   const network = input.key !== address ? { key: input.key, busiest: input.busiest ?? [] } : null;
-  const common = { address, network, window: report.window, sight: report.sight, mapFile: settings.BLOCKEDFILE, listed, previous: before };
+  const common = { address, perLog: input.perLog ?? null, network, window: report.window, sight: report.sight, mapFile: settings.BLOCKEDFILE, listed, previous: before };
   if (!plan.decided) {
     const rule = `a run decides nothing, ${plan.skipped}; the map keeps ${before ? `'${before}'` : 'no entry'} for this address`;
     return { ...common, stats: null, limits: null, skipped: plan.skipped, verdict: { state: before, change: null, rule } };
@@ -110,6 +120,10 @@ export function renderExplanation(e: Explanation): string {
       `requests:  long window ${s.longTotal} (${s.longApi} API), short window ${s.shortTotal} (${s.shortApi} API)`,
       `           ${s.badUa ? 'bad user agent: sent none, or one in UA_BLOCKLIST, at least once' : 'user agent: never missing, never in UA_BLOCKLIST'}`,
     );
+    for (const share of e.perLog ?? []) {
+      const t = share.stats;
+      out.push(`           ${share.logFile}: ${t ? `long window ${t.longTotal} (${t.longApi} API), short window ${t.shortTotal} (${t.shortApi} API)` : 'none'}`);
+    }
   } else if (!e.skipped) {
     out.push(`requests:  ${e.listed ? 'not counted: listed clients get no statistics' : 'none counted in the window'}`);
   }

@@ -16,7 +16,11 @@ export function listSettings(loaded: LoadedSettings): SettingRow[] {
 
 /** Values in the settings file's own syntax, so that a line can be copied back into it. */
 export function formatSettingValue(key: keyof Settings, value: Settings[keyof Settings]): string {
-  if (Array.isArray(value)) return value.length === 1 ? `(${quote(value[0])},)` : `(${value.map(quote).join(', ')})`;
+  if (key === 'LOG_FILES') return formatLogFiles(value as Settings['LOG_FILES']);
+  if (Array.isArray(value)) {
+    const strings = value as string[];
+    return strings.length === 1 ? `(${quote(strings[0])},)` : `(${strings.map(quote).join(', ')})`;
+  }
   if (typeof value === 'string') return quote(value);
   if (typeof value === 'boolean') return value ? 'True' : 'False';
   if (value === undefined) return 'None';
@@ -24,6 +28,11 @@ export function formatSettingValue(key: keyof Settings, value: Settings[keyof Se
     return `${value} s (${formatDuration(intervalToDuration({ start: 0, end: value * 1000 }))})`;
   }
   return String(value);
+}
+
+function formatLogFiles(files: Settings['LOG_FILES']): string {
+  const entries = files.map(({ path, formats }) => (formats === undefined ? quote(path) : `(${quote(path)}, ${formatSettingValue('LOG_FORMAT', formats)})`));
+  return entries.length === 1 ? `(${entries[0]},)` : `(${entries.join(', ')})`;
 }
 
 function quote(text: string): string {

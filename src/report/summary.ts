@@ -21,7 +21,11 @@ export function formatAge(seconds: number): string {
 
 export function renderSummary(report: RunReport, dryRun: boolean): string {
   const out: string[] = [];
-  out.push(`log:      ${report.logFile} (${report.logBytes} bytes)`);
+  if (report.logs.length > 1) {
+    for (const log of report.logs) {
+      out.push(`log:      ${log.logFile} (${log.logBytes} bytes): ${log.linesRead} lines; ${log.linesInWindow} in the window, ${log.garbageLines} garbage (${describeSight(log.sight)})`);
+    }
+  } else out.push(`log:      ${report.logFile} (${report.logBytes} bytes)`);
   out.push(`window:   ${describeWindow(report.window)}`);
   for (const file of report.files) {
     const from = file.seekReads > 0 ? `from byte ${file.offset} (found in ${file.seekReads} reads)` : 'from its start';

@@ -7,7 +7,7 @@ import * as z from 'zod';
 import { parseListEntry } from '../address/address-list.js';
 import { LogFormatError, compileLogFormats, parseClientField } from '../read/log-format.js';
 import { describePyValue, type Assignment } from './python-literal.js';
-import { type Layout, type SettingOrigins, type Settings, defaultsWithOrigins } from './settings.js';
+import { type Layout, type LogFileSetting, type SettingOrigins, type Settings, defaultsWithOrigins } from './settings.js';
 
 type WindowSecondsKey = 'BLOCKCOOLOFF_SECONDS' | 'BULKCOOLOFF_SECONDS';
 type PlainKey = Exclude<keyof Settings, WindowSecondsKey>;
@@ -48,6 +48,31 @@ const prefixLength = (max: number, what: string, min: number) =>
 const optionalString = (what: string) => z.union([z.string(), z.null()], { error: expected(what) }).transform((value) => value || undefined);
 
 const optionalFilePath = optionalString('a file path in quotes, or None');
+
+const LOG_FILES_EXPECTED =
+  "log paths, each a string or a pair of path and format, as a tuple such as ('/var/log/nginx/a.log', ('/var/log/nginx/b.log', 'vhost_combined'))";
+
+/** A path alone reads with LOG_FORMAT; a (path, format) or (path, (format, ...)) pair with its own. */
+const logFiles = z
+  .union([z.string(), z.array(z.unknown())], { error: expected(LOG_FILES_EXPECTED) })
+  .transform((value, ctx): LogFileSetting[] => {
+    const entries = typeof value === 'string' ? [value] : value;
+    const files: LogFileSetting[] = [];
+    for (const entry of entries) {
+      if (typeof entry === 'string' && entry !== '') files.push({ path: entry, formats: undefined });
+      else if (Array.isArray(entry) && entry.length === 2 && typeof entry[0] === 'string' && entry[0] !== '') {
+        const formats = typeof entry[1] === 'string' ? [entry[1]] : entry[1];
+        if (Array.isArray(formats) && formats.length > 0 && formats.every((format) => typeof format === 'string')) files.push({ path: entry[0], formats });
+        else ctx.addIssue({ code: 'custom', message: `expected a format or a tuple of formats for ${entry[0]}, got ${describePyValue(entry[1])}`, input: entry });
+      } else ctx.addIssue({ code: 'custom', message: expected(LOG_FILES_EXPECTED)({ input: entry }), input: entry });
+    }
+    const seen = new Set<string>();
+    for (const { path } of files) {
+      if (seen.has(path)) ctx.addIssue({ code: 'custom', message: `${path} is listed twice: its requests would be counted twice`, input: path });
+      seen.add(path);
+    }
+    return files;
+  });
 
 const PLAIN_SCHEMAS: { [K in PlainKey]: z.ZodType<Settings[K]> } = {
   BLOCKEDFILE: filePath,
@@ -109,6 +134,7 @@ const PLAIN_SCHEMAS: { [K in PlainKey]: z.ZodType<Settings[K]> } = {
   LOG_FORMAT: stringOrStrings(
     "a preset ('combined', 'common', 'vhost_combined', 'caddy'), the server's format string, or a tuple of them",
   ).refine((formats) => formats.length > 0, { error: 'expected at least one format, got an empty tuple' }),
+  LOG_FILES: logFiles,
   CLIENT_ADDRESS: optionalString("a field such as '$http_x_forwarded_for' or '%{X-Forwarded-For}i', or None").superRefine((value, ctx) => {
     const parsed = value === undefined ? undefined : parseClientField(value);
     if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed, input: value });
@@ -292,6 +318,17 @@ function checkLogFormats(settings: Settings, last: Map<string, Assignment>): Set
       const blamed = error.message.startsWith('CLIENT_ADDRESS') && clientLine ? clientLine : formatLine;
       const shown = settings.LOG_FORMAT.length > 1 ? `in '${format}': ` : '';
       problems.push({ line: blamed?.line ?? 0, key: blamed?.key ?? 'LOG_FORMAT', message: `${shown}${error.message}` });
+    }
+  }
+  const filesLine = last.get('LOG_FILES');
+  for (const file of settings.LOG_FILES) {
+    for (const format of file.formats ?? []) {
+      try {
+        compileLogFormats([format], client);
+      } catch (error) {
+        if (!(error instanceof LogFormatError)) throw error;
+        problems.push({ line: filesLine?.line ?? 0, key: 'LOG_FILES', message: `${file.path}: in '${format}': ${error.message}` });
+      }
     }
   }
   // An empty list (the bundled file's default line) asks for nothing.

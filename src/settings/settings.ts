@@ -76,12 +76,25 @@ export interface Settings {
    * an nginx log_format. Tried in order; the first that reads a line wins.
    */
   LOG_FORMAT: string[];
+  /**
+   * Several servers' logs, read in one run and counted together, each with
+   * its own formats (LOG_FORMAT when undefined). Empty: the log named on the
+   * command line. The command line's logs, when given, are read instead.
+   */
+  LOG_FILES: LogFileSetting[];
   /** The field that holds the client's address ('%h' / '$remote_addr' when undefined), e.g. '$http_x_forwarded_for'. */
   CLIENT_ADDRESS: string | undefined;
   /** Canonical addresses and networks of the proxies (CDN edges, load balancers) whose forwarded-for header is believed. */
   TRUSTED_PROXIES: string[];
   /** A file of more TRUSTED_PROXIES entries, one per line, `#` comments. */
   TRUSTED_PROXIES_FILE: string | undefined;
+}
+
+/** One entry of LOG_FILES: `'/var/log/a.log'` or `('/var/log/a.log', 'vhost_combined')`. */
+export interface LogFileSetting {
+  path: string;
+  /** The log's own formats; undefined: LOG_FORMAT. */
+  formats: string[] | undefined;
 }
 
 /** Where each setting's value came from: `FILE:LINE`, or 'default'. */
@@ -183,6 +196,7 @@ export function defaultSettings(installation: Layout | string): Settings {
     MAX_NEW_BLOCKS: 50,
     MAX_BLOCKED_SHARE: 0.8,
     LOG_FORMAT: ['combined'],
+    LOG_FILES: [],
     CLIENT_ADDRESS: undefined,
     TRUSTED_PROXIES: [],
     TRUSTED_PROXIES_FILE: undefined,
