@@ -43,6 +43,15 @@ function assertWholeChangeLog(text: string, what: string): void {
   for (const line of text.split('\n').slice(0, -1)) assert.match(line, CHANGE_LINE, `${what}: a torn or malformed change-log line`);
 }
 
+/** Change logs of 100 kB: on a difference, say where and show the bytes around it, not two truncated copies. */
+function assertSameText(actual: string, expected: string, what: string): void {
+  if (actual === expected) return;
+  let at = 0;
+  while (at < actual.length && actual[at] === expected[at]) at++;
+  const around = (text: string) => JSON.stringify(text.slice(Math.max(0, at - 80), at + 80));
+  assert.fail(`${what}: ${actual.length} bytes, expected ${expected.length}; they differ at byte ${at}:\n  actual:   ${around(actual)}\n  expected: ${around(expected)}`);
+}
+
 function assertOneLine(stderr: string, what: string): void {
   assert.match(stderr, /^ipanalyse: [^\n]+\n$/, `${what}: one line on stderr, got:\n${stderr}`);
 }
@@ -348,7 +357,7 @@ describe('nothing lost, nothing broken: real runs of bin/ipanalyse', () => {
       assert.equal(warnings.length, (locked ? 1 : 0) + temps.length + repaired, `${what}: unexpected warnings:\n${next.stderr}`);
       assert.deepEqual(leftovers(work), [], `${what}: files left after the next run`);
       assert.equal(fs.readFileSync(mapFile, 'utf8'), isNew ? nextMap : newMap, `${what}: the next run's map`);
-      assert.equal(readIfExists(changeLog) ?? '', wholeLines + (isNew ? nextChanges : changes), `${what}: the next run's change log`);
+      assertSameText(readIfExists(changeLog) ?? '', wholeLines + (isNew ? nextChanges : changes), `${what}: the next run's change log (the killed run left ${logText.length} bytes${torn ? ', a torn line' : ''})`);
       fs.rmSync(work, { recursive: true, force: true });
     };
 
