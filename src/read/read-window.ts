@@ -9,7 +9,7 @@ import { ClientResolver } from './client-address.js';
 import { compileLogFormats, parseClientField } from './log-format.js';
 import { newRequestClassifier } from './log-line.js';
 import { type LogFileRead, type ProgressListener, closeGenerations, findGenerations, generationsToRead, lastLineTime, readGenerations } from './log-source.js';
-import { type AnalysisWindow, type WindowStats, WindowReader } from './window-stats.js';
+import { type AnalysisWindow, type LineListener, type WindowStats, WindowReader } from './window-stats.js';
 
 /**
  * How much older than the line before it a line may be. Servers log a request
@@ -67,7 +67,7 @@ export async function readWindow(logFile: string, settings: Settings, window: An
 }
 
 /** The reader a run feeds the window's bytes to, configured from the settings. */
-export function newWindowReader(settings: Settings, window: AnalysisWindow): WindowReader {
+export function newWindowReader(settings: Settings, window: AnalysisWindow, onLine?: LineListener): WindowReader {
   // Settings were validated: the client field parses and the formats compile.
   const client = settings.CLIENT_ADDRESS === undefined ? undefined : parseClientField(settings.CLIENT_ADDRESS);
   const clientField = typeof client === 'string' ? undefined : client;
@@ -82,6 +82,7 @@ export function newWindowReader(settings: Settings, window: AnalysisWindow): Win
     formats: compileLogFormats(settings.LOG_FORMAT, clientField),
     clientResolver: clientField?.kind === 'header' ? new ClientResolver(trusted) : undefined,
     clientKey: clientKeyFunction({ ipv4: settings.IPV4_PREFIX, ipv6: settings.IPV6_PREFIX }),
+    onLine,
   });
 }
 
