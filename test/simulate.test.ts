@@ -104,3 +104,24 @@ describe('simulate', () => {
     }
   });
 });
+
+describe('simulate summary and --compare', () => {
+  test('the summary counts transitions and restricted requests; --compare shows where two settings differ', () => {
+    const strict = path.join(dir, 'strict.conf');
+    fs.writeFileSync(strict, fs.readFileSync(SETTINGS, 'utf8').replace('BULKLONG_LIMIT = 800', 'BULKLONG_LIMIT = 100').replace('BULK_LOWER = 150', 'BULK_LOWER = 50'));
+    const common = ['--from', '2026-11-20 10:00:00', '--to', '2026-11-20 12:50:00', '--loadavg', '2', log];
+    const summary = runCli(['simulate', '--settings', SETTINGS, ...common]);
+    assert.equal(summary.status, 0, summary.stderr);
+    assert.match(summary.stdout, /171 steps, 171 decided/);
+    assert.match(summary.stdout, /new block +2\n/);
+    assert.match(summary.stdout, /refused \(block\) +[1-9]\d*\n/);
+    assert.match(summary.stdout, /198\.51\.100\.7 +\d+ /);
+    const compared = runCli(['simulate', '--settings', SETTINGS, '--compare', strict, ...common]);
+    assert.equal(compared.status, 0, compared.stderr);
+    const newBulks = /^new bulks +(\d+) +(\d+)  \*$/m.exec(compared.stdout);
+    assert.ok(newBulks, compared.stdout);
+    // A lower bulk limit throttles more clients.
+    assert.ok(Number(newBulks[2]) > Number(newBulks[1]), compared.stdout);
+    assert.match(compared.stdout, /^API requests throttled \(bulk\) +\d+ +\d+  \*$/m);
+  });
+});
