@@ -12,6 +12,7 @@ import { checkLogCommand, checkLogOptions } from './commands/check-log.js';
 import { type Output, VERSION } from './commands/common.js';
 import { explainCommand, explainOptions } from './commands/explain.js';
 import { reportCommand, reportOptions } from './commands/report.js';
+import { simulateCommand, simulateOptions } from './commands/simulate.js';
 import { statusCommand, statusOptions } from './commands/status.js';
 import { ExitCode, ExitError, PROBLEM_EXIT_CODES, type Problem, UsageError } from './errors.js';
 
@@ -52,6 +53,9 @@ async function main(argv: string[]): Promise<Problem[]> {
     })
     .command('report', 'a digest of the change log over a period (--since, default 1 day), for a daily mail', reportOptions, async (args) => {
       problems = await reportCommand(args, out);
+    })
+    .command('simulate <logfile>', "cron's job at every step of a past period (--from, --to, --every): what it would have decided; writes nothing", simulateOptions, async (args) => {
+      problems = await simulateCommand(args, out);
     })
     .command('check-log <logfile>', 'which format reads a log, what it cannot read, how old its newest line is', checkLogOptions, async (args) => {
       problems = await checkLogCommand(args, out);

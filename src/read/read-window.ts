@@ -9,7 +9,7 @@ import { ClientResolver } from './client-address.js';
 import { compileLogFormats, parseClientField } from './log-format.js';
 import { newRequestClassifier } from './log-line.js';
 import { type Generation, type LogFileRead, type ProgressListener, closeGenerations, findGenerations, generationsToRead, lastLineTime, readGenerations } from './log-source.js';
-import { type AnalysisWindow, ClientTable, type WindowStats, WindowReader, mergeWindowStats } from './window-stats.js';
+import { type AnalysisWindow, ClientTable, type LineListener, type WindowStats, WindowReader, mergeWindowStats } from './window-stats.js';
 
 /**
  * How much older than the line before it a line may be. Servers log a request
@@ -84,7 +84,7 @@ export async function readWindows(logs: readonly LogToRead[], settings: Settings
     const enough = logBytes >= settings.MIN_LOG_SIZE;
     for (const [i, log] of logs.entries()) {
       const generations = opened[i];
-      const reader = newWindowReader(settings, window, log.formats, clients);
+      const reader = newWindowReader(settings, window, { formats: log.formats, clients });
       const common = { logFile: log.path, formats: log.formats, logBytes: sizes[i] };
       if (!enough) {
         reads.push({ ...common, stats: undefined, files: [], newestLineTime: lastLineTime(generations, reader.lineTime), unreadableSamples: [] });
@@ -110,10 +110,16 @@ function newClientTable(settings: Settings): ClientTable {
 }
 
 /**
- * The reader a run feeds a log's bytes to, configured from the settings;
- * `clients` is the table it counts into when several logs are counted together.
+ * The reader a run feeds a log's bytes to, configured from the settings:
+ * `formats` are the log's own (default LOG_FORMAT), `clients` the table it
+ * counts into when several logs are counted together, `onLine` hears every
+ * line (simulate keeps lines, not counts).
  */
-export function newWindowReader(settings: Settings, window: AnalysisWindow, formats: readonly string[] = settings.LOG_FORMAT, clients?: ClientTable): WindowReader {
+export function newWindowReader(
+  settings: Settings,
+  window: AnalysisWindow,
+  { formats = settings.LOG_FORMAT, clients, onLine }: { formats?: readonly string[]; clients?: ClientTable; onLine?: LineListener } = {},
+): WindowReader {
   // Settings were validated: the client field parses and the formats compile.
   const client = settings.CLIENT_ADDRESS === undefined ? undefined : parseClientField(settings.CLIENT_ADDRESS);
   const clientField = typeof client === 'string' ? undefined : client;
@@ -129,6 +135,7 @@ export function newWindowReader(settings: Settings, window: AnalysisWindow, form
     clientResolver: clientField?.kind === 'header' ? new ClientResolver(trusted) : undefined,
     clientKey: clientKeyFunction({ ipv4: settings.IPV4_PREFIX, ipv6: settings.IPV6_PREFIX }),
     clients,
+    onLine,
   });
 }
 

@@ -82,8 +82,9 @@ export function mergeWindowStats(parts: readonly WindowStats[]): WindowStats {
   };
 }
 
-const NOT_AN_ADDRESS = -1;
-const LISTED = -2;
+/** Client indices that are no client: the line's address is none, or it is whitelisted or blacklisted. */
+export const NOT_AN_ADDRESS = -1;
+export const LISTED = -2;
 
 /** A client's row: its counts side by side, so that counting a line touches one cache line, and where its address is. */
 const LONG_TOTAL = 0;
@@ -297,7 +298,16 @@ export interface WindowReaderOptions {
    * table of this reader's own (from isListed and clientKey).
    */
   clients?: ClientTable;
+  /**
+   * Told of every line read, for a caller that keeps lines rather than counts
+   * (simulate). `client` is the table's index, NOT_AN_ADDRESS or LISTED, and
+   * is only meaningful inside the window; an unreadable line has a NaN time.
+   * `badUa` is the line's own, not the client's so far.
+   */
+  onLine?: LineListener;
 }
+
+export type LineListener = (time: number, client: number, isApi: boolean, status: number, badUa: boolean, buf: Buffer, ipStart: number, ipEnd: number) => void;
 
 const MAX_LINE_BYTES = 64 * 1024;
 const MAX_GARBAGE_SAMPLES = 5;
@@ -323,6 +333,7 @@ export class WindowReader {
   /** The first unreadable lines, as read. */
   readonly unreadableSamples: Buffer[] = [];
   private readonly clientResolver: ClientResolver | undefined;
+  private readonly onLine: LineListener | undefined;
   private readonly entry: LogEntry = newLogEntry();
   private readonly stats: WindowStats;
   private carry: Buffer = Buffer.alloc(0);
@@ -340,6 +351,7 @@ export class WindowReader {
     this.stopAfter = stopAt < this.futureAfter ? stopAt : Infinity;
     const formats = options.formats && options.formats.length > 0 ? options.formats : [compileLogFormat('combined')];
     this.clientResolver = formats.some((f) => f.forwarded) ? options.clientResolver : undefined;
+    this.onLine = options.onLine;
     if (formats.length === 1) {
       this.scan = formats[0].scanOwn;
       formats[0].prime(this.entry);
@@ -459,6 +471,7 @@ export class WindowReader {
     this.stats.linesRead++;
     if (end - start > MAX_LINE_BYTES || !this.scanClient(buf, start, end)) {
       this.countGarbage(buf, start, end);
+      if (this.onLine !== undefined) this.onLine(NaN, NOT_AN_ADDRESS, false, 0, false, buf, start, start);
       return;
     }
     this.countLine(buf, start, end);
@@ -491,6 +504,7 @@ export class WindowReader {
     if (index === MISSING) index = weight === 0 ? 0 : clients.resolve(buf, start, ipEnd, ipHash);
     if (index === NOT_AN_ADDRESS) {
       if (weight === 1) this.countGarbage(buf, lineStart, end);
+      if (this.onLine !== undefined) this.onLine(time, NOT_AN_ADDRESS, false, status, false, buf, start, ipEnd);
       return;
     }
     const isShort = time > window.shortStart;
@@ -498,12 +512,18 @@ export class WindowReader {
     const isApi = entry.requestForm === REQUEST_LINE ? isApiRequest(buf, entry.requestStart, entry.requestEnd, this.classifier) : classifyRequest(buf, entry, this.classifier);
     stats.linesInWindow += weight;
     stats.total200 += isApi && status === 200 && isShort ? weight : 0;
+    if (this.onLine !== undefined) this.onLine(time, index, isApi, status, index >= 0 && this.userAgentIsBad(buf, end), buf, start, ipEnd);
     if (index === LISTED) {
       stats.listedLines += weight;
       return;
     }
-    const badUa = !clients.hasBadUa(index) && (userAgentIsMissing(buf, entry, end) || (this.uaPrefixes.length > 0 && this.userAgentBlocked(buf, end)));
+    const badUa = !clients.hasBadUa(index) && this.userAgentIsBad(buf, end);
     clients.count(index, weight, isApi, isShort, badUa);
+  }
+
+  /** No user agent, or one starting with a UA_BLOCKLIST prefix. */
+  private userAgentIsBad(buf: Buffer, end: number): boolean {
+    return userAgentIsMissing(buf, this.entry, end) || (this.uaPrefixes.length > 0 && this.userAgentBlocked(buf, end));
   }
 
   private userAgentBlocked(buf: Buffer, end: number): boolean {
