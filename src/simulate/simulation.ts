@@ -118,8 +118,20 @@ export function simulate(input: SimulationInput): Simulation {
       settings,
       stats: tooSmall ? undefined : stats,
       logBytes: input.logBytes,
-      logFile: input.logFile,
-      read: { newestLineTime: stats.newestLineTime, replay: false, presetsReadingUnreadable: [] },
+      read: {
+        replay: false,
+        logs: [
+          {
+            logFile: input.logFile,
+            formats: settings.LOG_FORMAT,
+            newestLineTime: stats.newestLineTime,
+            presetsReadingUnreadable: [],
+            linesRead: stats.linesRead,
+            garbageLines: stats.garbageLines,
+            garbageSample: stats.garbageSamples[0],
+          },
+        ],
+      },
       previousMapText,
       mapFile: input.mapFile,
       loadAverage: input.loadAverageAt(time),
