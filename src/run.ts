@@ -5,6 +5,7 @@
  * unless given.
  */
 import type { Problem } from './errors.js';
+import { readClickHouse } from './read/clickhouse-source.js';
 import { readLoadAverage } from './read/load-average.js';
 import type { LogFileRead, ProgressListener } from './read/log-source.js';
 import { type LogRead, type LogToRead, analysisWindow, readWindows } from './read/read-window.js';
@@ -24,7 +25,7 @@ import { acquireRunLock } from './write/run-lock.js';
 export interface RunOptions {
   /** The effective settings, flags applied: BLOCKEDFILE, LOGFILE, GEO_FILE and ON_CHANGE say where to write. */
   settings: Settings;
-  /** The log, read with LOG_FORMAT; ignored when `logs` is given. */
+  /** The log, read with LOG_FORMAT; ignored when `logs` is given, and both when CLICKHOUSE_URL is set. */
   logFile?: string;
   /** Several servers' logs, each with its formats, counted together. */
   logs?: readonly LogToRead[];
@@ -133,7 +134,10 @@ async function analyse(options: RunOptions, warnings: string[]): Promise<RunRepo
   const mapFile = settings.BLOCKEDFILE;
   const window = analysisWindow(settings, options.now, options.startDate);
   const logs = options.logs ?? [{ path: options.logFile as string, formats: settings.LOG_FORMAT }];
-  const { logs: reads, stats, logBytes } = await readWindows(logs, settings, window, warnings, options.progress);
+  // ClickHouse, when configured, stands in for the logs: everything after the read is the same.
+  const { logs: reads, stats, logBytes } = settings.CLICKHOUSE_URL
+    ? await readClickHouse(settings, window)
+    : await readWindows(logs, settings, window, warnings, options.progress);
   const read: ReadFacts = { replay: options.startDate !== undefined, logs: reads.map(factsOf) };
   const previous = readPreviousMap(mapFile);
   if (previous.warning) warnings.push(previous.warning);

@@ -36,6 +36,7 @@ const PURE = [
   'read/line-fields.ts',
   'read/strftime.ts',
   'read/request-path.ts',
+  'read/clickhouse-query.ts',
   'read/client-address.ts',
   'read/detect-format.ts',
 ];

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Argv } from 'yargs';
 import { UsageError } from '../errors.js';
+import { clickHouseUrlProblem } from '../read/clickhouse-query.js';
 import { LogFormatError, compileLogFormat } from '../read/log-format.js';
 import type { LogToRead } from '../read/read-window.js';
 import { loadSettings } from '../settings/load-settings.js';
@@ -67,6 +68,7 @@ export function withAnalysisOptions<T>(y: Argv<T>) {
     .option('loadavg', { type: 'number', describe: 'use N as the 15-minute load average instead of reading LOADAVG_FILE' })
     .option('now', { type: 'string', describe: 'the clock, "YYYY-mm-dd HH:MM:SS": end of the window and change-log time (default: now)' })
     .option('log-format', { type: 'string', describe: "the access log's format: combined (default), common, vhost_combined, caddy, or the server's LogFormat / log_format string (default: LOG_FORMAT)" })
+    .option('clickhouse', { type: 'string', describe: "ask ClickHouse's HTTP interface for the window instead of reading logs, e.g. http://127.0.0.1:8123/?database=logs (default: CLICKHOUSE_URL)" })
     .option('format', { choices: MAP_FORMATS, default: 'apache' as MapFormat, describe: 'map syntax: apache (RewriteMap txt:) or nginx (map include)' });
 }
 
@@ -95,6 +97,8 @@ export interface SettingsArgs {
   nft?: string;
   /** IPSET_FILE */
   ipset?: string;
+  /** CLICKHOUSE_URL */
+  clickhouse?: string;
 }
 
 export interface ResolvedSettings {
@@ -117,6 +121,7 @@ export async function resolveSettings(args: SettingsArgs): Promise<ResolvedSetti
     LOG_FORMAT: args['log-format'] === undefined ? file.LOG_FORMAT : [checkedLogFormat(args['log-format'])],
     NFT_FILE: args.nft ?? file.NFT_FILE,
     IPSET_FILE: args.ipset ?? file.IPSET_FILE,
+    CLICKHOUSE_URL: args.clickhouse === undefined ? file.CLICKHOUSE_URL : checkedClickHouseUrl(args.clickhouse),
   };
   return { loaded, settings };
 }
@@ -129,6 +134,12 @@ function checkedLogFormat(text: string): string {
     if (error instanceof LogFormatError) throw new UsageError(`--log-format: ${error.message}`);
     throw error;
   }
+  return text;
+}
+
+function checkedClickHouseUrl(text: string): string {
+  const problem = clickHouseUrlProblem(text);
+  if (problem) throw new UsageError(`--clickhouse: ${problem}`);
   return text;
 }
 
@@ -173,10 +184,15 @@ const DATE_FORM = /^\d{4}-\d{1,2}-\d{1,2}(?:[ T]|$)/;
 
 /**
  * The logs a run reads and each one's formats: those named on the command
- * line, else LOG_FILES. A log's own format in LOG_FILES (matched by path)
+ * line, else LOG_FILES; none when ClickHouse is the source. A log's own format in LOG_FILES (matched by path)
  * wins over LOG_FORMAT and --log-format, which are for the logs without one.
  */
 export function resolveLogs(logFiles: readonly string[], settings: Settings): LogToRead[] {
+  if (settings.CLICKHOUSE_URL) {
+    // Counting a log on top of the table that holds its lines would count them twice.
+    if (logFiles.length > 0) throw new UsageError(`logs named (${logFiles[0]}) while ClickHouse (--clickhouse, CLICKHOUSE_URL) is the source: give one or the other`);
+    return [];
+  }
   const configured = new Map(settings.LOG_FILES.map((file) => [path.resolve(file.path), file.formats]));
   const named = logFiles.length > 0 ? logFiles : settings.LOG_FILES.map((file) => file.path);
   if (named.length === 0) throw new UsageError('no log to read: name the access logs on the command line, or set LOG_FILES');

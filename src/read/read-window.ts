@@ -105,7 +105,7 @@ export async function readWindows(logs: readonly LogToRead[], settings: Settings
 }
 
 /** The table a run counts its clients in, configured from the settings. */
-function newClientTable(settings: Settings): ClientTable {
+export function newClientTable(settings: Settings): ClientTable {
   return new ClientTable(listMatcher(settings), clientKeyFunction({ ipv4: settings.IPV4_PREFIX, ipv6: settings.IPV6_PREFIX }));
 }
 

@@ -82,6 +82,11 @@ export function mergeWindowStats(parts: readonly WindowStats[]): WindowStats {
   };
 }
 
+/** Statistics before the first line is counted, into `clients`. */
+export function emptyWindowStats(clients: ClientTable): WindowStats {
+  return { clients, total200: 0, linesRead: 0, garbageLines: 0, garbageSamples: [], linesInWindow: 0, listedLines: 0, reachedEnd: false, futureLines: 0, newestLineTime: NaN };
+}
+
 /** Client indices that are no client: the line's address is none, or it is whitelisted or blacklisted. */
 export const NOT_AN_ADDRESS = -1;
 export const LISTED = -2;
@@ -249,6 +254,21 @@ export class ClientTable {
   }
 
   /**
+   * Adds counts made elsewhere (ClickHouse's per-address aggregates) to the
+   * client's row: the same sums, and the same bad-UA flag, that counting
+   * their lines one by one would leave.
+   */
+  addCounts(index: number, counts: ClientStats): void {
+    const page = this.pages[index >>> PAGE_SHIFT];
+    const row = (index & PAGE_MASK) * ROW_INTS;
+    page[row + LONG_TOTAL] += counts.longTotal;
+    page[row + LONG_API] += counts.longApi;
+    page[row + SHORT_TOTAL] += counts.shortTotal;
+    page[row + SHORT_API] += counts.shortApi;
+    page[row + BAD_UA] |= counts.badUa ? 1 : 0;
+  }
+
+  /**
    * As entries(), but only the clients with more than `longApi` API requests
    * in the long window or more than `shortApi` in the short one, and those
    * whose canonical address is one of `addresses`: the few a decision can
@@ -369,18 +389,7 @@ export class WindowReader {
         return NaN;
       };
     }
-    this.stats = {
-      clients: options.clients ?? new ClientTable(options.isListed, options.clientKey),
-      total200: 0,
-      linesRead: 0,
-      garbageLines: 0,
-      garbageSamples: [],
-      linesInWindow: 0,
-      listedLines: 0,
-      reachedEnd: false,
-      futureLines: 0,
-      newestLineTime: NaN,
-    };
+    this.stats = emptyWindowStats(options.clients ?? new ClientTable(options.isListed, options.clientKey));
   }
 
   /** True once a line far enough past the window end was seen: the caller may stop reading. */

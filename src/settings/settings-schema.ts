@@ -6,6 +6,7 @@
 import * as z from 'zod';
 import { parseListEntry } from '../address/address-list.js';
 import { LogFormatError, compileLogFormats, parseClientField } from '../read/log-format.js';
+import { CLICKHOUSE_TABLE_NAME, clickHouseUrlProblem } from '../read/clickhouse-query.js';
 import { describePyValue, type Assignment } from './python-literal.js';
 import { type Layout, type LogFileSetting, type SettingOrigins, type Settings, defaultsWithOrigins } from './settings.js';
 
@@ -146,6 +147,16 @@ const PLAIN_SCHEMAS: { [K in PlainKey]: z.ZodType<Settings[K]> } = {
     .refine((endpoints) => endpoints.every((endpoint) => endpoint !== ''), {
       error: 'an empty path fragment would make every request an API request',
     }),
+  CLICKHOUSE_URL: optionalString("ClickHouse's HTTP interface in quotes such as 'http://127.0.0.1:8123/?database=logs', or None").superRefine((value, ctx) => {
+    const problem = value === undefined ? undefined : clickHouseUrlProblem(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem, input: value });
+  }),
+  CLICKHOUSE_TABLE: z
+    .string({ error: expected("a table name in quotes such as 'access_log' or 'logs.access_log'") })
+    .regex(CLICKHOUSE_TABLE_NAME, { error: expected("a table name in quotes such as 'access_log' or 'logs.access_log' (letters, digits and _)") }),
+  CLICKHOUSE_TIMEOUT: z
+    .number({ error: expected('a number of seconds, above 0') })
+    .gt(0, { error: expected('a number of seconds, above 0') }),
 };
 
 const UNIT_SECONDS: Record<string, number> = {

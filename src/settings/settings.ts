@@ -88,6 +88,12 @@ export interface Settings {
   TRUSTED_PROXIES: string[];
   /** A file of more TRUSTED_PROXIES entries, one per line, `#` comments. */
   TRUSTED_PROXIES_FILE: string | undefined;
+  /** ClickHouse's HTTP interface (`http://127.0.0.1:8123/?database=logs`): the window's counts are asked of it instead of read from logs; undefined: read the logs. */
+  CLICKHOUSE_URL: string | undefined;
+  /** The table of requests there, `table` or `database.table`. */
+  CLICKHOUSE_TABLE: string;
+  /** Seconds ClickHouse may take to answer before the run gives up (exit 75, map untouched). */
+  CLICKHOUSE_TIMEOUT: number;
 }
 
 /** One entry of LOG_FILES: `'/var/log/a.log'` or `('/var/log/a.log', 'vhost_combined')`. */
@@ -200,5 +206,8 @@ export function defaultSettings(installation: Layout | string): Settings {
     CLIENT_ADDRESS: undefined,
     TRUSTED_PROXIES: [],
     TRUSTED_PROXIES_FILE: undefined,
+    CLICKHOUSE_URL: undefined,
+    CLICKHOUSE_TABLE: 'access_log',
+    CLICKHOUSE_TIMEOUT: 30,
   };
 }
