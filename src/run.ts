@@ -201,10 +201,9 @@ function apply(plan: DecidePlan, settings: Settings, warnings: string[]): Applie
   if (plan.map.changed) writeFileAtomic(settings.BLOCKEDFILE, plan.map.content);
   const geoWritten = settings.GEO_FILE !== undefined && writeIfChanged(settings.GEO_FILE, plan.geoContent);
   const firewallWritten = writeFirewallSets(plan, settings);
-  if (plan.changeLines) {
-    const repaired = appendChangeLines(settings.LOGFILE, plan.changeLines);
-    if (repaired) warnings.push(repaired);
-  }
+  // Also without lines of its own: a run killed in mid-append left half a line, and it is cut now.
+  const repaired = appendChangeLines(settings.LOGFILE, plan.changeLines);
+  if (repaired) warnings.push(repaired);
   return { mapWritten: plan.map.changed, geoWritten, firewallWritten, changeLogWritten: plan.changeLines !== '' };
 }
 

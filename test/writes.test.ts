@@ -206,6 +206,17 @@ describe('writes', () => {
       assert.equal(fs.readFileSync(changeLog, 'utf8'), `${EARLIER}checked by jo\n${EXPECTED_CHANGES}`);
     });
 
+    test('a run with no changes of its own still cuts the torn line a killed run left, and creates no change log', () => {
+      const work = newWork();
+      const changeLog = path.join(work, 'restricted_ip.log');
+      fs.writeFileSync(changeLog, `${EARLIER}2026-11-20 11:59 unblocked: 192.0.2.1, 10.0.`);
+      assert.match(appendChangeLines(changeLog, '') ?? '', /torn.*restricted_ip\.log/);
+      assert.equal(fs.readFileSync(changeLog, 'utf8'), EARLIER);
+      const none = path.join(work, 'none.log');
+      assert.equal(appendChangeLines(none, ''), undefined);
+      assert.equal(fs.existsSync(none), false);
+    });
+
     test('a new change log gets mode 0644 whatever the umask, and its directory is made', () => {
       const work = newWork();
       const changeLog = path.join(work, 'log', 'restricted_ip.log');

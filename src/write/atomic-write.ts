@@ -94,12 +94,16 @@ const REOPENS = 5;
  * Holds the log's kernel lock for the append, so runs on different maps that
  * share one log lose no lines; costs the bytes appended, whatever the log's
  * size. A failed append (a full disk) is taken back out; one cut short by a
- * kill leaves a torn last line that the next append cuts off first. Returns
- * a warning when it repaired such a line.
+ * kill leaves a torn last line that the next append cuts off first. With
+ * no text, only that repair is made (a run that changes nothing must not
+ * leave a killed run's half line for ever). Returns a warning when it
+ * repaired such a line.
  */
 export function appendChangeLines(target: string, text: string): string | undefined {
   const real = resolveWriteTarget(target);
   try {
+    // Nothing to append: only a torn end to repair, and no log to create.
+    if (text === '' && !fs.existsSync(real)) return undefined;
     fs.mkdirSync(path.dirname(real), { recursive: true });
     for (let attempt = 0; ; attempt++) {
       const { fd, created } = openForAppend(real);
@@ -111,6 +115,7 @@ export function appendChangeLines(target: string, text: string): string | undefi
         if (!namesOpenFile(real, fd) && attempt < REOPENS) continue;
         if (created) fs.fchmodSync(fd, 0o644);
         const warning = repairTornEnd(fd, real);
+        if (text === '') return warning;
         const start = fs.fstatSync(fd).size;
         try {
           writeAll(fd, Buffer.from(text, 'utf8'));
