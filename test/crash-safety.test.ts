@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { readIfExists } from './support/files.js';
 import { holdRunLock } from './support/lock-holder.js';
 import { appendChangeLines } from '../src/write/atomic-write.js';
+import { installedCopy } from './support/installed-copy.js';
 import { CLI, FIXTURES, REPO_ROOT } from './support/paths.js';
 import { CHILD_ENV, runCli } from './support/run-cli.js';
 import { formatLogTimestamp, mulberry32 } from './support/log-generator.js';
@@ -169,30 +170,16 @@ function mountTmpfs(directory: string, size: string): string {
 }
 
 /** Fills the file system of `directory` with a filler file, then frees `freePages` whole pages of it. */
-/**
- * What a run needs, copied under `dir` (world-readable, as scratch is): the
- * CLI, its bundle, package.json (which marks the installation's base
- * directory), the file lock's prebuilt addon and the small case's inputs.
- */
-function installCopy(dir: string): { cli: string; caseDir: string } {
+/** The small case's inputs, copied under `dir` (world-readable, as scratch is), for a run as another user. */
+function copyCaseInputs(dir: string): string {
   const caseDir = path.join(dir, 'case');
-  for (const [from, to] of [
-    [CLI, path.join(dir, 'bin/ipanalyse')],
-    [path.join(REPO_ROOT, 'dist/ipanalyse.js'), path.join(dir, 'dist/ipanalyse.js')],
-    [path.join(REPO_ROOT, 'package.json'), path.join(dir, 'package.json')],
-    // The kernel file lock's addon, which the bundle loads from node_modules.
-    ...fs
-      .readdirSync(path.join(REPO_ROOT, 'node_modules/fs-native-extensions/prebuilds'), { recursive: true, encoding: 'utf8' })
-      .filter((name) => name.endsWith('.node'))
-      .map((name) => [path.join(REPO_ROOT, 'node_modules/fs-native-extensions/prebuilds', name), path.join(dir, 'node_modules/fs-native-extensions/prebuilds', name)]),
-    [path.join(SMALL, 'ip_blocks.conf'), path.join(caseDir, 'ip_blocks.conf')],
-    [path.join(SMALL, 'access.log'), path.join(caseDir, 'access.log')],
-  ]) {
-    fs.mkdirSync(path.dirname(to), { recursive: true, mode: 0o755 });
-    fs.copyFileSync(from, to);
-    fs.chmodSync(to, 0o644);
+  fs.mkdirSync(caseDir, { recursive: true, mode: 0o755 });
+  fs.chmodSync(caseDir, 0o755);
+  for (const name of ['ip_blocks.conf', 'access.log']) {
+    fs.copyFileSync(path.join(SMALL, name), path.join(caseDir, name));
+    fs.chmodSync(path.join(caseDir, name), 0o644);
   }
-  return { cli: path.join(dir, 'bin/ipanalyse'), caseDir };
+  return caseDir;
 }
 
 function fillUp(directory: string, freePages: number): void {
@@ -551,7 +538,7 @@ describe('nothing lost, nothing broken: real runs of bin/ipanalyse', () => {
       if (process.getuid?.() !== 0) return t.skip('needs root to run the CLI as nobody');
       if (spawnSync('setpriv', ['--version']).status !== 0) return t.skip('setpriv is not installed');
       // The clone may sit where nobody cannot enter (root's 0700 home): nobody runs a copy of the installation from scratch.
-      const installed = installCopy(path.join(scratch, 'installed'));
+      const installed = { cli: installedCopy().cli, caseDir: copyCaseInputs(path.join(scratch, 'installed')) };
       const work = newWork();
       fs.chmodSync(work, 0o755);
       const mapFile = path.join(work, MAP);

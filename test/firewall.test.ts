@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { installedCopy } from './support/installed-copy.js';
 import { CLI, REPO_ROOT } from './support/paths.js';
 import { CHILD_ENV, runCli } from './support/run-cli.js';
 import { findExecutable } from './support/web-server.js';
@@ -240,7 +241,7 @@ describe('bans enforced by the firewall, in network namespaces of our own', { sk
       fs.chownSync(site.root, 65534, 65534);
       for (const file of fs.readdirSync(site.root)) fs.chownSync(path.join(site.root, file), 65534, 65534);
       const asServiceUser = ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all,+net_admin', '--ambient-caps=-all,+net_admin', '--bounding-set=-all,+net_admin', '--no-new-privs'];
-      const result = spawnSync(ip!, inServer(setpriv!, ...asServiceUser, process.execPath, CLI, ...site.runArguments('2026-11-20 12:03:00', `${nft} -f ${site.file}`)), {
+      const result = spawnSync(ip!, inServer(setpriv!, ...asServiceUser, process.execPath, installedCopy().cli, ...site.runArguments('2026-11-20 12:03:00', `${nft} -f ${site.file}`)), {
         encoding: 'utf8',
         env: CHILD_ENV,
         timeout: 20_000,

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { mulberry32, formatLogTimestamp } from './support/log-generator.js';
-import { REPO_ROOT } from './support/paths.js';
+import { installedCopy } from './support/installed-copy.js';
 import { runCli } from './support/run-cli.js';
 import { askAnswer, controlNginx, findExecutable, readTemplate, settle, startApache, startNginx, stopServer, type NginxServer, type RunningServer } from './support/web-server.js';
 
@@ -133,7 +133,7 @@ describe('the real Apache (bin/ipanalyse-lookup) refuses a fresh address of the 
   before(async () => {
     const result = run('IPV6_PREFIX = 64');
     assert.equal(result.status, 0, result.stderr);
-    server = await startApache(apache2!, readTemplate('apache-networks.conf'), result.dir, path.join(result.dir, 'ip_blocks.map'), { LOOKUP: path.join(REPO_ROOT, 'bin/ipanalyse-lookup') });
+    server = await startApache(apache2!, readTemplate('apache-networks.conf'), result.dir, path.join(result.dir, 'ip_blocks.map'), { LOOKUP: installedCopy().lookup });
   });
   after(() => stopServer(server));
   test(`${FRESH}, never in the log, gets 429; an address of another /64 is served`, async () => {

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { MapState } from '../src/decide/policy.js';
 import { renderMap, whitelistExceptions, type MapFormat } from '../src/write/map-file.js';
-import { REPO_ROOT } from './support/paths.js';
+import { installedCopy } from './support/installed-copy.js';
 import { askAnswer, controlNginx, findExecutable, readTemplate, settle, startApache, startNginx, stopServer, type NginxServer, type RunningServer } from './support/web-server.js';
 
 const WHITELIST = ['2001:db8:1:2::7', '::ffff:198.51.100.20'];
@@ -130,7 +130,7 @@ describe('Apache with bin/ipanalyse-lookup restricts whole networks, without a r
 
   before(async () => {
     site = new Site('apache');
-    server = await startApache(apache2!, readTemplate('apache-networks.conf'), site.root, site.map, { LOOKUP: path.join(REPO_ROOT, 'bin/ipanalyse-lookup') });
+    server = await startApache(apache2!, readTemplate('apache-networks.conf'), site.root, site.map, { LOOKUP: installedCopy().lookup });
   });
 
   after(async () => {
