@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { buildDigest } from '../src/report/digest.js';
 import { parseChangeLine, renderChangeLines } from '../src/write/change-log.js';
+import { ARTEFACTS, CHROMIUM, NO_CHROMIUM, chromium, openPage } from './support/chromium.js';
 import { runCli } from './support/run-cli.js';
 
 const LOG = [
@@ -81,6 +82,23 @@ describe('ipanalyse report', () => {
     const digest = JSON.parse(result.stdout) as { period: { from: string }; counts: Record<string, { entries: number }> };
     assert.equal(digest.period.from, '2026-11-13 12:00');
     assert.equal(digest.counts['new bulks'].entries, 4);
+  });
+  test('--html: one self-contained page that Chromium opens without errors, with the chart of changes per hour', { skip: CHROMIUM ? false : NO_CHROMIUM }, () => {
+    const html = path.join(dir, 'report.html');
+    const result = runCli(['report', '--changelog', file, '--now', '2026-11-20 12:00:00', '--html', html]);
+    assert.equal(result.status, 0, result.stderr);
+    const page = fs.readFileSync(html, 'utf8');
+    assert.doesNotMatch(page, /<script[^>]+src=|<link[^>]+href=/, 'nothing to fetch');
+    const opened = openPage(html);
+    assert.equal(opened.status, 0, opened.stderr);
+    assert.deepEqual(opened.consoleErrors, []);
+    assert.doesNotMatch(opened.body, /data-errors/);
+    assert.match(opened.body, /data-charts="1"/);
+    assert.match(opened.body, /data-series="6"/, 'one series per kind of change');
+    assert.match(opened.dom, /<canvas/);
+    assert.match(opened.dom, /<td>192\.0\.2\.2<\/td><td>20 h<\/td><td>19 h<\/td><td>released<\/td>/);
+    fs.mkdirSync(ARTEFACTS, { recursive: true });
+    assert.equal(chromium([`--screenshot=${path.join(ARTEFACTS, 'report-digest.png')}`, `file://${html}`]).status, 0);
   });
   test('a bad period is a usage error; a missing change log an input error naming it', () => {
     assert.equal(runCli(['report', '--changelog', file, '--since', 'a fortnight']).status, 64);

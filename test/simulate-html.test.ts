@@ -1,22 +1,16 @@
 /** The HTML report of `simulate`, opened in a real headless Chromium: it loads without errors and draws its charts. */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { FIXTURES, REPO_ROOT } from './support/paths.js';
+import { ARTEFACTS, CHROMIUM, NO_CHROMIUM, chromium, openPage } from './support/chromium.js';
+import { FIXTURES } from './support/paths.js';
 import { periodLog } from './support/period-log.js';
 import { runCli } from './support/run-cli.js';
 
-const CHROMIUM = ['chromium', 'chromium-browser'].find((name) => spawnSync('sh', ['-c', `command -v ${name}`]).status === 0);
-const ARTEFACTS = path.join(REPO_ROOT, 'out/test-artifacts');
 
-function chromium(args: string[]) {
-  return spawnSync(CHROMIUM!, ['--headless', '--no-sandbox', '--disable-gpu', '--enable-logging=stderr', '--v=0', '--virtual-time-budget=5000', '--window-size=1200,2600', ...args], { encoding: 'utf8', timeout: 90_000 });
-}
-
-test('the report opens in Chromium without network or console errors and draws every chart with its series', { skip: CHROMIUM ? false : 'chromium is not installed (.ci/run installs Debian\'s chromium as root)' }, () => {
+test('the report opens in Chromium without network or console errors and draws every chart with its series', { skip: CHROMIUM ? false : NO_CHROMIUM }, () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ipanalyse-simulate-html-'));
   const log = path.join(dir, 'access.log');
   fs.writeFileSync(log, periodLog(4));
@@ -27,17 +21,16 @@ test('the report opens in Chromium without network or console errors and draws e
   // Self-contained: nothing to fetch.
   assert.doesNotMatch(page, /<script[^>]+src=|<link[^>]+href=|https?:\/\/[^"' ]+\.(js|css)\b/);
 
-  const dom = chromium(['--dump-dom', `file://${html}`]);
+  const dom = openPage(html);
   assert.equal(dom.status, 0, dom.stderr);
-  const consoleErrors = dom.stderr.split('\n').filter((line) => /CONSOLE\(|Uncaught/.test(line));
-  assert.deepEqual(consoleErrors, []);
-  const body = /<body([^>]*)>/.exec(dom.stdout)?.[1] ?? '';
+  assert.deepEqual(dom.consoleErrors, []);
+  const { body } = dom;
   assert.doesNotMatch(body, /data-errors/);
   // One chart of clients per state (bulk, block, ban), and one per busiest client: its two windows and three limits.
   assert.match(body, /data-charts="9"/);
   assert.match(body, /data-series="3,5,5,5,5,5,5,5,5"/);
-  assert.match(dom.stdout, /<canvas/);
-  assert.match(dom.stdout, /<td>new block<\/td><td>198\.51\.100\.8<\/td>/);
+  assert.match(dom.dom, /<canvas/);
+  assert.match(dom.dom, /<td>new block<\/td><td>198\.51\.100\.8<\/td>/);
 
   fs.mkdirSync(ARTEFACTS, { recursive: true });
   const screenshot = path.join(ARTEFACTS, 'simulate-report.png');

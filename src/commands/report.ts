@@ -6,7 +6,8 @@ import split2 from 'split2';
 import type { Argv } from 'yargs';
 import { InputError, type Problem, UsageError, describeSystemError } from '../errors.js';
 import { checkReadableFile } from '../read/bounded-file.js';
-import { type Digest, buildDigest, renderDigest, renderDigestJson } from '../report/digest.js';
+import { type Digest, buildDigest, renderDigest, renderDigestHtml, renderDigestJson } from '../report/digest.js';
+import { writeFileAtomic } from '../write/atomic-write.js';
 import { parseDuration } from '../settings/settings-schema.js';
 import { type ChangeEntry, parseChangeLine } from '../write/change-log.js';
 import { JSON_OPTION, type Output, SETTINGS_OPTION, resolveNow, resolveSettings } from './common.js';
@@ -17,7 +18,8 @@ export function reportOptions<T>(y: Argv<T>) {
     .option('changelog', { type: 'string', describe: 'change log (default: LOGFILE)' })
     .option('since', { type: 'string', default: '1 day', describe: "the period before now: '1 day', '12 h', '1 week'" })
     .option('now', { type: 'string', describe: 'the end of the period, "YYYY-mm-dd HH:MM:SS" (default: now)' })
-    .option('json', JSON_OPTION);
+    .option('json', JSON_OPTION)
+    .option('html', { type: 'string', describe: 'also write the digest as one self-contained HTML page, with a chart of the changes per hour' });
 }
 
 type ReportArgs = Awaited<ReturnType<typeof reportOptions>['argv']>;
@@ -51,6 +53,7 @@ export async function reportCommand(args: ReportArgs, out: Output): Promise<Prob
   } catch (error) {
     throw new InputError(`cannot read the change log ${describeSystemError(error, file)}`);
   }
+  if (args.html) writeFileAtomic(args.html, renderDigestHtml(digest, file));
   out.stdout(args.json ? renderDigestJson(digest, file) : renderDigest(digest, file));
   return [];
 }

@@ -3,11 +3,14 @@
  * instead of a line per change. Pure: it is given the log's entries in
  * order, from its first line, and the period as local `YYYY-MM-DD HH:MM`.
  */
+import { addHours } from 'date-fns/addHours';
 import { differenceInMinutes } from 'date-fns/differenceInMinutes';
+import { format } from 'date-fns/format';
 import { parse } from 'date-fns/parse';
 import { compareAddresses } from '../address/ip-address.js';
 import { CHANGE_KINDS, type ChangeKind, type ClientState } from '../decide/policy.js';
 import type { ChangeEntry } from '../write/change-log.js';
+import { PAGE_PROLOGUE, PAGE_STYLE, escapeHtml, htmlPage } from './html-page.js';
 
 export interface Period {
   /** Local time, `YYYY-MM-DD HH:MM`, inclusive. */
@@ -40,6 +43,8 @@ export interface Digest {
   atEnd: Record<ClientState, number>;
   /** Lines of the log that are not change-log lines (skipped). */
   unreadableLines: number;
+  /** Entries per kind in each hour of the period (local `YYYY-MM-DD HH:00`), for the picture. */
+  hourly: { hour: string; counts: Record<ChangeKind, number> }[];
 }
 
 const RESTRICTING: Record<ChangeKind, ClientState | null> = {
@@ -81,6 +86,10 @@ export async function buildDigest(entries: AsyncIterable<ChangeEntry> | Iterable
   const clientsOf = new Map<ChangeKind, Set<string>>(CHANGE_KINDS.map((kind) => [kind, new Set()]));
   const clientsBefore = new Map<ChangeKind, Set<string>>(CHANGE_KINDS.map((kind) => [kind, new Set()]));
   const tracks = new Map<string, Track>();
+  const hourly = new Map<string, Record<ChangeKind, number>>();
+  for (let hour = toDate(`${period.from.slice(0, 13)}:00`); format(hour, minuteFormat) < period.until; hour = addHours(hour, 1)) {
+    hourly.set(format(hour, minuteFormat), Object.fromEntries(CHANGE_KINDS.map((kind) => [kind, 0])) as Record<ChangeKind, number>);
+  }
 
   /** Adds the time `track` spent in its state up to `minute` (clipped to the period). */
   const accrue = (track: Track, minute: string) => {
@@ -102,6 +111,8 @@ export async function buildDigest(entries: AsyncIterable<ChangeEntry> | Iterable
       const clients = (inPeriod ? clientsOf : clientsBefore).get(entry.kind) as Set<string>;
       target[entry.kind].entries += entry.addresses.length;
       for (const address of entry.addresses) clients.add(address);
+      const hour = inPeriod ? hourly.get(`${entry.minute.slice(0, 13)}:00`) : undefined;
+      if (hour) hour[entry.kind] += entry.addresses.length;
     }
     const next = RESTRICTING[entry.kind];
     for (const address of entry.addresses) {
@@ -134,7 +145,7 @@ export async function buildDigest(entries: AsyncIterable<ChangeEntry> | Iterable
     restricted.push({ address, minutes: track.minutes, blockedMinutes: track.blockedMinutes, stateAtEnd: track.state, returns: track.returns });
   }
   restricted.sort((a, b) => b.minutes - a.minutes || compareAddresses(a.address, b.address));
-  return { period, counts, before, restricted, atEnd, unreadableLines: unreadableLines() };
+  return { period, counts, before, restricted, atEnd, unreadableLines: unreadableLines(), hourly: [...hourly].map(([hour, hourCounts]) => ({ hour, counts: hourCounts })) };
 }
 
 function formatMinutes(minutes: number): string {
@@ -182,3 +193,39 @@ export function renderDigest(digest: Digest, changeLog: string): string {
 export function renderDigestJson(digest: Digest, changeLog: string): string {
   return `${JSON.stringify({ changeLog, ...digest })}\n`;
 }
+
+const HTML_STYLE = '.chart{margin:1em 0}';
+
+/** The digest as one self-contained page: changes per hour as a chart, and the tables of the text digest. */
+export function renderDigestHtml(digest: Digest, changeLog: string): string {
+  const { period } = digest;
+  const cell = (text: string | number) => `<td>${escapeHtml(String(text))}</td>`;
+  const counts = CHANGE_KINDS.map((kind) => `<tr>${cell(kind)}${cell(digest.counts[kind].entries)}${cell(digest.counts[kind].clients)}${cell(digest.before[kind].entries)}</tr>`).join('');
+  const longest = digest.restricted
+    .slice(0, TOP)
+    .map((c) => `<tr>${cell(c.address)}${cell(formatMinutes(c.minutes))}${cell(formatMinutes(c.blockedMinutes))}${cell(c.stateAtEnd ?? 'released')}</tr>`)
+    .join('');
+  const back = digest.restricted.filter((c) => c.returns > 0).slice(0, TOP).map((c) => `<tr>${cell(c.address)}${cell(c.returns)}</tr>`).join('');
+  const body =
+    `<p>${escapeHtml(changeLog)}, ${escapeHtml(period.from)} .. ${escapeHtml(period.until)} (local time); at the end ${digest.atEnd.bulk} bulk, ${digest.atEnd.block} block.</p>` +
+    `<h2>Changes per hour</h2><div class="chart" id="hourly"></div>` +
+    `<h2>Changes</h2><table><thead><tr><th>kind</th><th>entries</th><th>clients</th><th>the period before</th></tr></thead><tbody>${counts}</tbody></table>` +
+    `<h2>Restricted longest</h2><table><thead><tr><th>client</th><th>restricted</th><th>blocked</th><th>at the end</th></tr></thead><tbody>${longest}</tbody></table>` +
+    `<h2>Came back after a release</h2><table><thead><tr><th>client</th><th>times</th></tr></thead><tbody>${back}</tbody></table>`;
+  const hours = digest.hourly.map((h) => toDate(h.hour).getTime() / 1000);
+  const data = { hours, series: CHANGE_KINDS.map((kind) => ({ kind, values: digest.hourly.map((h) => h.counts[kind]) })) };
+  return htmlPage({ title: `ipanalyse report: ${period.from} .. ${period.until}`, style: `${PAGE_STYLE}${HTML_STYLE}`, body, data, pageScript: DIGEST_SCRIPT });
+}
+
+const COLOURS = ['#2ca02c', '#17becf', '#d99a00', '#d62728', '#9467bd', '#8c564b'];
+
+const DIGEST_SCRIPT = `
+(function () {${PAGE_PROLOGUE}
+  var colours = ${JSON.stringify(COLOURS)};
+  var series = [{}].concat(data.series.map(function (s, i) { return { label: s.kind, stroke: colours[i % colours.length], width: 2 }; }));
+  var chart = new uPlot({ title: 'Change-log entries per hour', width: width, height: 300, series: series },
+    [data.hours].concat(data.series.map(function (s) { return s.values; })), document.getElementById('hourly'));
+  document.body.dataset.charts = '1';
+  document.body.dataset.series = String(chart.series.length - 1);
+})();
+`;

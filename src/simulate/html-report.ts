@@ -8,7 +8,7 @@ import { CHANGE_KINDS } from '../decide/policy.js';
 import { formatLocalTime } from '../local-time.js';
 import type { Simulation } from './simulation.js';
 import type { SimulationSummary } from './summary.js';
-import { UPLOT_CSS, UPLOT_JS } from './uplot-assets.js';
+import { PAGE_PROLOGUE, PAGE_STYLE, escapeHtml, htmlPage } from '../report/html-page.js';
 
 export interface HtmlRun {
   name: string;
@@ -17,15 +17,6 @@ export interface HtmlRun {
 }
 
 const MAX_TABLE_ROWS = 2000;
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-/** JSON inside a script element: `<` escaped, so no string in it can end the element. */
-function scriptJson(value: unknown): string {
-  return JSON.stringify(value).replace(/</g, '\\u003c');
-}
 
 function chartData(sim: Simulation) {
   const times = sim.steps.map((step) => step.time);
@@ -69,29 +60,21 @@ export function renderHtmlReport(runs: readonly HtmlRun[], logFile: string): str
         `<h3>Transitions</h3>${transitionsTable(run.simulation)}</section>`,
     )
     .join('\n');
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
-<style>${UPLOT_CSS}</style>
-<style>body{font-family:sans-serif;margin:1em 2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;font-size:13px}.legend-bands span{display:inline-block;padding:0 6px;margin-right:6px}</style>
-</head><body><h1>${escapeHtml(title)}</h1>
-<p class="legend-bands">States: <span style="background:#fde2a8">bulk</span><span style="background:#f6b3b3">block</span><span style="background:#c9b3f6">ban</span></p>
-${sections}
-<script type="application/json" id="data">${scriptJson(runs.map((run) => chartData(run.simulation)))}</script>
-<script>${UPLOT_JS.replace(/<\/(script)/gi, '<\\/$1')}</script>
-<script>${PAGE_SCRIPT}</script>
-</body></html>
-`;
+  return htmlPage({
+    title,
+    style: `${PAGE_STYLE}.legend-bands span{display:inline-block;padding:0 6px;margin-right:6px}`,
+    body: `<p class="legend-bands">States: <span style="background:#fde2a8">bulk</span><span style="background:#f6b3b3">block</span><span style="background:#c9b3f6">ban</span></p>\n${sections}`,
+    data: runs.map((run) => chartData(run.simulation)),
+    pageScript: PAGE_SCRIPT,
+  });
 }
 
 /** Runs in the page: draws the charts and says on <body> how many it drew, with how many series, for the test and for a person debugging. */
 const PAGE_SCRIPT = `
-(function () {
-  var errors = [];
-  window.addEventListener('error', function (e) { errors.push(String(e.message)); document.body.dataset.errors = errors.join('\\n'); });
-  var runs = JSON.parse(document.getElementById('data').textContent);
+(function () {${PAGE_PROLOGUE}
+  var runs = data;
   var drawn = [];
   var BAND = { bulk: 'rgba(250,190,60,0.35)', block: 'rgba(230,80,80,0.35)', ban: 'rgba(140,90,230,0.35)' };
-  var width = Math.min(1100, document.body.clientWidth - 40);
   function bands(states) {
     return { draw: [function (u) {
       var ctx = u.ctx, top = u.bbox.top, height = u.bbox.height, xs = u.data[0];
