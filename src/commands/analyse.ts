@@ -13,6 +13,7 @@ export function analyseOptions<T>(y: Argv<T>) {
   return withAnalysisOptions(y)
     .option('dry-run', { type: 'boolean', default: false, describe: 'decide and print the map and changes; write nothing' })
     .option('verbose', { type: 'boolean', default: false, describe: 'print a summary of the run' })
+    .option('full', { type: 'boolean', default: false, describe: 'read the whole window; ignore the state the previous run kept in MAP.state' })
     .option('geo', { type: 'string', describe: 'also write the blacklist as an nginx geo include (default: GEO_FILE)' })
     .option('on-change', { type: 'string', describe: 'shell command run when the map changed, e.g. "nginx -t && nginx -s reload" (default: ON_CHANGE)' })
     .option('metrics', { type: 'string', describe: 'write a Prometheus textfile of the run (default: METRICS_FILE)' })
@@ -34,6 +35,7 @@ export async function analyseCommand(args: AnalyseArgs, out: Output): Promise<Pr
     ...inputs,
     format: args.format,
     dryRun,
+    full: args.full,
     progress: out.stderrIsTerminal ? showProgress(out) : undefined,
   });
 
@@ -44,6 +46,7 @@ export async function analyseCommand(args: AnalyseArgs, out: Output): Promise<Pr
     writeFileAtomic(metricsFile, renderMetrics(report, (performance.now() - started) / 1000, lastSuccess));
   }
   for (const warning of report.warnings) out.stderr(`ipanalyse: warning: ${warning}\n`);
+  if (args.verbose && report.stateNote) out.stderr(`ipanalyse: ${report.stateNote}\n`);
   const blind = report.problems.some((problem) => problem.kind === 'blind');
   if (!blind && report.stats && report.stats.linesInWindow === 0 && report.stats.garbageLines > 0) {
     for (const log of report.logs.filter((read) => read.garbageLines > 0)) {

@@ -200,7 +200,11 @@ export class ClientTable {
     return text.length;
   }
 
-  /** Adds `weight` (1, or 0 to change nothing) lines to the client's counts; with the same code for either. */
+  /**
+   * Adds `weight` (1, or 0 to change nothing; -1 takes a line back, for an
+   * incremental run) lines to the client's counts; with the same code for
+   * either. Bad user agents are counted, not flagged: a flag cannot be taken back.
+   */
   count(index: number, weight: number, isApi: boolean, isShort: boolean, badUa: boolean): void {
     const page = this.pages[index >>> PAGE_SHIFT];
     const row = (index & PAGE_MASK) * ROW_INTS;
@@ -208,11 +212,11 @@ export class ClientTable {
     page[row + LONG_API] += isApi ? weight : 0;
     page[row + SHORT_TOTAL] += isShort ? weight : 0;
     page[row + SHORT_API] += isApi && isShort ? weight : 0;
-    page[row + BAD_UA] |= badUa ? weight : 0;
+    page[row + BAD_UA] += badUa ? weight : 0;
   }
 
   hasBadUa(index: number): boolean {
-    return this.pages[index >>> PAGE_SHIFT][(index & PAGE_MASK) * ROW_INTS + BAD_UA] === 1;
+    return this.pages[index >>> PAGE_SHIFT][(index & PAGE_MASK) * ROW_INTS + BAD_UA] > 0;
   }
 
   private keyOffsetOf(index: number): number {
@@ -244,7 +248,7 @@ export class ClientTable {
       longApi: page[row + LONG_API],
       shortTotal: page[row + SHORT_TOTAL],
       shortApi: page[row + SHORT_API],
-      badUa: page[row + BAD_UA] === 1,
+      badUa: page[row + BAD_UA] > 0,
     };
   }
 
@@ -265,7 +269,33 @@ export class ClientTable {
     page[row + LONG_API] += counts.longApi;
     page[row + SHORT_TOTAL] += counts.shortTotal;
     page[row + SHORT_API] += counts.shortApi;
-    page[row + BAD_UA] |= counts.badUa ? 1 : 0;
+    page[row + BAD_UA] += counts.badUa ? 1 : 0;
+  }
+
+  /** Every client's key and raw row (long total, long API, short total, short API, bad-UA lines), for the incremental state. */
+  *rows(): IterableIterator<[string, number[]]> {
+    for (let i = 0; i < this.clientCount; i++) {
+      const page = this.pages[i >>> PAGE_SHIFT];
+      const row = (i & PAGE_MASK) * ROW_INTS;
+      yield [this.keys.keyString(page[row + KEY_OFFSET]), [page[row + LONG_TOTAL], page[row + LONG_API], page[row + SHORT_TOTAL], page[row + SHORT_API], page[row + BAD_UA]]];
+    }
+  }
+
+  /**
+   * Adds a raw row (as rows() gives it) to the client whose canonical key is
+   * `key`, made when missing; false when `key` cannot be a key.
+   */
+  addRow(key: string, values: readonly number[]): boolean {
+    const length = this.encode(key);
+    if (length <= 0) return false;
+    const hash = hashBytes(this.scratch, 0, length);
+    const known = this.keys.get(this.scratch, 0, length, hash);
+    const index = known !== MISSING ? known : this.add(this.scratch, 0, length, hash);
+    if (index < 0) return false;
+    const page = this.pages[index >>> PAGE_SHIFT];
+    const row = (index & PAGE_MASK) * ROW_INTS;
+    for (let i = 0; i < BAD_UA - LONG_TOTAL + 1; i++) page[row + LONG_TOTAL + i] += values[i];
+    return true;
   }
 
   /**
@@ -325,6 +355,8 @@ export interface WindowReaderOptions {
    * `badUa` is the line's own, not the client's so far.
    */
   onLine?: LineListener;
+  /** -1 takes the window's lines back out of `clients` (an incremental run's lines that left the window); default 1. */
+  sign?: 1 | -1;
 }
 
 export type LineListener = (time: number, client: number, isApi: boolean, status: number, badUa: boolean, buf: Buffer, ipStart: number, ipEnd: number) => void;
@@ -354,6 +386,7 @@ export class WindowReader {
   readonly unreadableSamples: Buffer[] = [];
   private readonly clientResolver: ClientResolver | undefined;
   private readonly onLine: LineListener | undefined;
+  private readonly sign: number;
   private readonly entry: LogEntry = newLogEntry();
   private readonly stats: WindowStats;
   private carry: Buffer = Buffer.alloc(0);
@@ -372,6 +405,7 @@ export class WindowReader {
     const formats = options.formats && options.formats.length > 0 ? options.formats : [compileLogFormat('combined')];
     this.clientResolver = formats.some((f) => f.forwarded) ? options.clientResolver : undefined;
     this.onLine = options.onLine;
+    this.sign = options.sign ?? 1;
     if (formats.length === 1) {
       this.scan = formats[0].scanOwn;
       formats[0].prime(this.entry);
@@ -503,7 +537,7 @@ export class WindowReader {
     if (afterEnd && time > this.stopAfter && !future) stats.reachedEnd = true;
     stats.futureLines += future ? 1 : 0;
     if (time > this.newest && !future) this.newest = time;
-    const weight = time >= window.start && !afterEnd ? 1 : 0;
+    const weight = time >= window.start && !afterEnd ? this.sign : 0;
     const clients = stats.clients;
     const start = entry.ipStart;
     const ipEnd = entry.ipEnd;
@@ -512,7 +546,7 @@ export class WindowReader {
     let index = clients.lookUp(buf, start, ipEnd, ipHash);
     if (index === MISSING) index = weight === 0 ? 0 : clients.resolve(buf, start, ipEnd, ipHash);
     if (index === NOT_AN_ADDRESS) {
-      if (weight === 1) this.countGarbage(buf, lineStart, end);
+      if (weight !== 0) this.countGarbage(buf, lineStart, end);
       if (this.onLine !== undefined) this.onLine(time, NOT_AN_ADDRESS, false, status, false, buf, start, ipEnd);
       return;
     }
@@ -526,7 +560,7 @@ export class WindowReader {
       stats.listedLines += weight;
       return;
     }
-    const badUa = !clients.hasBadUa(index) && this.userAgentIsBad(buf, end);
+    const badUa = weight !== 0 && this.userAgentIsBad(buf, end);
     clients.count(index, weight, isApi, isShort, badUa);
   }
 
