@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import { spawn, spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { readWindowsIncremental } from '../src/read/incremental.js';
 import { analysisWindow } from '../src/read/read-window.js';
@@ -21,6 +22,8 @@ import { type RunReport, runAnalysis, stateFileOf } from '../src/run.js';
 import { type Settings, defaultSettings } from '../src/settings/settings.js';
 import { mulberry32 } from './support/log-generator.js';
 import { readIfExists } from './support/files.js';
+import { CLI } from './support/paths.js';
+import { CHILD_ENV } from './support/run-cli.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const START = Date.UTC(2026, 10, 20, 6, 0, 0) / 1000;
@@ -186,3 +189,75 @@ test('incremental runs: the same map, change log and summary as full reads, run 
     fs.rmSync(root, { recursive: true, force: true });
   }
 });
+
+/** The settings of settingsFor as a settings file, for runs of bin/ipanalyse. */
+const SETTINGS_FILE = `MIN_LOG_SIZE = 0
+BULKLONG_LIMIT = 300
+BULKSHORT_LIMIT = 100
+BULK_LOWER = 50
+BULK_LOADFAC = 0
+BLOCK_UPPER = 1500
+BLOCK_LOWER = 1000
+BLOCK_LOADFAC = 1
+MAX_BULK_IPS = 2
+UA_BLOCKLIST = ('BadBot',)
+WHITELIST = '192.0.2.1'
+BLACKLIST = '192.0.2.2'
+INCREMENTAL = True
+`;
+
+test('kill -9 at random instants of incremental runs: the next run decides as a full read from the same map', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ipanalyse-incremental-kill-'));
+  try {
+    const settingsFile = path.join(root, 'ip_blocks.conf');
+    fs.writeFileSync(settingsFile, SETTINGS_FILE);
+    const logFile = path.join(root, 'access.log');
+    const work = path.join(root, 'work');
+    const check = path.join(root, 'check');
+    fs.mkdirSync(work);
+    fs.mkdirSync(check);
+    const args = (dir: string, now: number, extra: string[] = []) => ['--settings', settingsFile, '--map', path.join(dir, 'ip_blocks.map'), '--changelog', path.join(dir, 'restricted_ip.log'), '--loadavg', '1', '--now', formatNow(now), ...extra, logFile];
+    const traffic = new Traffic();
+    let written = START - 3600;
+    fs.writeFileSync(logFile, traffic.minute(written - 600, written, 0));
+    // How long a run takes, to spread the kills over it.
+    const started = performance.now();
+    assert.equal(spawnSync(process.execPath, [CLI, ...args(work, written)], { env: CHILD_ENV }).status, 0);
+    const runMs = performance.now() - started;
+    const KILLS = 60;
+    const random = mulberry32(7);
+    let killedMidway = 0;
+    for (let kill = 0; kill < KILLS; kill++) {
+      const now = written + 60;
+      fs.appendFileSync(logFile, traffic.minute(written, now, kill));
+      written = now;
+      const child = spawn(process.execPath, [CLI, ...args(work, now)], { env: CHILD_ENV, stdio: 'ignore' });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      await new Promise((resolve) => setTimeout(resolve, random() * runMs));
+      if (child.kill('SIGKILL')) killedMidway++;
+      await exited;
+      // The map and change log as the kill left them, for a full read to go on from.
+      for (const name of ['ip_blocks.map', 'restricted_ip.log']) {
+        const text = readIfExists(path.join(work, name));
+        if (text === undefined) fs.rmSync(path.join(check, name), { force: true });
+        else fs.writeFileSync(path.join(check, name), text);
+      }
+      const next = now + 60;
+      fs.appendFileSync(logFile, traffic.minute(written, next, kill));
+      written = next;
+      const a = spawnSync(process.execPath, [CLI, ...args(work, next, ['--verbose'])], { env: CHILD_ENV, encoding: 'utf8' });
+      const b = spawnSync(process.execPath, [CLI, ...args(check, next, ['--full'])], { env: CHILD_ENV, encoding: 'utf8' });
+      assert.equal(a.status, 0, a.stderr);
+      assert.equal(b.status, 0, b.stderr);
+      assert.equal(readIfExists(path.join(work, 'ip_blocks.map')), readIfExists(path.join(check, 'ip_blocks.map')), `kill ${kill}: maps differ (${/state: .*/.exec(a.stdout)?.[0]})`);
+      assert.equal(readIfExists(path.join(work, 'restricted_ip.log')), readIfExists(path.join(check, 'restricted_ip.log')), `kill ${kill}: change logs differ`);
+    }
+    assert.ok(killedMidway > KILLS / 3, `only ${killedMidway} of ${KILLS} kills found the run still going`);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
+function formatNow(epoch: number): string {
+  return new Date(epoch * 1000).toISOString().slice(0, 19).replace('T', ' ');
+}

@@ -46,7 +46,6 @@ export async function analyseCommand(args: AnalyseArgs, out: Output): Promise<Pr
     writeFileAtomic(metricsFile, renderMetrics(report, (performance.now() - started) / 1000, lastSuccess));
   }
   for (const warning of report.warnings) out.stderr(`ipanalyse: warning: ${warning}\n`);
-  if (args.verbose && report.stateNote) out.stderr(`ipanalyse: ${report.stateNote}\n`);
   const blind = report.problems.some((problem) => problem.kind === 'blind');
   if (!blind && report.stats && report.stats.linesInWindow === 0 && report.stats.garbageLines > 0) {
     for (const log of report.logs.filter((read) => read.garbageLines > 0)) {

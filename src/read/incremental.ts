@@ -44,13 +44,15 @@ export async function readWindowsIncremental(logs: readonly LogToRead[], setting
   const ownWarnings: string[] = [];
   try {
     const result = await readWithState(logs, settings, now, ownWarnings, typeof loaded === 'string' ? undefined : loaded, hash);
+    const window = result.read.logs.reduce((sum, log) => sum + log.files.reduce((bytes, file) => bytes + file.bytesRead, 0), 0);
+    const read = `read ${result.bytesRead ?? window} of the window's ${window} bytes`;
     warnings.push(...ownWarnings);
     if (result.state === undefined) {
       if (options.write) fs.rmSync(options.stateFile, { force: true });
       return { ...result.read, note: `state: not kept (${result.why})` };
     }
     if (options.write) writeFileAtomic(options.stateFile, serializeState(result.state));
-    return { ...result.read, note: typeof loaded === 'string' ? `state: ${loaded}; the window was read whole` : `state: continued from the run at ${new Date(loaded.window.now * 1000).toISOString()}` };
+    return { ...result.read, note: typeof loaded === 'string' ? `state: ${loaded}; the window was read whole` : `state: continued from the run at ${new Date(loaded.window.now * 1000).toISOString()}; ${read}` };
   } catch (error) {
     if (!(error instanceof Untrusted)) throw error;
     if (options.write) fs.rmSync(options.stateFile, { force: true });
@@ -93,7 +95,7 @@ async function readWithState(
   warnings: string[],
   state: IncrementalState | undefined,
   hash: string,
-): Promise<{ read: WindowsRead; state?: IncrementalState; why?: string }> {
+): Promise<{ read: WindowsRead; state?: IncrementalState; why?: string; bytesRead?: number }> {
   const opened: Generation[][] = [];
   try {
     for (const log of logs) opened.push(findGenerations(log.path, settings.ROTATED_LOGS, warnings));
@@ -106,12 +108,14 @@ async function readWithState(
     if (state) for (const [address, lines] of state.listed) counting.listed.set(address, lines);
     const reads: LogRead[] = [];
     const logStates: LogState[] = [];
+    let bytesRead = 0;
     for (const [i, log] of logs.entries()) {
       const previous = state?.logs[i];
       const read = await readLog(log, opened[i], settings, window, counting, previous, state?.window, warnings);
       if (read === undefined) return { read: await readWindows(logs, settings, window, warnings), why: 'the window reaches into a compressed generation' };
       reads.push({ ...read.read, logBytes: sizes[i] });
       logStates.push(read.state);
+      bytesRead += read.bytesRead;
     }
     const clients = compact(counting, settings);
     for (const read of reads) (read.stats as WindowStats).clients = clients;
@@ -124,7 +128,7 @@ async function readWithState(
       clients: [...clients.rows()],
       listed: [...counting.listed].filter(([, lines]) => lines > 0),
     };
-    return { read: { logs: reads, stats, logBytes }, state: newState };
+    return { read: { logs: reads, stats, logBytes }, state: newState, bytesRead };
   } finally {
     for (const generations of opened) closeGenerations(generations);
   }
@@ -159,7 +163,7 @@ async function readLog(
   previous: LogState | undefined,
   previousWindow: Required<AnalysisWindow> | undefined,
   warnings: string[],
-): Promise<{ read: Omit<LogRead, 'logBytes'>; state: LogState } | undefined> {
+): Promise<{ read: Omit<LogRead, 'logBytes'>; state: LogState; bytesRead: number } | undefined> {
   if (previous && (previous.path !== log.path || JSON.stringify(previous.formats) !== JSON.stringify(log.formats))) throw new Untrusted('of other logs');
   const slicer = new Slicer(windowReaderOptions(settings, log.formats), counting);
   const seekTarget = window.start - DISORDER_SECONDS;
@@ -183,7 +187,7 @@ async function readLog(
   const stats = sumBlocks(fileStates.flatMap((file) => file.blocks), counting.clients);
   const newestLineTime = stats.newestLineTime === stats.newestLineTime ? stats.newestLineTime : lastLineTime(generations, slicer.lineTime);
   const unreadableSamples = fileStates.flatMap((file) => file.blocks.flatMap((block) => block.rawSamples)).slice(0, MAX_RAW_SAMPLES).map((sample) => Buffer.from(sample, 'base64'));
-  return { read: { logFile: log.path, formats: log.formats, stats, files, newestLineTime, unreadableSamples }, state: { path: log.path, formats: [...log.formats], files: fileStates } };
+  return { read: { logFile: log.path, formats: log.formats, stats, files, newestLineTime, unreadableSamples }, state: { path: log.path, formats: [...log.formats], files: fileStates }, bytesRead: slicer.bytesRead };
 }
 
 const MAX_GARBAGE_SAMPLES = 5;
@@ -227,6 +231,8 @@ function readBytes(generation: Generation, from: number, to: number): Buffer {
 /** Reads slices of a file as blocks: into the counts (a new window's), or out of them (an old window's). */
 class Slicer {
   readonly lineTime: (buf: Buffer, start: number, end: number) => number;
+  /** Bytes of the log counted in or out, for the note. */
+  bytesRead = 0;
 
   constructor(
     private readonly options: Omit<WindowReaderOptions, 'window'>,
@@ -322,6 +328,7 @@ class Slicer {
       },
     });
     reader.push(bytes);
+    this.bytesRead += bytes.length;
     const stats = reader.finish();
     const known = minTime <= maxTime;
     return {
