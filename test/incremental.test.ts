@@ -224,7 +224,7 @@ test('kill -9 at random instants of incremental runs: the next run decides as a 
     const started = performance.now();
     assert.equal(spawnSync(process.execPath, [CLI, ...args(work, written)], { env: CHILD_ENV }).status, 0);
     const runMs = performance.now() - started;
-    const KILLS = 60;
+    const KILLS = 40;
     const random = mulberry32(7);
     let killedMidway = 0;
     for (let kill = 0; kill < KILLS; kill++) {

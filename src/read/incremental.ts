@@ -307,45 +307,76 @@ class Slicer {
     return blocks;
   }
 
+  /**
+   * One reader per window and sign for all the blocks: a reader per block
+   * costs V8 its compiled hot path (see WindowReader's kept reader), several
+   * times the lines' own cost. Blocks are whole lines, so nothing carries
+   * from one to the next; each block's figures are the reader's totals after
+   * it less those before.
+   */
+  private readonly readers = new Map<string, { reader: WindowReader; stats: WindowStats }>();
+  /** The block being counted, for the shared readers' onLine. */
+  private block = { window: { start: 0, shortStart: 0, end: 0, now: 0 }, sign: 1, minTime: Infinity, maxTime: -Infinity, newest: -Infinity };
+
+  private readerFor(window: Required<AnalysisWindow>, sign: 1 | -1): { reader: WindowReader; stats: WindowStats } {
+    const key = `${window.start} ${window.shortStart} ${window.end} ${window.now} ${sign}`;
+    let entry = this.readers.get(key);
+    if (entry === undefined) {
+      const listed = this.counting.listed;
+      const block = this.block;
+      const futureAfter = window.now + DISORDER_SECONDS;
+      const reader = new WindowReader({
+        ...this.options,
+        window,
+        clients: this.counting.clients,
+        sign,
+        onLine: (time, client, _isApi, _status, _badUa, buf, ipStart, ipEnd) => {
+          if (time !== time) return;
+          if (time < block.minTime) block.minTime = time;
+          if (time > block.maxTime) block.maxTime = time;
+          // As WindowReader's newest line: any line with a time, but a future one.
+          if (time > block.newest && time <= futureAfter) block.newest = time;
+          if (client === LISTED && time >= window.start && time <= window.end) {
+            const address = canonicalizeIp(buf.toString('latin1', ipStart, ipEnd)) as string;
+            listed.set(address, (listed.get(address) ?? 0) + sign);
+          }
+        },
+      });
+      entry = { reader, stats: reader.finish() };
+      this.readers.set(key, entry);
+    }
+    return entry;
+  }
+
   /** Counts whole lines (or a file's last, unfinished one) into the counts with `sign`; the block they make. */
   private count(bytes: Buffer, window: Required<AnalysisWindow>, sign: 1 | -1, from = 0, partial = false): BlockState {
-    let minTime = Infinity;
-    let maxTime = -Infinity;
-    const listed = this.counting.listed;
-    const reader = new WindowReader({
-      ...this.options,
-      window,
-      clients: this.counting.clients,
-      sign,
-      onLine: (time, client, _isApi, _status, _badUa, buf, ipStart, ipEnd) => {
-        if (time !== time) return;
-        if (time < minTime) minTime = time;
-        if (time > maxTime) maxTime = time;
-        if (client === LISTED && time >= window.start && time <= window.end) {
-          const address = canonicalizeIp(buf.toString('latin1', ipStart, ipEnd)) as string;
-          listed.set(address, (listed.get(address) ?? 0) + sign);
-        }
-      },
-    });
+    const { reader, stats } = this.readerFor(window, sign);
+    const block = this.block;
+    block.minTime = Infinity;
+    block.maxTime = -Infinity;
+    block.newest = -Infinity;
+    const before = { ...stats };
     reader.push(bytes);
+    // The last line of a file may lack its newline; the next block is of another file, or of this one read again.
+    reader.endOfFile();
     this.bytesRead += bytes.length;
-    const stats = reader.finish();
-    const known = minTime <= maxTime;
+    const known = block.minTime <= block.maxTime;
     return {
       from,
       to: from + bytes.length,
-      minTime: known ? minTime : null,
-      maxTime: known ? maxTime : null,
+      minTime: known ? block.minTime : null,
+      maxTime: known ? block.maxTime : null,
       partial,
-      linesRead: stats.linesRead,
-      garbageLines: stats.garbageLines,
-      linesInWindow: stats.linesInWindow,
-      listedLines: stats.listedLines,
-      futureLines: stats.futureLines,
-      total200: stats.total200,
-      newestLineTime: stats.newestLineTime === stats.newestLineTime ? stats.newestLineTime : null,
-      garbageSamples: stats.garbageSamples,
-      rawSamples: reader.unreadableSamples.map((sample) => sample.toString('base64')),
+      linesRead: stats.linesRead - before.linesRead,
+      garbageLines: stats.garbageLines - before.garbageLines,
+      linesInWindow: stats.linesInWindow - before.linesInWindow,
+      listedLines: stats.listedLines - before.listedLines,
+      futureLines: stats.futureLines - before.futureLines,
+      total200: stats.total200 - before.total200,
+      newestLineTime: block.newest > -Infinity ? block.newest : null,
+      // Taken out, so that the next block collects its own first few.
+      garbageSamples: stats.garbageSamples.splice(0),
+      rawSamples: reader.unreadableSamples.splice(0).map((sample) => sample.toString('base64')),
     };
   }
 }
