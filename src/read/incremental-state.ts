@@ -16,7 +16,7 @@
 import type { AnalysisWindow } from './window-stats.js';
 
 /** Bumped whenever the format or the meaning of a field changes: an older state is discarded. */
-export const STATE_VERSION = 1;
+export const STATE_VERSION = 2;
 
 /** One block of whole lines (or, last in a file, the line the server was still writing). */
 export interface BlockState {
@@ -64,14 +64,20 @@ export interface IncrementalState {
   settingsHash: string;
   window: Required<AnalysisWindow>;
   logs: LogState[];
-  /** Every client's key and row: long total, long API, short total, short API, bad-UA lines. */
-  clients: [string, number[]][];
+  /**
+   * SHA-256 (base64) of the client rows, which follow the JSON line as
+   * bytes (ClientTable.nonEmptyRows: long total, long API, short total,
+   * short API, bad-UA lines): a JSON array of 150k clients costs a run more
+   * than reading what changed.
+   */
+  clientsHash: string;
   /** Whitelisted or blacklisted addresses and their lines in the window. */
   listed: [string, number][];
 }
 
-export function serializeState(state: IncrementalState): string {
-  return JSON.stringify(state);
+/** The state file: the state as one JSON line, then the client rows. */
+export function serializeState(state: IncrementalState, clientRows: Uint8Array): Uint8Array[] {
+  return [new TextEncoder().encode(`${JSON.stringify(state)}\n`), clientRows];
 }
 
 /** The state in `text`, or why it cannot be used. */
@@ -85,9 +91,8 @@ export function parseState(text: string): IncrementalState | string {
   const state = value as IncrementalState;
   if (typeof state !== 'object' || state === null) return 'corrupt';
   if (state.version !== STATE_VERSION) return `of another version (${String(state.version)})`;
-  if (!isWindow(state.window) || !Array.isArray(state.logs) || !Array.isArray(state.clients) || !Array.isArray(state.listed) || typeof state.settingsHash !== 'string') return 'corrupt';
+  if (!isWindow(state.window) || !Array.isArray(state.logs) || typeof state.clientsHash !== 'string' || !Array.isArray(state.listed) || typeof state.settingsHash !== 'string') return 'corrupt';
   for (const log of state.logs) if (!isLog(log)) return 'corrupt';
-  for (const entry of state.clients) if (!Array.isArray(entry) || typeof entry[0] !== 'string' || !Array.isArray(entry[1]) || entry[1].length !== 5 || !entry[1].every(isCount)) return 'corrupt';
   for (const entry of state.listed) if (!Array.isArray(entry) || typeof entry[0] !== 'string' || !isCount(entry[1])) return 'corrupt';
   return state;
 }

@@ -33,6 +33,8 @@ export interface IncrementalOptions {
   write: boolean;
 }
 
+type Loaded = IncrementalState & { clientRows: Buffer };
+
 /** Thrown where the state cannot be followed: the window is read whole instead. */
 class Untrusted extends Error {}
 
@@ -51,7 +53,14 @@ export async function readWindowsIncremental(logs: readonly LogToRead[], setting
       if (options.write) fs.rmSync(options.stateFile, { force: true });
       return { ...result.read, note: `state: not kept (${result.why})` };
     }
-    if (options.write) writeFileAtomic(options.stateFile, serializeState(result.state));
+    if (options.write) {
+      try {
+        writeFileAtomic(options.stateFile, Buffer.concat(serializeState(result.state, result.clientRows as Buffer)));
+      } catch (error) {
+        // The run has what it read; only the next one reads more.
+        return { ...result.read, note: `state: could not be kept (${(error as Error).message})` };
+      }
+    }
     return { ...result.read, note: typeof loaded === 'string' ? `state: ${loaded}; the window was read whole` : `state: continued from the run at ${new Date(loaded.window.now * 1000).toISOString()}; ${read}` };
   } catch (error) {
     if (!(error instanceof Untrusted)) throw error;
@@ -62,15 +71,20 @@ export async function readWindowsIncremental(logs: readonly LogToRead[], setting
 }
 
 /** The state in the file if it fits this run, or why not. */
-function loadState(file: string, hash: string, window: Required<AnalysisWindow>): IncrementalState | string {
-  let text: string;
+function loadState(file: string, hash: string, window: Required<AnalysisWindow>): Loaded | string {
+  let bytes: Buffer;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    bytes = fs.readFileSync(file);
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'none yet' : `unreadable (${(error as Error).message})`;
   }
-  const state = parseState(text);
-  if (typeof state === 'string') return state;
+  const newline = bytes.indexOf(0x0a);
+  if (newline < 0) return 'corrupt (no header)';
+  const parsed = parseState(bytes.toString('utf8', 0, newline));
+  if (typeof parsed === 'string') return parsed;
+  const clientRows = bytes.subarray(newline + 1);
+  if (createHash('sha256').update(clientRows).digest('base64') !== parsed.clientsHash) return 'corrupt (client rows)';
+  const state = Object.assign(parsed, { clientRows });
   if (state.settingsHash !== hash) return 'made with other settings or logs';
   if (window.now < state.window.now) return 'from a later time: the clock went backwards';
   if (window.start - state.window.start > window.end - window.start) return 'older than the window';
@@ -93,9 +107,9 @@ async function readWithState(
   settings: Settings,
   window: Required<AnalysisWindow>,
   warnings: string[],
-  state: IncrementalState | undefined,
+  state: Loaded | undefined,
   hash: string,
-): Promise<{ read: WindowsRead; state?: IncrementalState; why?: string; bytesRead?: number }> {
+): Promise<{ read: WindowsRead; state?: IncrementalState; clientRows?: Buffer; why?: string; bytesRead?: number }> {
   const opened: Generation[][] = [];
   try {
     for (const log of logs) opened.push(findGenerations(log.path, settings.ROTATED_LOGS, warnings));
@@ -104,7 +118,7 @@ async function readWithState(
     // Too small to decide on, or a window in a compressed generation: the whole read is as cheap, and no state is kept.
     if (logBytes < settings.MIN_LOG_SIZE) return { read: await readWindows(logs, settings, window, warnings), why: 'the logs are smaller than MIN_LOG_SIZE' };
     const counting: Counting = { clients: newClientTable(settings), listed: new Map() };
-    if (state) for (const [key, row] of state.clients) if (!counting.clients.addRow(key, row)) throw new Untrusted('a client key that is none');
+    if (state && !counting.clients.addRows(state.clientRows)) throw new Untrusted('client rows that are none');
     if (state) for (const [address, lines] of state.listed) counting.listed.set(address, lines);
     const reads: LogRead[] = [];
     const logStates: LogState[] = [];
@@ -117,7 +131,9 @@ async function readWithState(
       logStates.push(read.state);
       bytesRead += read.bytesRead;
     }
-    const clients = compact(counting, settings);
+    const clientRows = counting.clients.nonEmptyRows();
+    if (clientRows === undefined) throw new Untrusted('counts below zero, or without lines');
+    const clients = compact(clientRows, counting.listed, settings);
     for (const read of reads) (read.stats as WindowStats).clients = clients;
     const stats = mergeWindowStats(reads.map((read) => read.stats as WindowStats));
     const newState: IncrementalState = {
@@ -125,10 +141,10 @@ async function readWithState(
       settingsHash: hash,
       window,
       logs: logStates,
-      clients: [...clients.rows()],
+      clientsHash: createHash('sha256').update(clientRows).digest('base64'),
       listed: [...counting.listed].filter(([, lines]) => lines > 0),
     };
-    return { read: { logs: reads, stats, logBytes }, state: newState, bytesRead };
+    return { read: { logs: reads, stats, logBytes }, state: newState, clientRows, bytesRead };
   } finally {
     for (const generations of opened) closeGenerations(generations);
   }
@@ -136,17 +152,12 @@ async function readWithState(
 
 /**
  * The counts as a full read leaves them: only clients with a line in the
- * window (a full read makes no other), and no count below zero, which would
- * mean the state did not describe the log.
+ * window (a full read makes no other), the listed addresses seen in it.
  */
-function compact(counting: Counting, settings: Settings): ClientTable {
+function compact(clientRows: Buffer, listed: Map<string, number>, settings: Settings): ClientTable {
   const clients = newClientTable(settings);
-  for (const [key, row] of counting.clients.rows()) {
-    if (row.some((value) => value < 0)) throw new Untrusted(`a count of ${key} below zero`);
-    if (row[0] > 0) clients.addRow(key, row);
-    else if (row.some((value) => value !== 0)) throw new Untrusted(`counts of ${key} without lines`);
-  }
-  for (const [address, lines] of counting.listed) {
+  clients.addRows(clientRows);
+  for (const [address, lines] of listed) {
     if (lines < 0) throw new Untrusted(`a count of ${address} below zero`);
     if (lines > 0) clients.listedAddresses.add(address);
   }

@@ -272,29 +272,51 @@ export class ClientTable {
     page[row + BAD_UA] += counts.badUa ? 1 : 0;
   }
 
-  /** Every client's key and raw row (long total, long API, short total, short API, bad-UA lines), for the incremental state. */
-  *rows(): IterableIterator<[string, number[]]> {
+  /**
+   * The clients with a line in the window, as bytes: per client its key's
+   * length, the key, and its row as five int32s. Undefined when a row has a
+   * count below zero, or counts without lines: counts taken out that were
+   * never in (an incremental state that did not describe the log).
+   */
+  nonEmptyRows(): Buffer | undefined {
+    const out = Buffer.allocUnsafe(this.clientCount * (1 + MAX_KEY_BYTES + 20));
+    let at = 0;
     for (let i = 0; i < this.clientCount; i++) {
       const page = this.pages[i >>> PAGE_SHIFT];
       const row = (i & PAGE_MASK) * ROW_INTS;
-      yield [this.keys.keyString(page[row + KEY_OFFSET]), [page[row + LONG_TOTAL], page[row + LONG_API], page[row + SHORT_TOTAL], page[row + SHORT_API], page[row + BAD_UA]]];
+      let negative = false;
+      let any = false;
+      for (let k = 0; k < 5; k++) {
+        negative ||= page[row + k] < 0;
+        any ||= page[row + k] !== 0;
+      }
+      if (negative || (page[row + LONG_TOTAL] === 0 && any)) return undefined;
+      if (page[row + LONG_TOTAL] === 0) continue;
+      const length = out.write(this.keys.keyString(page[row + KEY_OFFSET]), at + 1, 'latin1');
+      out[at] = length;
+      at += 1 + length;
+      for (let k = 0; k < 5; k++, at += 4) out.writeInt32LE(page[row + k], at);
     }
+    return out.subarray(0, at);
   }
 
-  /**
-   * Adds a raw row (as rows() gives it) to the client whose canonical key is
-   * `key`, made when missing; false when `key` cannot be a key.
-   */
-  addRow(key: string, values: readonly number[]): boolean {
-    const length = this.encode(key);
-    if (length <= 0) return false;
-    const hash = hashBytes(this.scratch, 0, length);
-    const known = this.keys.get(this.scratch, 0, length, hash);
-    const index = known !== MISSING ? known : this.add(this.scratch, 0, length, hash);
-    if (index < 0) return false;
-    const page = this.pages[index >>> PAGE_SHIFT];
-    const row = (index & PAGE_MASK) * ROW_INTS;
-    for (let i = 0; i < BAD_UA - LONG_TOTAL + 1; i++) page[row + LONG_TOTAL + i] += values[i];
+  /** Adds the rows nonEmptyRows() wrote; false when the bytes are not such rows. */
+  addRows(rows: Buffer): boolean {
+    let at = 0;
+    while (at < rows.length) {
+      const length = rows[at];
+      const start = at + 1;
+      const end = start + length;
+      if (length === 0 || end + 20 > rows.length) return false;
+      const hash = hashBytes(rows, start, end);
+      const known = this.keys.get(rows, start, end, hash);
+      const index = known !== MISSING ? known : this.add(rows, start, end, hash);
+      if (index < 0) return false;
+      const page = this.pages[index >>> PAGE_SHIFT];
+      const row = (index & PAGE_MASK) * ROW_INTS;
+      for (let k = 0; k < 5; k++) page[row + k] += rows.readInt32LE(end + 4 * k);
+      at = end + 20;
+    }
     return true;
   }
 
