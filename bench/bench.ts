@@ -21,6 +21,7 @@ import { inProcess } from './scenarios/in-process.js';
 import { original } from './scenarios/original.js';
 import { seekAtScale } from './scenarios/seek-at-scale.js';
 import { realistic } from './scenarios/realistic.js';
+import { incremental } from './scenarios/incremental.js';
 import { prepare } from './setup.js';
 
 async function main(): Promise<void> {
@@ -28,7 +29,7 @@ async function main(): Promise<void> {
   console.log(`ipanalyse bench: ${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim()}), node ${process.version}, load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`);
   const setup = await prepare();
   // In this order in the table (processes first) and in the targets: the realistic hour is the headline.
-  const scenarios = [...(await realistic(setup)), endToEnd(setup), seekAtScale(setup), fixedCost(setup), await original(setup), inProcess(setup), flood(setup), networkFlood(setup)];
+  const scenarios = [...(await realistic(setup)), await incremental(setup), endToEnd(setup), seekAtScale(setup), fixedCost(setup), await original(setup), inProcess(setup), flood(setup), networkFlood(setup)];
   const { logs, probes, window } = setup;
   report(await measure(scenarios), {
     loadBefore,

@@ -4,11 +4,13 @@
  * comes in as a value from the command; the load average is read here once,
  * unless given.
  */
+import fs from 'node:fs';
 import type { Problem } from './errors.js';
 import { readClickHouse } from './read/clickhouse-source.js';
 import { readLoadAverage } from './read/load-average.js';
 import type { LogFileRead, ProgressListener } from './read/log-source.js';
-import { type LogRead, type LogToRead, analysisWindow, readWindows } from './read/read-window.js';
+import { readWindowsIncremental } from './read/incremental.js';
+import { type LogRead, type LogToRead, type WindowsRead, analysisWindow, readWindows } from './read/read-window.js';
 import type { AnalysisWindow, WindowStats } from './read/window-stats.js';
 import { type DecidePlan, type Plan, type ReadFacts, nothingToDecide, planRun } from './decide/plan.js';
 import { presetsReading } from './read/detect-format.js';
@@ -38,6 +40,8 @@ export interface RunOptions {
   format: MapFormat;
   /** Decide and report; write nothing, take no lock. */
   dryRun: boolean;
+  /** Read the whole window, ignoring (and keeping) the state in MAP.state. */
+  full?: boolean;
   progress?: ProgressListener;
 }
 
@@ -73,6 +77,8 @@ export interface RunReport {
   sight: Sight;
   /** The whole plan, for `explain`; not part of the JSON summary. */
   plan: Plan;
+  /** What became of the incremental state (MAP.state), for --verbose; unset when it was not consulted. */
+  stateNote?: string;
 }
 
 /** One log's share of the run. */
@@ -120,7 +126,7 @@ export async function runAnalysis(options: RunOptions): Promise<RunReport> {
   try {
     const warnings = lock.warning ? [lock.warning] : [];
     const { BLOCKEDFILE, LOGFILE, GEO_FILE, NFT_FILE, IPSET_FILE } = options.settings;
-    for (const file of [BLOCKEDFILE, LOGFILE, GEO_FILE, NFT_FILE, IPSET_FILE]) {
+    for (const file of [BLOCKEDFILE, stateFileOf(BLOCKEDFILE), LOGFILE, GEO_FILE, NFT_FILE, IPSET_FILE]) {
       if (file) for (const stale of removeStaleTempFiles(file)) warnings.push(`removed ${stale}, left by a run that was killed`);
     }
     return await analyse(options, warnings);
@@ -135,9 +141,7 @@ async function analyse(options: RunOptions, warnings: string[]): Promise<RunRepo
   const window = analysisWindow(settings, options.now, options.startDate);
   const logs = options.logs ?? [{ path: options.logFile as string, formats: settings.LOG_FORMAT }];
   // ClickHouse, when configured, stands in for the logs: everything after the read is the same.
-  const { logs: reads, stats, logBytes } = settings.CLICKHOUSE_URL
-    ? await readClickHouse(settings, window)
-    : await readWindows(logs, settings, window, warnings, options.progress);
+  const { logs: reads, stats, logBytes, note } = await readAll(options, logs, window, warnings);
   const read: ReadFacts = { replay: options.startDate !== undefined, logs: reads.map(factsOf) };
   const previous = readPreviousMap(mapFile);
   if (previous.warning) warnings.push(previous.warning);
@@ -153,6 +157,7 @@ async function analyse(options: RunOptions, warnings: string[]): Promise<RunRepo
   const files = reads.flatMap((log) => log.files);
   const report: RunReport = { logFile: reads[0].logFile, logBytes, logs: logReports, window, files, warnings, changeLogWritten: false, problems: [], sight, plan };
   if (stats) report.stats = { ...stats, clients: stats.clients.size };
+  if (note) report.stateNote = note;
   report.warnings.push(...plan.warnings);
   if (!plan.decided) {
     report.skipped = plan.skipped;
@@ -187,6 +192,29 @@ async function analyse(options: RunOptions, warnings: string[]): Promise<RunRepo
     report.problems.push({ kind: 'safety-valve', message: `safety valve: ${reason}; no new block written (withheld: ${sample}); everything else was applied` });
   }
   return report;
+}
+
+/** Where the incremental state lives: next to the map, written as atomically. */
+export function stateFileOf(mapFile: string): string {
+  return `${mapFile}.state`;
+}
+
+/**
+ * The window from ClickHouse, or from the logs: with INCREMENTAL, from the
+ * state a live run keeps, unless --full; a replay drops the state, which
+ * describes the live window (a dry run leaves it as it is).
+ */
+async function readAll(options: RunOptions, logs: readonly LogToRead[], window: AnalysisWindow, warnings: string[]): Promise<WindowsRead & { note?: string }> {
+  const { settings } = options;
+  if (settings.CLICKHOUSE_URL) return readClickHouse(settings, window);
+  if (!settings.INCREMENTAL) return readWindows(logs, settings, window, warnings, options.progress);
+  const stateFile = stateFileOf(settings.BLOCKEDFILE);
+  if (options.full) return { ...(await readWindows(logs, settings, window, warnings, options.progress)), note: 'state: ignored (--full)' };
+  if (options.startDate) {
+    if (!options.dryRun) fs.rmSync(stateFile, { force: true });
+    return { ...(await readWindows(logs, settings, window, warnings, options.progress)), note: 'state: discarded (a replay)' };
+  }
+  return readWindowsIncremental(logs, settings, window, warnings, { stateFile, write: !options.dryRun });
 }
 
 interface Applied {

@@ -30,6 +30,7 @@ const PURE = [
   'write/change-log.ts',
   'read/log-line.ts',
   'read/window-stats.ts',
+  'read/incremental-state.ts',
   'read/address-table.ts',
   'read/log-format.ts',
   'read/caddy-format.ts',

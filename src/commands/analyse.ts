@@ -13,6 +13,7 @@ export function analyseOptions<T>(y: Argv<T>) {
   return withAnalysisOptions(y)
     .option('dry-run', { type: 'boolean', default: false, describe: 'decide and print the map and changes; write nothing' })
     .option('verbose', { type: 'boolean', default: false, describe: 'print a summary of the run' })
+    .option('full', { type: 'boolean', default: false, describe: 'read the whole window; ignore the state the previous run kept in MAP.state' })
     .option('geo', { type: 'string', describe: 'also write the blacklist as an nginx geo include (default: GEO_FILE)' })
     .option('on-change', { type: 'string', describe: 'shell command run when the map changed, e.g. "nginx -t && nginx -s reload" (default: ON_CHANGE)' })
     .option('metrics', { type: 'string', describe: 'write a Prometheus textfile of the run (default: METRICS_FILE)' })
@@ -34,6 +35,7 @@ export async function analyseCommand(args: AnalyseArgs, out: Output): Promise<Pr
     ...inputs,
     format: args.format,
     dryRun,
+    full: args.full,
     progress: out.stderrIsTerminal ? showProgress(out) : undefined,
   });
 

@@ -9,7 +9,7 @@ import zlib from 'node:zlib';
 import { InputError, describeSystemError } from '../errors.js';
 import { notRegular } from './bounded-file.js';
 import { NEWLINE, parseLineTime } from './log-line.js';
-import { type LineTime, seekToTime } from './seek-to-time.js';
+import { type LineTime, type SeekResult, seekToTime } from './seek-to-time.js';
 import type { AnalysisWindow, WindowReader } from './window-stats.js';
 
 const READ_CHUNK_BYTES = 1024 * 1024;
@@ -114,7 +114,7 @@ function openGeneration(generation: Generation, open: Generation[], warnings: st
 }
 
 /** The descriptor of a generation that findGenerations or openGeneration opened. */
-function fdOf(generation: Generation): number {
+export function fdOf(generation: Generation): number {
   if (generation.fd === undefined) throw new Error(`${generation.path} was read before it was opened`);
   return generation.fd;
 }
@@ -248,12 +248,18 @@ export async function readGenerations(
   return reads;
 }
 
+/** Where a plain generation's lines from `target` on start, as the full read finds it (size as found). */
+export function seekInGeneration(generation: Generation, target: number, lineTime: LineTime): SeekResult {
+  const fd = fdOf(generation);
+  const readAt = (buffer: Buffer, position: number): number => fs.readSync(fd, buffer, 0, buffer.length, position);
+  return seekToTime(readAt, generation.size, target, { lineTime });
+}
+
 function readPlain(generation: Generation, seekTarget: number, reader: WindowReader, warnings: string[], progress?: ProgressListener): LogFileRead {
   const { path, size } = generation;
   const fd = fdOf(generation);
   try {
-    const readAt = (buffer: Buffer, position: number): number => fs.readSync(fd, buffer, 0, buffer.length, position);
-    const seek = seekToTime(readAt, size, seekTarget, { lineTime: reader.lineTime });
+    const seek = seekInGeneration(generation, seekTarget, reader.lineTime);
     const chunk = Buffer.allocUnsafe(READ_CHUNK_BYTES);
     let position = seek.offset;
     let nextProgress = position + PROGRESS_STEP_BYTES;
@@ -300,7 +306,7 @@ async function readCompressed(generation: Generation, reader: WindowReader): Pro
 }
 
 /** Whether the generation's path now names another file than the one opened (or none). */
-function isReplaced(generation: Generation): boolean {
+export function isReplaced(generation: Generation): boolean {
   const now = fs.statSync(generation.path, { throwIfNoEntry: false });
   return now === undefined || now.dev !== generation.dev || now.ino !== generation.ino;
 }

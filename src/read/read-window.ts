@@ -9,7 +9,7 @@ import { ClientResolver } from './client-address.js';
 import { compileLogFormats, parseClientField } from './log-format.js';
 import { newRequestClassifier } from './log-line.js';
 import { type Generation, type LogFileRead, type ProgressListener, closeGenerations, findGenerations, generationsToRead, lastLineTime, readGenerations } from './log-source.js';
-import { type AnalysisWindow, ClientTable, type LineListener, type WindowStats, WindowReader, mergeWindowStats } from './window-stats.js';
+import { type AnalysisWindow, ClientTable, type LineListener, type WindowStats, WindowReader, type WindowReaderOptions, mergeWindowStats } from './window-stats.js';
 
 /**
  * How much older than the line before it a line may be. Servers log a request
@@ -120,12 +120,19 @@ export function newWindowReader(
   window: AnalysisWindow,
   { formats = settings.LOG_FORMAT, clients, onLine }: { formats?: readonly string[]; clients?: ClientTable; onLine?: LineListener } = {},
 ): WindowReader {
+  return new WindowReader({ ...windowReaderOptions(settings, formats), window, clients, onLine });
+}
+
+/**
+ * What every reader of a log with these formats shares, compiled once: an
+ * incremental run makes a reader per slice of the log.
+ */
+export function windowReaderOptions(settings: Settings, formats: readonly string[]): Omit<WindowReaderOptions, 'window'> {
   // Settings were validated: the client field parses and the formats compile.
   const client = settings.CLIENT_ADDRESS === undefined ? undefined : parseClientField(settings.CLIENT_ADDRESS);
   const clientField = typeof client === 'string' ? undefined : client;
   const trusted = settings.TRUSTED_PROXIES.length > 0 ? buildAddressList(settings.TRUSTED_PROXIES) : undefined;
-  return new WindowReader({
-    window,
+  return {
     classifier: newRequestClassifier(settings.API_ENDPOINTS),
     uaBlocklist: settings.UA_BLOCKLIST,
     isListed: listMatcher(settings),
@@ -134,9 +141,7 @@ export function newWindowReader(
     formats: compileLogFormats(formats, clientField),
     clientResolver: clientField?.kind === 'header' ? new ClientResolver(trusted) : undefined,
     clientKey: clientKeyFunction({ ipv4: settings.IPV4_PREFIX, ipv6: settings.IPV6_PREFIX }),
-    clients,
-    onLine,
-  });
+  };
 }
 
 /** Clients that get no statistics: whitelisted, blacklisted, and non-global ones when so configured. */

@@ -200,7 +200,11 @@ export class ClientTable {
     return text.length;
   }
 
-  /** Adds `weight` (1, or 0 to change nothing) lines to the client's counts; with the same code for either. */
+  /**
+   * Adds `weight` (1, or 0 to change nothing; -1 takes a line back, for an
+   * incremental run) lines to the client's counts; with the same code for
+   * either. Bad user agents are counted, not flagged: a flag cannot be taken back.
+   */
   count(index: number, weight: number, isApi: boolean, isShort: boolean, badUa: boolean): void {
     const page = this.pages[index >>> PAGE_SHIFT];
     const row = (index & PAGE_MASK) * ROW_INTS;
@@ -208,11 +212,11 @@ export class ClientTable {
     page[row + LONG_API] += isApi ? weight : 0;
     page[row + SHORT_TOTAL] += isShort ? weight : 0;
     page[row + SHORT_API] += isApi && isShort ? weight : 0;
-    page[row + BAD_UA] |= badUa ? weight : 0;
+    page[row + BAD_UA] += badUa ? weight : 0;
   }
 
   hasBadUa(index: number): boolean {
-    return this.pages[index >>> PAGE_SHIFT][(index & PAGE_MASK) * ROW_INTS + BAD_UA] === 1;
+    return this.pages[index >>> PAGE_SHIFT][(index & PAGE_MASK) * ROW_INTS + BAD_UA] > 0;
   }
 
   private keyOffsetOf(index: number): number {
@@ -244,7 +248,7 @@ export class ClientTable {
       longApi: page[row + LONG_API],
       shortTotal: page[row + SHORT_TOTAL],
       shortApi: page[row + SHORT_API],
-      badUa: page[row + BAD_UA] === 1,
+      badUa: page[row + BAD_UA] > 0,
     };
   }
 
@@ -265,7 +269,55 @@ export class ClientTable {
     page[row + LONG_API] += counts.longApi;
     page[row + SHORT_TOTAL] += counts.shortTotal;
     page[row + SHORT_API] += counts.shortApi;
-    page[row + BAD_UA] |= counts.badUa ? 1 : 0;
+    page[row + BAD_UA] += counts.badUa ? 1 : 0;
+  }
+
+  /**
+   * The clients with a line in the window, as bytes: per client its key's
+   * length, the key, and its row as five int32s. Undefined when a row has a
+   * count below zero, or counts without lines: counts taken out that were
+   * never in (an incremental state that did not describe the log).
+   */
+  nonEmptyRows(): Buffer | undefined {
+    const out = Buffer.allocUnsafe(this.clientCount * (1 + MAX_KEY_BYTES + 20));
+    let at = 0;
+    for (let i = 0; i < this.clientCount; i++) {
+      const page = this.pages[i >>> PAGE_SHIFT];
+      const row = (i & PAGE_MASK) * ROW_INTS;
+      let negative = false;
+      let any = false;
+      for (let k = 0; k < 5; k++) {
+        negative ||= page[row + k] < 0;
+        any ||= page[row + k] !== 0;
+      }
+      if (negative || (page[row + LONG_TOTAL] === 0 && any)) return undefined;
+      if (page[row + LONG_TOTAL] === 0) continue;
+      const length = out.write(this.keys.keyString(page[row + KEY_OFFSET]), at + 1, 'latin1');
+      out[at] = length;
+      at += 1 + length;
+      for (let k = 0; k < 5; k++, at += 4) out.writeInt32LE(page[row + k], at);
+    }
+    return out.subarray(0, at);
+  }
+
+  /** Adds the rows nonEmptyRows() wrote; false when the bytes are not such rows. */
+  addRows(rows: Buffer): boolean {
+    let at = 0;
+    while (at < rows.length) {
+      const length = rows[at];
+      const start = at + 1;
+      const end = start + length;
+      if (length === 0 || end + 20 > rows.length) return false;
+      const hash = hashBytes(rows, start, end);
+      const known = this.keys.get(rows, start, end, hash);
+      const index = known !== MISSING ? known : this.add(rows, start, end, hash);
+      if (index < 0) return false;
+      const page = this.pages[index >>> PAGE_SHIFT];
+      const row = (index & PAGE_MASK) * ROW_INTS;
+      for (let k = 0; k < 5; k++) page[row + k] += rows.readInt32LE(end + 4 * k);
+      at = end + 20;
+    }
+    return true;
   }
 
   /**
@@ -325,6 +377,8 @@ export interface WindowReaderOptions {
    * `badUa` is the line's own, not the client's so far.
    */
   onLine?: LineListener;
+  /** -1 takes the window's lines back out of `clients` (an incremental run's lines that left the window); default 1. */
+  sign?: 1 | -1;
 }
 
 export type LineListener = (time: number, client: number, isApi: boolean, status: number, badUa: boolean, buf: Buffer, ipStart: number, ipEnd: number) => void;
@@ -354,6 +408,7 @@ export class WindowReader {
   readonly unreadableSamples: Buffer[] = [];
   private readonly clientResolver: ClientResolver | undefined;
   private readonly onLine: LineListener | undefined;
+  private readonly sign: number;
   private readonly entry: LogEntry = newLogEntry();
   private readonly stats: WindowStats;
   private carry: Buffer = Buffer.alloc(0);
@@ -372,6 +427,7 @@ export class WindowReader {
     const formats = options.formats && options.formats.length > 0 ? options.formats : [compileLogFormat('combined')];
     this.clientResolver = formats.some((f) => f.forwarded) ? options.clientResolver : undefined;
     this.onLine = options.onLine;
+    this.sign = options.sign ?? 1;
     if (formats.length === 1) {
       this.scan = formats[0].scanOwn;
       formats[0].prime(this.entry);
@@ -503,7 +559,7 @@ export class WindowReader {
     if (afterEnd && time > this.stopAfter && !future) stats.reachedEnd = true;
     stats.futureLines += future ? 1 : 0;
     if (time > this.newest && !future) this.newest = time;
-    const weight = time >= window.start && !afterEnd ? 1 : 0;
+    const weight = time >= window.start && !afterEnd ? this.sign : 0;
     const clients = stats.clients;
     const start = entry.ipStart;
     const ipEnd = entry.ipEnd;
@@ -512,7 +568,7 @@ export class WindowReader {
     let index = clients.lookUp(buf, start, ipEnd, ipHash);
     if (index === MISSING) index = weight === 0 ? 0 : clients.resolve(buf, start, ipEnd, ipHash);
     if (index === NOT_AN_ADDRESS) {
-      if (weight === 1) this.countGarbage(buf, lineStart, end);
+      if (weight !== 0) this.countGarbage(buf, lineStart, end);
       if (this.onLine !== undefined) this.onLine(time, NOT_AN_ADDRESS, false, status, false, buf, start, ipEnd);
       return;
     }
@@ -526,7 +582,7 @@ export class WindowReader {
       stats.listedLines += weight;
       return;
     }
-    const badUa = !clients.hasBadUa(index) && this.userAgentIsBad(buf, end);
+    const badUa = weight !== 0 && this.userAgentIsBad(buf, end);
     clients.count(index, weight, isApi, isShort, badUa);
   }
 

@@ -27,6 +27,7 @@ export function renderSummary(report: RunReport, dryRun: boolean): string {
     }
   } else out.push(`log:      ${report.logFile} (${report.logBytes} bytes)`);
   out.push(`window:   ${describeWindow(report.window)}`);
+  if (report.stateNote) out.push(report.stateNote.replace(/^state: /, 'state:    '));
   for (const file of report.files) {
     const from = file.seekReads > 0 ? `from byte ${file.offset} (found in ${file.seekReads} reads)` : 'from its start';
     out.push(`file:     ${file.path}: ${file.bytesRead} bytes ${from}`);

@@ -103,6 +103,7 @@ const PLAIN_SCHEMAS: { [K in PlainKey]: z.ZodType<Settings[K]> } = {
     (suffixes) => suffixes.every((suffix) => suffix !== ''),
     { error: 'an empty suffix would name the log itself' },
   ),
+  INCREMENTAL: z.boolean({ error: expected('True or False') }),
   GEO_FILE: optionalFilePath,
   NFT_FILE: optionalFilePath,
   IPSET_FILE: optionalFilePath,

@@ -44,6 +44,8 @@ export interface Settings {
    * LOG.1, LOG.2.gz). Read when the window starts before the log's first line.
    */
   ROTATED_LOGS: string[];
+  /** Keep MAP.state so that the next run reads only what changed since (see README, Performance). */
+  INCREMENTAL: boolean;
   /** Path fragments that make a request an API request. */
   API_ENDPOINTS: string[];
   /** Where the 15-minute load average is read (third field). */
@@ -188,6 +190,7 @@ export function defaultSettings(installation: Layout | string): Settings {
     MAX_BULK_IPS: 85,
     MIN_LOG_SIZE: 2 * 1030 * 1024,
     ROTATED_LOGS: ['.1', '.2.gz'],
+    INCREMENTAL: false,
     API_ENDPOINTS: ['/search', '/reverse', '/details'],
     LOADAVG_FILE: '/proc/loadavg',
     GEO_FILE: undefined,

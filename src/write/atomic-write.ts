@@ -29,7 +29,7 @@ function tempPathFor(target: string): string {
  * group: a 0600 map of www-data's stays www-data's 0600 map. Throws
  * OutputError naming the path and the cause.
  */
-export function writeFileAtomic(target: string, content: string): void {
+export function writeFileAtomic(target: string, content: string | Buffer): void {
   const real = resolveWriteTarget(target);
   const temp = tempPathFor(real);
   let fd: number | undefined;
@@ -49,7 +49,7 @@ export function writeFileAtomic(target: string, content: string): void {
     // After the chown, which clears set-id bits; and open() applied the umask, often 077 under cron:
     // a map the web server cannot read throttles nobody.
     fs.fchmodSync(fd, previous ? previous.mode & 0o777 : 0o644);
-    writeAll(fd, Buffer.from(content, 'utf8'));
+    writeAll(fd, typeof content === 'string' ? Buffer.from(content, 'utf8') : content);
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = undefined;

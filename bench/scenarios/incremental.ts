@@ -1,0 +1,88 @@
+/**
+ * Incremental runs (INCREMENTAL): a live cron run at the realistic hour's
+ * end whose state was kept by a run 1, 5 or 15 minutes earlier, on a copy of
+ * the log that held only the lines written by then and has since grown to
+ * the whole hour. Measured as dry runs, which read the state and keep it as
+ * it was, so that every round does the same work. Next to it, the same
+ * live window read whole (--full), and the target against the original on
+ * the realistic hour.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { seekToTime } from '../../src/read/seek-to-time.js';
+import { formatStartDate } from '../../test/support/log-generator.js';
+import { CLI } from '../../test/support/paths.js';
+import { CACHE_DIR, type ChildOutcome, type Scenario, ratioTarget, runChild } from '../harness.js';
+import { WINDOW_END } from '../logs.js';
+import type { BenchSetup } from '../setup.js';
+
+const MINUTES = [1, 5, 15];
+const MIN_SPEEDUP = 40;
+const DIR = path.join(CACHE_DIR, 'incremental');
+
+function run(what: string, dir: string, now: number, extra: string[]): Promise<ChildOutcome> {
+  const args = ['--settings', path.join(DIR, 'incremental.conf'), '--map', path.join(dir, 'ip_blocks.map'), '--changelog', path.join(dir, 'restricted_ip.log'), '--loadavg', '1', '--now', formatStartDate(now), ...extra, path.join(dir, 'access.log')];
+  return runChild(what, process.execPath, [CLI, ...args], { node: true });
+}
+
+/** A copy of the realistic log as it was `minutes` before the hour's end, its state kept by a run then, then grown to the whole hour. */
+async function prepareCopy(setup: BenchSetup, minutes: number): Promise<string> {
+  const dir = path.join(DIR, `${minutes}m`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  const source = setup.logs.realistic.file;
+  const fd = fs.openSync(source, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const then = WINDOW_END - minutes * 60;
+    const cut = seekToTime((buffer, position) => fs.readSync(fd, buffer, 0, buffer.length, position), size, then + 1, { stopSpan: 1 }).offset;
+    const log = path.join(dir, 'access.log');
+    fs.copyFileSync(source, log);
+    fs.truncateSync(log, cut);
+    await run(`ipanalyse keeping its state ${minutes} min before the end`, dir, then, []);
+    const rest = Buffer.alloc(size - cut);
+    fs.readSync(fd, rest, 0, rest.length, cut);
+    fs.appendFileSync(log, rest);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return dir;
+}
+
+export async function incremental(setup: BenchSetup): Promise<Scenario> {
+  fs.mkdirSync(DIR, { recursive: true });
+  fs.writeFileSync(path.join(DIR, 'incremental.conf'), '# written by bench/scenarios/incremental.ts\nMIN_LOG_SIZE = 0\nINCREMENTAL = True\n');
+  const dirs = new Map<number, string>();
+  for (const minutes of MINUTES) dirs.set(minutes, await prepareCopy(setup, minutes));
+  const checks: string[] = [];
+  const lines = setup.probes.realistic.linesRead;
+  return {
+    checks,
+    rows: [
+      ...MINUTES.map((minutes) => ({
+        id: `incr-${minutes}m`,
+        what: `ipanalyse incremental, realistic hour, state ${minutes} min old`,
+        group: 'child' as const,
+        lines,
+        measure: async (round: number) => {
+          const outcome = await run(`ipanalyse incremental (${minutes} min)`, dirs.get(minutes) as string, WINDOW_END, ['--dry-run', '--verbose']);
+          if (round === 0) checks.push(`state ${minutes} min old: ${/state: [^\n]*/.exec(outcome.stdout)?.[0] ?? 'no note'}`);
+          return outcome;
+        },
+      })),
+      {
+        id: 'incr-full',
+        what: 'ipanalyse --full, the same live window',
+        group: 'child' as const,
+        lines,
+        measure: () => run('ipanalyse --full', dirs.get(1) as string, WINDOW_END, ['--dry-run', '--full']),
+      },
+    ],
+    targets: (s) => [
+      ratioTarget('original / ipanalyse incremental (state 1 min old), realistic hour', s('original-real'), s('incr-1m'), { atLeast: MIN_SPEEDUP }, `${s('original-real').wallMs.toFixed(0)} / ${s('incr-1m').wallMs.toFixed(0)} ms`),
+    ],
+    figures: (s) => [
+      `incremental against --full on the same window: ${MINUTES.map((m) => `${m} min ${(s('incr-full').wallMs / s(`incr-${m}m`).wallMs).toFixed(1)}x`).join(', ')} faster`,
+    ],
+  };
+}

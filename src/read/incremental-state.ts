@@ -1,0 +1,142 @@
+/**
+ * What an incremental run keeps next to the map (MAP.state) to continue
+ * exactly where the previous run stopped, and the pure rules on it: its
+ * format, its validation, and which slices of the log a window's move makes
+ * count differently. Pure: no file is read here (incremental.ts does that).
+ *
+ * The log from the seek offset on is cut into blocks of whole lines. For each
+ * block the state keeps the range of its lines' own times and what the block
+ * added to the run's statistics. A line counts by its own time alone, so a
+ * block whose time range meets none of the instants that moved counts the
+ * same in the new window, whatever disorder its lines have: only the blocks
+ * that meet a moved boundary are read again (the old window's counts taken
+ * back, the new one's added), and only the bytes appended since are read
+ * for the first time.
+ */
+import type { AnalysisWindow } from './window-stats.js';
+
+/** Bumped whenever the format or the meaning of a field changes: an older state is discarded. */
+export const STATE_VERSION = 2;
+
+/** One block of whole lines (or, last in a file, the line the server was still writing). */
+export interface BlockState {
+  from: number;
+  to: number;
+  /** The earliest and latest time of a readable line in the block; null when none has one. */
+  minTime: number | null;
+  maxTime: number | null;
+  /** Ends without a newline at the end of the file: read again by every run, as its line may have grown. */
+  partial: boolean;
+  linesRead: number;
+  garbageLines: number;
+  linesInWindow: number;
+  listedLines: number;
+  futureLines: number;
+  total200: number;
+  /** null when no line of the block was readable and not a future line. */
+  newestLineTime: number | null;
+  garbageSamples: string[];
+  /** The block's first unreadable lines as read, base64. */
+  rawSamples: string[];
+}
+
+export interface FileState {
+  dev: number;
+  ino: number;
+  /** Where the blocks start (the window's seek offset) and end (the size read to). */
+  from: number;
+  size: number;
+  /** Fingerprints of the file's first and last bytes read, to tell a file rewritten in place. */
+  head: string;
+  tail: string;
+  blocks: BlockState[];
+}
+
+export interface LogState {
+  path: string;
+  formats: string[];
+  files: FileState[];
+}
+
+export interface IncrementalState {
+  version: number;
+  /** Of the settings and logs the counts were made with: any other setting makes other counts. */
+  settingsHash: string;
+  window: Required<AnalysisWindow>;
+  logs: LogState[];
+  /**
+   * SHA-256 (base64) of the client rows, which follow the JSON line as
+   * bytes (ClientTable.nonEmptyRows: long total, long API, short total,
+   * short API, bad-UA lines): a JSON array of 150k clients costs a run more
+   * than reading what changed.
+   */
+  clientsHash: string;
+  /** Whitelisted or blacklisted addresses and their lines in the window. */
+  listed: [string, number][];
+}
+
+/** The state file: the state as one JSON line, then the client rows. */
+export function serializeState(state: IncrementalState, clientRows: Uint8Array): Uint8Array[] {
+  return [new TextEncoder().encode(`${JSON.stringify(state)}\n`), clientRows];
+}
+
+/** The state in `text`, or why it cannot be used. */
+export function parseState(text: string): IncrementalState | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return 'corrupt (not JSON)';
+  }
+  const state = value as IncrementalState;
+  if (typeof state !== 'object' || state === null) return 'corrupt';
+  if (state.version !== STATE_VERSION) return `of another version (${String(state.version)})`;
+  if (!isWindow(state.window) || !Array.isArray(state.logs) || typeof state.clientsHash !== 'string' || !Array.isArray(state.listed) || typeof state.settingsHash !== 'string') return 'corrupt';
+  for (const log of state.logs) if (!isLog(log)) return 'corrupt';
+  for (const entry of state.listed) if (!Array.isArray(entry) || typeof entry[0] !== 'string' || !isCount(entry[1])) return 'corrupt';
+  return state;
+}
+
+function isCount(value: unknown): boolean {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
+function isWindow(window: unknown): window is Required<AnalysisWindow> {
+  const w = window as Record<string, unknown> | null;
+  return typeof w === 'object' && w !== null && ['start', 'shortStart', 'end', 'now'].every((key) => Number.isFinite(w[key]));
+}
+
+function isLog(log: LogState): boolean {
+  return typeof log === 'object' && log !== null && typeof log.path === 'string' && Array.isArray(log.formats) && Array.isArray(log.files) && log.files.every(isFile);
+}
+
+function isFile(file: FileState): boolean {
+  if (typeof file !== 'object' || file === null || !isCount(file.from) || !isCount(file.size) || file.from > file.size) return false;
+  if (!Number.isFinite(file.dev) || !Number.isFinite(file.ino) || typeof file.head !== 'string' || typeof file.tail !== 'string' || !Array.isArray(file.blocks)) return false;
+  // The blocks cover [from, size) without a gap, and only the last may be partial.
+  let at = file.from;
+  for (const [i, block] of file.blocks.entries()) {
+    if (typeof block !== 'object' || block === null || block.from !== at || !(block.to > block.from)) return false;
+    if (block.partial && i !== file.blocks.length - 1) return false;
+    if (!Array.isArray(block.garbageSamples) || !Array.isArray(block.rawSamples)) return false;
+    at = block.to;
+  }
+  return at === file.size;
+}
+
+/**
+ * Whether a block's lines may count otherwise in `next` than in `previous`
+ * (a later window): whether its time range meets an instant where a line's
+ * membership of the long window, the short window or the future changed.
+ * Closed intervals, so that a line on a boundary is always read again.
+ */
+export function blockMoved(block: BlockState, previous: Required<AnalysisWindow>, next: Required<AnalysisWindow>, disorderSeconds: number): boolean {
+  if (block.minTime === null || block.maxTime === null) return false; // no readable line: counts the same in any window
+  const meets = (from: number, to: number) => block.minTime! <= to && block.maxTime! >= from;
+  return (
+    meets(previous.start, next.start) ||
+    meets(previous.shortStart, next.shortStart) ||
+    // Into the window at its end, and out of the future (which also moves the newest line's time).
+    meets(previous.end, Math.max(next.end, next.now + disorderSeconds))
+  );
+}

@@ -1,0 +1,393 @@
+/**
+ * The incremental read: the window's statistics from the previous run's
+ * state (MAP.state, incremental-state.ts) plus the bytes appended since and
+ * the slices of the log whose lines count otherwise in the new window. The
+ * result is the one readWindows gives for the same files; whenever that is
+ * in doubt (another file, a rotation it cannot follow, truncation, other
+ * settings, a corrupt or old state, a clock that went backwards), the state
+ * is dropped and the window read whole, as readWindows does, from which a
+ * new state is kept. The state is never a reason for a run to fail.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import { canonicalizeIp } from '../address/ip-address.js';
+import type { Settings } from '../settings/settings.js';
+import { writeFileAtomic } from '../write/atomic-write.js';
+import { type BlockState, type FileState, type IncrementalState, type LogState, STATE_VERSION, blockMoved, parseState, serializeState } from './incremental-state.js';
+import { type Generation, type LogFileRead, closeGenerations, fdOf, findGenerations, generationsToRead, isReplaced, lastLineTime, seekInGeneration } from './log-source.js';
+import { DISORDER_SECONDS, type LogRead, type LogToRead, type WindowsRead, newClientTable, readWindows, windowReaderOptions } from './read-window.js';
+import { type AnalysisWindow, ClientTable, LISTED, type WindowReaderOptions, type WindowStats, WindowReader, emptyWindowStats, mergeWindowStats } from './window-stats.js';
+
+/** Blocks of about this size: what a moved boundary makes a run read again. */
+const BLOCK_BYTES = 128 * 1024;
+const FINGERPRINT_BYTES = 4096;
+
+export interface IncrementalRead extends WindowsRead {
+  /** What became of the state, for --verbose. */
+  note: string;
+}
+
+export interface IncrementalOptions {
+  stateFile: string;
+  /** Keep the new state (false for a dry run, which writes nothing). */
+  write: boolean;
+}
+
+type Loaded = IncrementalState & { clientRows: Buffer };
+
+/** Thrown where the state cannot be followed: the window is read whole instead. */
+class Untrusted extends Error {}
+
+/** The window's statistics as readWindows gives them, from the state where it can be trusted; keeps the new state. */
+export async function readWindowsIncremental(logs: readonly LogToRead[], settings: Settings, window: AnalysisWindow, warnings: string[], options: IncrementalOptions): Promise<IncrementalRead> {
+  const now = { ...window, now: window.now ?? window.end };
+  const hash = settingsHash(settings, logs);
+  const loaded = loadState(options.stateFile, hash, now);
+  const ownWarnings: string[] = [];
+  try {
+    const result = await readWithState(logs, settings, now, ownWarnings, typeof loaded === 'string' ? undefined : loaded, hash);
+    const window = result.read.logs.reduce((sum, log) => sum + log.files.reduce((bytes, file) => bytes + file.bytesRead, 0), 0);
+    const read = `read ${result.bytesRead ?? window} of the window's ${window} bytes`;
+    warnings.push(...ownWarnings);
+    if (result.state === undefined) {
+      if (options.write) fs.rmSync(options.stateFile, { force: true });
+      return { ...result.read, note: `state: not kept (${result.why})` };
+    }
+    if (options.write) {
+      try {
+        writeFileAtomic(options.stateFile, Buffer.concat(serializeState(result.state, result.clientRows as Buffer)));
+      } catch (error) {
+        // The run has what it read; only the next one reads more.
+        return { ...result.read, note: `state: could not be kept (${(error as Error).message})` };
+      }
+    }
+    return { ...result.read, note: typeof loaded === 'string' ? `state: ${loaded}; the window was read whole` : `state: continued from the run at ${new Date(loaded.window.now * 1000).toISOString()}; ${read}` };
+  } catch (error) {
+    if (!(error instanceof Untrusted)) throw error;
+    if (options.write) fs.rmSync(options.stateFile, { force: true });
+    const read = await readWindows(logs, settings, window, warnings);
+    return { ...read, note: `state: discarded (${error.message}); the window was read whole` };
+  }
+}
+
+/** The state in the file if it fits this run, or why not. */
+function loadState(file: string, hash: string, window: Required<AnalysisWindow>): Loaded | string {
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'none yet' : `unreadable (${(error as Error).message})`;
+  }
+  const newline = bytes.indexOf(0x0a);
+  if (newline < 0) return 'corrupt (no header)';
+  const parsed = parseState(bytes.toString('utf8', 0, newline));
+  if (typeof parsed === 'string') return parsed;
+  const clientRows = bytes.subarray(newline + 1);
+  if (createHash('sha256').update(clientRows).digest('base64') !== parsed.clientsHash) return 'corrupt (client rows)';
+  const state = Object.assign(parsed, { clientRows });
+  if (state.settingsHash !== hash) return 'made with other settings or logs';
+  if (window.now < state.window.now) return 'from a later time: the clock went backwards';
+  if (window.start - state.window.start > window.end - window.start) return 'older than the window';
+  return state;
+}
+
+function settingsHash(settings: Settings, logs: readonly LogToRead[]): string {
+  return createHash('sha256').update(JSON.stringify({ settings, logs, disorder: DISORDER_SECONDS, version: STATE_VERSION })).digest('hex');
+}
+
+/** What the run counts into, shared by every reader of every log. */
+interface Counting {
+  clients: ClientTable;
+  /** Listed addresses and their lines in the window: ClientTable keeps only whether one was seen. */
+  listed: Map<string, number>;
+}
+
+async function readWithState(
+  logs: readonly LogToRead[],
+  settings: Settings,
+  window: Required<AnalysisWindow>,
+  warnings: string[],
+  state: Loaded | undefined,
+  hash: string,
+): Promise<{ read: WindowsRead; state?: IncrementalState; clientRows?: Buffer; why?: string; bytesRead?: number }> {
+  const opened: Generation[][] = [];
+  try {
+    for (const log of logs) opened.push(findGenerations(log.path, settings.ROTATED_LOGS, warnings));
+    const sizes = opened.map((generations) => generations.reduce((sum, generation) => sum + generation.size, 0));
+    const logBytes = sizes.reduce((sum, size) => sum + size, 0);
+    // Too small to decide on, or a window in a compressed generation: the whole read is as cheap, and no state is kept.
+    if (logBytes < settings.MIN_LOG_SIZE) return { read: await readWindows(logs, settings, window, warnings), why: 'the logs are smaller than MIN_LOG_SIZE' };
+    const counting: Counting = { clients: newClientTable(settings), listed: new Map() };
+    if (state && !counting.clients.addRows(state.clientRows)) throw new Untrusted('client rows that are none');
+    if (state) for (const [address, lines] of state.listed) counting.listed.set(address, lines);
+    const reads: LogRead[] = [];
+    const logStates: LogState[] = [];
+    let bytesRead = 0;
+    for (const [i, log] of logs.entries()) {
+      const previous = state?.logs[i];
+      const read = await readLog(log, opened[i], settings, window, counting, previous, state?.window, warnings);
+      if (read === undefined) return { read: await readWindows(logs, settings, window, warnings), why: 'the window reaches into a compressed generation' };
+      reads.push({ ...read.read, logBytes: sizes[i] });
+      logStates.push(read.state);
+      bytesRead += read.bytesRead;
+    }
+    const clientRows = counting.clients.nonEmptyRows();
+    if (clientRows === undefined) throw new Untrusted('counts below zero, or without lines');
+    const clients = compact(clientRows, counting.listed, settings);
+    for (const read of reads) (read.stats as WindowStats).clients = clients;
+    const stats = mergeWindowStats(reads.map((read) => read.stats as WindowStats));
+    const newState: IncrementalState = {
+      version: STATE_VERSION,
+      settingsHash: hash,
+      window,
+      logs: logStates,
+      clientsHash: createHash('sha256').update(clientRows).digest('base64'),
+      listed: [...counting.listed].filter(([, lines]) => lines > 0),
+    };
+    return { read: { logs: reads, stats, logBytes }, state: newState, clientRows, bytesRead };
+  } finally {
+    for (const generations of opened) closeGenerations(generations);
+  }
+}
+
+/**
+ * The counts as a full read leaves them: only clients with a line in the
+ * window (a full read makes no other), the listed addresses seen in it.
+ */
+function compact(clientRows: Buffer, listed: Map<string, number>, settings: Settings): ClientTable {
+  const clients = newClientTable(settings);
+  clients.addRows(clientRows);
+  for (const [address, lines] of listed) {
+    if (lines < 0) throw new Untrusted(`a count of ${address} below zero`);
+    if (lines > 0) clients.listedAddresses.add(address);
+  }
+  return clients;
+}
+
+/** One log, file by file, as readGenerations reads it; undefined when it cannot be read in blocks. */
+async function readLog(
+  log: LogToRead,
+  generations: Generation[],
+  settings: Settings,
+  window: Required<AnalysisWindow>,
+  counting: Counting,
+  previous: LogState | undefined,
+  previousWindow: Required<AnalysisWindow> | undefined,
+  warnings: string[],
+): Promise<{ read: Omit<LogRead, 'logBytes'>; state: LogState; bytesRead: number } | undefined> {
+  if (previous && (previous.path !== log.path || JSON.stringify(previous.formats) !== JSON.stringify(log.formats))) throw new Untrusted('of other logs');
+  const slicer = new Slicer(windowReaderOptions(settings, log.formats), counting);
+  const seekTarget = window.start - DISORDER_SECONDS;
+  const chosen = await generationsToRead(generations, seekTarget, slicer.lineTime, warnings);
+  if (chosen.some((generation) => generation.compressed)) return undefined;
+  const files: LogFileRead[] = [];
+  const fileStates: FileState[] = [];
+  const used = new Set<FileState>();
+  for (const generation of chosen) {
+    const before = previous?.files.find((file) => file.dev === generation.dev && file.ino === generation.ino);
+    if (before) used.add(before);
+    const seek = seekInGeneration(generation, seekTarget, slicer.lineTime);
+    const blocks = before && previousWindow ? slicer.follow(generation, before, seek.offset, previousWindow, window) : slicer.readNew(generation, seek.offset, generation.size, window);
+    const truncated = fs.fstatSync(fdOf(generation)).size < generation.size;
+    if (truncated) throw new Untrusted(`${generation.path} shrank while it was read`);
+    files.push({ path: generation.path, offset: seek.offset, seekReads: seek.reads, bytesRead: generation.size - seek.offset, truncated, replaced: isReplaced(generation) });
+    fileStates.push({ dev: generation.dev, ino: generation.ino, from: seek.offset, size: generation.size, ...fingerprints(generation, generation.size), blocks });
+  }
+  // A file the previous run counted that this one would not read: its lines are in the counts, and cannot be taken back.
+  if (previous && previous.files.some((file) => !used.has(file))) throw new Untrusted('a file of the previous run is gone from the window (rotated?)');
+  const stats = sumBlocks(fileStates.flatMap((file) => file.blocks), counting.clients);
+  const newestLineTime = stats.newestLineTime === stats.newestLineTime ? stats.newestLineTime : lastLineTime(generations, slicer.lineTime);
+  const unreadableSamples = fileStates.flatMap((file) => file.blocks.flatMap((block) => block.rawSamples)).slice(0, MAX_RAW_SAMPLES).map((sample) => Buffer.from(sample, 'base64'));
+  return { read: { logFile: log.path, formats: log.formats, stats, files, newestLineTime, unreadableSamples }, state: { path: log.path, formats: [...log.formats], files: fileStates }, bytesRead: slicer.bytesRead };
+}
+
+const MAX_GARBAGE_SAMPLES = 5;
+const MAX_RAW_SAMPLES = 3;
+
+/** A log's statistics from its blocks, as one reader of all its lines would have them. */
+function sumBlocks(blocks: BlockState[], clients: ClientTable): WindowStats {
+  const stats = emptyWindowStats(clients);
+  let newest = -Infinity;
+  for (const block of blocks) {
+    stats.linesRead += block.linesRead;
+    stats.garbageLines += block.garbageLines;
+    stats.linesInWindow += block.linesInWindow;
+    stats.listedLines += block.listedLines;
+    stats.futureLines += block.futureLines;
+    stats.total200 += block.total200;
+    if (block.newestLineTime !== null && block.newestLineTime > newest) newest = block.newestLineTime;
+    if (stats.garbageSamples.length < MAX_GARBAGE_SAMPLES) stats.garbageSamples.push(...block.garbageSamples.slice(0, MAX_GARBAGE_SAMPLES - stats.garbageSamples.length));
+  }
+  if (newest > -Infinity) stats.newestLineTime = newest;
+  return stats;
+}
+
+/** Fingerprints of the first bytes of a file and of the last ones before `size`. */
+function fingerprints(generation: Generation, size: number): { head: string; tail: string } {
+  const digest = (from: number, to: number) => createHash('sha256').update(readBytes(generation, from, to)).digest('base64');
+  return { head: digest(0, Math.min(FINGERPRINT_BYTES, size)), tail: digest(Math.max(0, size - FINGERPRINT_BYTES), size) };
+}
+
+function readBytes(generation: Generation, from: number, to: number): Buffer {
+  const buffer = Buffer.allocUnsafe(to - from);
+  let filled = 0;
+  while (filled < buffer.length) {
+    const bytes = fs.readSync(fdOf(generation), buffer, filled, buffer.length - filled, from + filled);
+    if (bytes === 0) throw new Untrusted(`${generation.path} shrank while it was read`);
+    filled += bytes;
+  }
+  return buffer;
+}
+
+/** Reads slices of a file as blocks: into the counts (a new window's), or out of them (an old window's). */
+class Slicer {
+  readonly lineTime: (buf: Buffer, start: number, end: number) => number;
+  /** Bytes of the log counted in or out, for the note. */
+  bytesRead = 0;
+
+  constructor(
+    private readonly options: Omit<WindowReaderOptions, 'window'>,
+    private readonly counting: Counting,
+  ) {
+    this.lineTime = new WindowReader({ ...options, window: { start: 0, shortStart: 0, end: 0 } }).lineTime;
+  }
+
+  /**
+   * The blocks of a file the previous run read as `before`, for `window`:
+   * the previous blocks before the seek offset taken out, those a boundary
+   * moved over read again, the rest kept, and the bytes appended since read.
+   */
+  follow(generation: Generation, before: FileState, offset: number, previous: Required<AnalysisWindow>, window: Required<AnalysisWindow>): BlockState[] {
+    if (generation.size < before.size) throw new Untrusted(`${generation.path} is shorter than the previous run read it (truncated)`);
+    const now = fingerprints(generation, before.size);
+    if (now.head !== before.head || now.tail !== before.tail) throw new Untrusted(`${generation.path} was rewritten`);
+    const blocks: BlockState[] = [];
+    // Lines the new seek reaches that the old one did not (a seek errs early by up to a probe span).
+    if (offset < before.from) blocks.push(...this.readNew(generation, offset, before.from, window));
+    let appendFrom = before.size;
+    for (const block of before.blocks) {
+      if (block.partial) {
+        // The line being written then may be longer now: out, and read again from its start.
+        this.take(generation, block, previous);
+        appendFrom = block.from;
+      } else if (block.to <= offset) {
+        this.take(generation, block, previous);
+      } else if (block.from < offset) {
+        this.take(generation, block, previous);
+        blocks.push(...this.readNew(generation, offset, block.to, window));
+      } else if (blockMoved(block, previous, window, DISORDER_SECONDS)) {
+        this.take(generation, block, previous);
+        blocks.push(...this.readNew(generation, block.from, block.to, window));
+      } else {
+        blocks.push(block);
+      }
+    }
+    blocks.push(...this.readNew(generation, Math.max(appendFrom, offset), generation.size, window));
+    return blocks;
+  }
+
+  /** Takes a block's lines, as counted in `window`, back out of the counts. */
+  private take(generation: Generation, block: BlockState, window: Required<AnalysisWindow>): void {
+    this.count(readBytes(generation, block.from, block.to), window, -1);
+  }
+
+  /** Counts the lines of [from, to) in `window` (`to` a line start or the file's end), block by block. */
+  readNew(generation: Generation, from: number, to: number, window: Required<AnalysisWindow>): BlockState[] {
+    const blocks: BlockState[] = [];
+    let at = from;
+    while (at < to) {
+      let end = Math.min(to, at + BLOCK_BYTES);
+      let bytes = readBytes(generation, at, end);
+      let cut = bytes.lastIndexOf(0x0a) + 1;
+      // A line longer than a block: the block grows to its end.
+      while (cut === 0 && end < to) {
+        end = Math.min(to, end + BLOCK_BYTES);
+        bytes = readBytes(generation, at, end);
+        cut = bytes.lastIndexOf(0x0a) + 1;
+      }
+      if (end < to || cut === bytes.length) {
+        blocks.push(this.count(bytes.subarray(0, cut), window, 1, at, false));
+        at += cut;
+      } else {
+        // The end of the file: whole lines, then the line the server is still writing.
+        if (cut > 0) blocks.push(this.count(bytes.subarray(0, cut), window, 1, at, false));
+        blocks.push(this.count(bytes.subarray(cut), window, 1, at + cut, true));
+        at = to;
+      }
+    }
+    return blocks;
+  }
+
+  /**
+   * One reader per window and sign for all the blocks: a reader per block
+   * costs V8 its compiled hot path (see WindowReader's kept reader), several
+   * times the lines' own cost. Blocks are whole lines, so nothing carries
+   * from one to the next; each block's figures are the reader's totals after
+   * it less those before.
+   */
+  private readonly readers = new Map<string, { reader: WindowReader; stats: WindowStats }>();
+  /** The block being counted, for the shared readers' onLine. */
+  private block = { window: { start: 0, shortStart: 0, end: 0, now: 0 }, sign: 1, minTime: Infinity, maxTime: -Infinity, newest: -Infinity };
+
+  private readerFor(window: Required<AnalysisWindow>, sign: 1 | -1): { reader: WindowReader; stats: WindowStats } {
+    const key = `${window.start} ${window.shortStart} ${window.end} ${window.now} ${sign}`;
+    let entry = this.readers.get(key);
+    if (entry === undefined) {
+      const listed = this.counting.listed;
+      const block = this.block;
+      const futureAfter = window.now + DISORDER_SECONDS;
+      const reader = new WindowReader({
+        ...this.options,
+        window,
+        clients: this.counting.clients,
+        sign,
+        onLine: (time, client, _isApi, _status, _badUa, buf, ipStart, ipEnd) => {
+          if (time !== time) return;
+          if (time < block.minTime) block.minTime = time;
+          if (time > block.maxTime) block.maxTime = time;
+          // As WindowReader's newest line: any line with a time, but a future one.
+          if (time > block.newest && time <= futureAfter) block.newest = time;
+          if (client === LISTED && time >= window.start && time <= window.end) {
+            const address = canonicalizeIp(buf.toString('latin1', ipStart, ipEnd)) as string;
+            listed.set(address, (listed.get(address) ?? 0) + sign);
+          }
+        },
+      });
+      entry = { reader, stats: reader.finish() };
+      this.readers.set(key, entry);
+    }
+    return entry;
+  }
+
+  /** Counts whole lines (or a file's last, unfinished one) into the counts with `sign`; the block they make. */
+  private count(bytes: Buffer, window: Required<AnalysisWindow>, sign: 1 | -1, from = 0, partial = false): BlockState {
+    const { reader, stats } = this.readerFor(window, sign);
+    const block = this.block;
+    block.minTime = Infinity;
+    block.maxTime = -Infinity;
+    block.newest = -Infinity;
+    const before = { ...stats };
+    reader.push(bytes);
+    // The last line of a file may lack its newline; the next block is of another file, or of this one read again.
+    reader.endOfFile();
+    this.bytesRead += bytes.length;
+    const known = block.minTime <= block.maxTime;
+    return {
+      from,
+      to: from + bytes.length,
+      minTime: known ? block.minTime : null,
+      maxTime: known ? block.maxTime : null,
+      partial,
+      linesRead: stats.linesRead - before.linesRead,
+      garbageLines: stats.garbageLines - before.garbageLines,
+      linesInWindow: stats.linesInWindow - before.linesInWindow,
+      listedLines: stats.listedLines - before.listedLines,
+      futureLines: stats.futureLines - before.futureLines,
+      total200: stats.total200 - before.total200,
+      newestLineTime: block.newest > -Infinity ? block.newest : null,
+      // Taken out, so that the next block collects its own first few.
+      garbageSamples: stats.garbageSamples.splice(0),
+      rawSamples: reader.unreadableSamples.splice(0).map((sample) => sample.toString('base64')),
+    };
+  }
+}
