@@ -39,30 +39,22 @@ const out: Output = {
 
 async function main(argv: string[]): Promise<Problem[]> {
   let problems: Problem[] = [];
+  /** A yargs handler that runs the command and keeps the problems it ended with, for the exit code. */
+  const run =
+    <A>(command: (args: A, output: Output) => Promise<Problem[]>) =>
+    async (args: A) => {
+      problems = await command(args, out);
+    };
   await yargs(argv)
     .scriptName('ipanalyse')
     .usage('$0 [options] LOGFILE... [STARTDATE]\n\nAnalyse the access logs (one per server) and update the map of throttled (bulk), blocked and banned clients.')
-    .command('$0 [logfile..]', false, analyseOptions, async (args) => {
-      problems = await analyseCommand(args, out);
-    })
-    .command('explain <ip> [logfile..]', 'what a run would decide for one address, and why (writes nothing)', explainOptions, async (args) => {
-      problems = await explainCommand(args, out);
-    })
-    .command('status', 'the current map, its age and the last change-log lines', statusOptions, async (args) => {
-      problems = await statusCommand(args, out);
-    })
-    .command('report', 'a digest of the change log over a period (--since, default 1 day), for a daily mail', reportOptions, async (args) => {
-      problems = await reportCommand(args, out);
-    })
-    .command('simulate <logfile>', "cron's job at every step of a past period (--from, --to, --every): what it would have decided; writes nothing", simulateOptions, async (args) => {
-      problems = await simulateCommand(args, out);
-    })
-    .command('check-log <logfile>', 'which format reads a log, what it cannot read, how old its newest line is', checkLogOptions, async (args) => {
-      problems = await checkLogCommand(args, out);
-    })
-    .command('check-config', 'validate the settings and show every effective value and where it came from', checkConfigOptions, async (args) => {
-      problems = await checkConfigCommand(args, out);
-    })
+    .command('$0 [logfile..]', false, analyseOptions, run(analyseCommand))
+    .command('explain <ip> [logfile..]', 'what a run would decide for one address, and why (writes nothing)', explainOptions, run(explainCommand))
+    .command('status', 'the current map, its age and the last change-log lines', statusOptions, run(statusCommand))
+    .command('report', 'a digest of the change log over a period (--since, default 1 day), for a daily mail', reportOptions, run(reportCommand))
+    .command('simulate <logfile>', "cron's job at every step of a past period (--from, --to, --every): what it would have decided; writes nothing", simulateOptions, run(simulateCommand))
+    .command('check-log <logfile>', 'which format reads a log, what it cannot read, how old its newest line is', checkLogOptions, run(checkLogCommand))
+    .command('check-config', 'validate the settings and show every effective value and where it came from', checkConfigOptions, run(checkConfigCommand))
     .strict()
     .version(VERSION)
     .help()

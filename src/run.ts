@@ -142,7 +142,7 @@ async function analyse(options: RunOptions, warnings: string[]): Promise<RunRepo
   const logs = options.logs ?? [{ path: options.logFile as string, formats: settings.LOG_FORMAT }];
   // ClickHouse, when configured, stands in for the logs: everything after the read is the same.
   const { logs: reads, stats, logBytes, note } = await readAll(options, logs, window, warnings);
-  const read: ReadFacts = { replay: options.startDate !== undefined, logs: reads.map(factsOf) };
+  const read: ReadFacts = { replay: options.startDate !== undefined, logs: reads.map((log) => factsOf(log, settings.MAX_UNREADABLE_SHARE)) };
   const previous = readPreviousMap(mapFile);
   if (previous.warning) warnings.push(previous.warning);
   const previousMapText = previous.text;
@@ -277,15 +277,19 @@ async function reloadIfNeeded(settings: Settings, rewrote: boolean, report: RunR
   );
 }
 
-function factsOf(log: LogRead): ReadFacts['logs'][number] {
+function factsOf(log: LogRead, maxUnreadableShare: number): ReadFacts['logs'][number] {
+  const linesRead = log.stats?.linesRead ?? 0;
+  const garbageLines = log.stats?.garbageLines ?? 0;
+  // Which preset would read the log is asked only of a log the run refuses: a few garbage lines need no hint.
+  const refused = linesRead > 0 && garbageLines / linesRead > maxUnreadableShare;
   return {
     logFile: log.logFile,
     formats: log.formats,
     newestLineTime: log.newestLineTime,
     changed: describeChange(log.files),
-    presetsReadingUnreadable: presetsReading(log.unreadableSamples),
-    linesRead: log.stats?.linesRead ?? 0,
-    garbageLines: log.stats?.garbageLines ?? 0,
+    presetsReadingUnreadable: refused ? presetsReading(log.unreadableSamples) : [],
+    linesRead,
+    garbageLines,
     garbageSample: log.stats?.garbageSamples[0],
   };
 }
