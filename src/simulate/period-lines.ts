@@ -78,18 +78,10 @@ export class PeriodLines {
 
   private grow(): void {
     const size = this.times.length * 2;
-    const times = new Float64Array(size);
-    times.set(this.times);
-    this.times = times;
-    const clients = new Int32Array(size);
-    clients.set(this.clients);
-    this.clients = clients;
-    const kinds = new Uint8Array(size);
-    kinds.set(this.kinds);
-    this.kinds = kinds;
-    const flags = new Uint8Array(size);
-    flags.set(this.flags);
-    this.flags = flags;
+    this.times = grown(this.times, new Float64Array(size));
+    this.clients = grown(this.clients, new Int32Array(size));
+    this.kinds = grown(this.kinds, new Uint8Array(size));
+    this.flags = grown(this.flags, new Uint8Array(size));
   }
 
   /** Line numbers ordered by time (a counting sort by second: lines are nearly in order, seconds few), undated lines last. */
@@ -118,4 +110,10 @@ export class PeriodLines {
     }
     return order;
   }
+}
+
+/** `larger` with `column`'s values at its start. */
+function grown<T extends Float64Array | Int32Array | Uint8Array>(column: T, larger: T): T {
+  larger.set(column);
+  return larger;
 }
