@@ -17,7 +17,8 @@ import zlib from 'node:zlib';
 import { spawn, spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { readWindowsIncremental } from '../src/read/incremental.js';
-import { analysisWindow } from '../src/read/read-window.js';
+import { analysisWindow, readWindows } from '../src/read/read-window.js';
+import type { WindowStats } from '../src/read/window-stats.js';
 import { type RunReport, runAnalysis, stateFileOf } from '../src/run.js';
 import { type Settings, defaultSettings } from '../src/settings/settings.js';
 import { mulberry32 } from './support/log-generator.js';
@@ -59,6 +60,8 @@ class Traffic {
       }
       if (r() < 0.05) lines.push(this.line(t, '192.0.2.1', true, false)); // whitelisted
       if (r() < 0.05) lines.push(this.line(t, '192.0.2.2', true, false)); // blacklisted
+      // A blacklisted network's addresses are banned one by one while they have a line in the window: each comes once, and leaves.
+      if (r() < 0.01) lines.push(this.line(t - (r() < 0.2 ? Math.floor(r() * 100) : 0), `192.0.2.${128 + Math.floor(r() * 128)}`, false, false));
       if (r() < 0.01) lines.push('garbage that is no log line at all');
       if (r() < 0.01) lines.push(`not-an-address - - [${clfTime(t)}] "GET /search?q=1 HTTP/1.1" 200 12 "-" "curl/8"`);
     }
@@ -89,12 +92,18 @@ function settingsFor(dir: string): Settings {
     MAX_UNREADABLE_SHARE: 0.5,
     UA_BLOCKLIST: ['BadBot'],
     WHITELIST: ['192.0.2.1'],
-    BLACKLIST: ['192.0.2.2'],
+    BLACKLIST: ['192.0.2.2', '192.0.2.128/25'],
     ROTATED_LOGS: ['.1', '.2.gz'],
     INCREMENTAL: true,
     BLOCKEDFILE: path.join(dir, 'ip_blocks.map'),
     LOGFILE: path.join(dir, 'restricted_ip.log'),
   };
+}
+
+function statisticsOf(stats: WindowStats | undefined): unknown {
+  if (stats === undefined) return undefined;
+  const byAddress = (a: [string, unknown], b: [string, unknown]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+  return { clients: [...stats.clients.entries()].sort(byAddress), size: stats.clients.size, listed: [...stats.clients.listedAddresses].sort() };
 }
 
 /** What a run reports that a full read and an incremental one must agree on. */
@@ -166,6 +175,13 @@ test('incremental runs: the same map, change log and summary as full reads, run 
         await readWindowsIncremental([{ path: logFile, formats: incremental.LOG_FORMAT }], incremental, analysisWindow(incremental, at), [], { stateFile, write: true });
         continue;
       }
+      if (run % 5 === 0) {
+        // Beneath the outputs, the statistics: every client's counts, and the listed addresses that ban a network's clients one by one.
+        const window = analysisWindow(incremental, at);
+        const viaState = await readWindowsIncremental([{ path: logFile, formats: incremental.LOG_FORMAT }], incremental, window, [], { stateFile, write: false });
+        const whole = await readWindows([{ path: logFile, formats: full.LOG_FORMAT }], full, window, []);
+        assert.deepEqual(statisticsOf(viaState.stats), statisticsOf(whole.stats), `run ${run}: statistics differ (${viaState.note})`);
+      }
       const before = run === 180 ? readIfExists(stateFile) : undefined;
       const a = await runAnalysis({ settings: incremental, logFile, now: at, loadAverage: 1, format: 'nginx', dryRun: false });
       // Killed after writing the map, before keeping its state: the next run goes on from the state before.
@@ -202,7 +218,7 @@ BLOCK_LOADFAC = 1
 MAX_BULK_IPS = 2
 UA_BLOCKLIST = ('BadBot',)
 WHITELIST = '192.0.2.1'
-BLACKLIST = '192.0.2.2'
+BLACKLIST = '192.0.2.2 192.0.2.128/25'
 INCREMENTAL = True
 `;
 

@@ -143,6 +143,27 @@ export class AddressTable {
     return offset;
   }
 
+  /** The length of the key at `offset`. */
+  keyLength(offset: number): number {
+    return this.arenaPages[offset >>> ARENA_PAGE_SHIFT][offset & ARENA_PAGE_MASK];
+  }
+
+  /** Copies the key at `offset`, its length byte first, into `out` at `at`; returns where it ends. */
+  copyKey(offset: number, out: Uint8Array, at: number): number {
+    const page = this.arenaPages[offset >>> ARENA_PAGE_SHIFT];
+    const from = offset & ARENA_PAGE_MASK;
+    const end = from + 1 + page[from];
+    out.set(page.subarray(from, end), at);
+    return at + end - from;
+  }
+
+  /** Room for `keys` keys without growing: one rehash for a known number of keys instead of one per doubling. */
+  reserve(keys: number): void {
+    let slotCount = this.mask + 1;
+    while (Math.floor(slotCount * 0.7) <= keys) slotCount *= 2;
+    if (slotCount > this.mask + 1) this.rehash(slotCount);
+  }
+
   /** The key at `offset` (from `insert` or `keyOffsetAt`), its bytes read as latin1. */
   keyString(offset: number): string {
     const page = this.arenaPages[offset >>> ARENA_PAGE_SHIFT];

@@ -16,7 +16,7 @@
 import type { AnalysisWindow } from './window-stats.js';
 
 /** Bumped whenever the format or the meaning of a field changes: an older state is discarded. */
-export const STATE_VERSION = 2;
+export const STATE_VERSION = 3;
 
 /** One block of whole lines (or, last in a file, the line the server was still writing). */
 export interface BlockState {
@@ -66,9 +66,10 @@ export interface IncrementalState {
   logs: LogState[];
   /**
    * SHA-256 (base64) of the client rows, which follow the JSON line as
-   * bytes (ClientTable.nonEmptyRows: long total, long API, short total,
-   * short API, bad-UA lines): a JSON array of 150k clients costs a run more
-   * than reading what changed.
+   * bytes (ClientTable.nonEmptyRows: their number, the rows of long total,
+   * long API, short total, short API and bad-UA lines as int32s, then the
+   * keys): a JSON array of 150k clients costs a run more than reading what
+   * changed.
    */
   clientsHash: string;
   /** Whitelisted or blacklisted addresses and their lines in the window. */

@@ -133,8 +133,13 @@ async function readWithState(
     }
     const clientRows = counting.clients.nonEmptyRows();
     if (clientRows === undefined) throw new Untrusted('counts below zero, or without lines');
-    const clients = compact(clientRows, counting.listed, settings);
-    for (const read of reads) (read.stats as WindowStats).clients = clients;
+    const clients = counting.clients;
+    // As a full read leaves them: the listed addresses with a line in the window, not those only read in a slice that left it.
+    clients.listedAddresses.clear();
+    for (const [address, lines] of counting.listed) {
+      if (lines < 0) throw new Untrusted(`a count of ${address} below zero`);
+      if (lines > 0) clients.listedAddresses.add(address);
+    }
     const stats = mergeWindowStats(reads.map((read) => read.stats as WindowStats));
     const newState: IncrementalState = {
       version: STATE_VERSION,
@@ -148,20 +153,6 @@ async function readWithState(
   } finally {
     for (const generations of opened) closeGenerations(generations);
   }
-}
-
-/**
- * The counts as a full read leaves them: only clients with a line in the
- * window (a full read makes no other), the listed addresses seen in it.
- */
-function compact(clientRows: Buffer, listed: Map<string, number>, settings: Settings): ClientTable {
-  const clients = newClientTable(settings);
-  clients.addRows(clientRows);
-  for (const [address, lines] of listed) {
-    if (lines < 0) throw new Untrusted(`a count of ${address} below zero`);
-    if (lines > 0) clients.listedAddresses.add(address);
-  }
-  return clients;
 }
 
 /** One log, file by file, as readGenerations reads it; undefined when it cannot be read in blocks. */
@@ -276,8 +267,7 @@ class Slicer {
         this.take(generation, block, previous);
         blocks.push(...this.readNew(generation, offset, block.to, window));
       } else if (blockMoved(block, previous, window, DISORDER_SECONDS)) {
-        this.take(generation, block, previous);
-        blocks.push(...this.readNew(generation, block.from, block.to, window));
+        blocks.push(...this.readNew(generation, block.from, block.to, window, previous));
       } else {
         blocks.push(block);
       }
@@ -288,11 +278,17 @@ class Slicer {
 
   /** Takes a block's lines, as counted in `window`, back out of the counts. */
   private take(generation: Generation, block: BlockState, window: Required<AnalysisWindow>): void {
+    // Lines outside the window were counted with a weight of 0: a block of only such lines left nothing to take back.
+    if (block.minTime === null || block.maxTime === null || block.maxTime < window.start || block.minTime > window.end) return;
     this.count(readBytes(generation, block.from, block.to), window, -1);
   }
 
-  /** Counts the lines of [from, to) in `window` (`to` a line start or the file's end), block by block. */
-  readNew(generation: Generation, from: number, to: number, window: Required<AnalysisWindow>): BlockState[] {
+  /**
+   * Counts the lines of [from, to) in `window` (`to` a line start or the
+   * file's end), block by block; with `takeBack`, a window they were counted
+   * in before, takes those counts back in the same pass.
+   */
+  readNew(generation: Generation, from: number, to: number, window: Required<AnalysisWindow>, takeBack?: Required<AnalysisWindow>): BlockState[] {
     const blocks: BlockState[] = [];
     let at = from;
     while (at < to) {
@@ -306,12 +302,12 @@ class Slicer {
         cut = bytes.lastIndexOf(0x0a) + 1;
       }
       if (end < to || cut === bytes.length) {
-        blocks.push(this.count(bytes.subarray(0, cut), window, 1, at, false));
+        blocks.push(this.count(bytes.subarray(0, cut), window, 1, at, false, takeBack));
         at += cut;
       } else {
         // The end of the file: whole lines, then the line the server is still writing.
-        if (cut > 0) blocks.push(this.count(bytes.subarray(0, cut), window, 1, at, false));
-        blocks.push(this.count(bytes.subarray(cut), window, 1, at + cut, true));
+        if (cut > 0) blocks.push(this.count(bytes.subarray(0, cut), window, 1, at, false, takeBack));
+        blocks.push(this.count(bytes.subarray(cut), window, 1, at + cut, true, takeBack));
         at = to;
       }
     }
@@ -329,8 +325,8 @@ class Slicer {
   /** The block being counted, for the shared readers' onLine. */
   private block = { window: { start: 0, shortStart: 0, end: 0, now: 0 }, sign: 1, minTime: Infinity, maxTime: -Infinity, newest: -Infinity };
 
-  private readerFor(window: Required<AnalysisWindow>, sign: 1 | -1): { reader: WindowReader; stats: WindowStats } {
-    const key = `${window.start} ${window.shortStart} ${window.end} ${window.now} ${sign}`;
+  private readerFor(window: Required<AnalysisWindow>, sign: 1 | -1, takeBack: Required<AnalysisWindow> | undefined): { reader: WindowReader; stats: WindowStats } {
+    const key = `${window.start} ${window.shortStart} ${window.end} ${window.now} ${sign} ${takeBack === undefined ? '' : `${takeBack.start} ${takeBack.shortStart} ${takeBack.end}`}`;
     let entry = this.readers.get(key);
     if (entry === undefined) {
       const listed = this.counting.listed;
@@ -341,15 +337,18 @@ class Slicer {
         window,
         clients: this.counting.clients,
         sign,
+        takeBack,
         onLine: (time, client, _isApi, _status, _badUa, buf, ipStart, ipEnd) => {
           if (time !== time) return;
           if (time < block.minTime) block.minTime = time;
           if (time > block.maxTime) block.maxTime = time;
           // As WindowReader's newest line: any line with a time, but a future one.
           if (time > block.newest && time <= futureAfter) block.newest = time;
-          if (client === LISTED && time >= window.start && time <= window.end) {
+          if (client !== LISTED) return;
+          const lines = (time >= window.start && time <= window.end ? sign : 0) - (takeBack !== undefined && time >= takeBack.start && time <= takeBack.end ? 1 : 0);
+          if (lines !== 0) {
             const address = canonicalizeIp(buf.toString('latin1', ipStart, ipEnd)) as string;
-            listed.set(address, (listed.get(address) ?? 0) + sign);
+            listed.set(address, (listed.get(address) ?? 0) + lines);
           }
         },
       });
@@ -360,8 +359,8 @@ class Slicer {
   }
 
   /** Counts whole lines (or a file's last, unfinished one) into the counts with `sign`; the block they make. */
-  private count(bytes: Buffer, window: Required<AnalysisWindow>, sign: 1 | -1, from = 0, partial = false): BlockState {
-    const { reader, stats } = this.readerFor(window, sign);
+  private count(bytes: Buffer, window: Required<AnalysisWindow>, sign: 1 | -1, from = 0, partial = false, takeBack?: Required<AnalysisWindow>): BlockState {
+    const { reader, stats } = this.readerFor(window, sign, takeBack);
     const block = this.block;
     block.minTime = Infinity;
     block.maxTime = -Infinity;

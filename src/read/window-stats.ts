@@ -99,6 +99,12 @@ const SHORT_API = 3;
 const BAD_UA = 4;
 const KEY_OFFSET = 5;
 const ROW_INTS = 6;
+/** The counts of a row: all but its key's offset. */
+const COUNTS = KEY_OFFSET;
+/** nonEmptyRows' bytes start with the number of clients. */
+const ROWS_HEADER_BYTES = 4;
+/** Counts are written as the machine's int32s: a state moved to a big-endian machine is refused, and the window read whole. */
+const ROWS_ARE_NATIVE = new Uint8Array(new Int32Array([1]).buffer)[0] === 1;
 /**
  * Rows live in pages of 32,768 clients (768 KiB) that never move: a table
  * that grows to a million clients copies nothing, and never holds an old and
@@ -131,6 +137,12 @@ export class ClientTable {
   /** Client i is row i & PAGE_MASK of page i >>> PAGE_SHIFT. Page 0 exists from the start: lines outside the window count 0 against row 0. */
   private readonly pages: Int32Array[] = [new Int32Array(PAGE_INTS)];
   private readonly scratch = Buffer.alloc(MAX_KEY_BYTES);
+  /**
+   * Set once rows come from elsewhere (an incremental state), whose lines may
+   * since have been taken back: a row without lines is then no client, as a
+   * full read, which makes none, would have it.
+   */
+  private linesTakenBack = false;
 
   /**
    * `keyOf` gives the key a canonical address is counted under: the address
@@ -141,8 +153,12 @@ export class ClientTable {
     private readonly keyOf: (address: string) => string = (address) => address,
   ) {}
 
+  /** Clients with a line in the window. */
   get size(): number {
-    return this.clientCount;
+    if (!this.linesTakenBack) return this.clientCount;
+    let count = 0;
+    for (let i = 0; i < this.clientCount; i++) if (this.pages[i >>> PAGE_SHIFT][(i & PAGE_MASK) * ROW_INTS + LONG_TOTAL] !== 0) count++;
+    return count;
   }
 
   /** Index of the client written as bytes [start, end) of `buf` (hashBytes `hash`), NOT_AN_ADDRESS, LISTED, or MISSING for a spelling not seen yet. */
@@ -226,7 +242,7 @@ export class ClientTable {
   /** The statistics of the client whose canonical address is `address`. */
   get(address: string): ClientStats | undefined {
     const index = this.indexOfAddress(address);
-    return index < 0 ? undefined : this.statsAt(index);
+    return index < 0 || this.isEmpty(index) ? undefined : this.statsAt(index);
   }
 
   /** Index of the client whose canonical address is `address`, or -1. */
@@ -254,7 +270,11 @@ export class ClientTable {
 
   /** Every client, in the order first seen, with its canonical address. */
   *entries(): IterableIterator<[string, ClientStats]> {
-    for (let i = 0; i < this.clientCount; i++) yield [this.keys.keyString(this.keyOffsetOf(i)), this.statsAt(i)];
+    for (let i = 0; i < this.clientCount; i++) if (!this.isEmpty(i)) yield [this.keys.keyString(this.keyOffsetOf(i)), this.statsAt(i)];
+  }
+
+  private isEmpty(index: number): boolean {
+    return this.pages[index >>> PAGE_SHIFT][(index & PAGE_MASK) * ROW_INTS + LONG_TOTAL] === 0;
   }
 
   /**
@@ -273,51 +293,71 @@ export class ClientTable {
   }
 
   /**
-   * The clients with a line in the window, as bytes: per client its key's
-   * length, the key, and its row as five int32s. Undefined when a row has a
-   * count below zero, or counts without lines: counts taken out that were
-   * never in (an incremental state that did not describe the log).
+   * The clients with a line in the window, as bytes: first every client's
+   * row as five int32s (the machine's own, so that a reader copies them as
+   * one typed array), then their keys in the same order, each
+   * as its length and its bytes. Undefined when a row has a count below zero,
+   * or counts without lines: counts taken out that were never in (an
+   * incremental state that did not describe the log).
    */
   nonEmptyRows(): Buffer | undefined {
-    const out = Buffer.allocUnsafe(this.clientCount * (1 + MAX_KEY_BYTES + 20));
-    let at = 0;
+    let clients = 0;
+    let keyBytes = 0;
     for (let i = 0; i < this.clientCount; i++) {
       const page = this.pages[i >>> PAGE_SHIFT];
       const row = (i & PAGE_MASK) * ROW_INTS;
       let negative = false;
       let any = false;
-      for (let k = 0; k < 5; k++) {
+      for (let k = 0; k < COUNTS; k++) {
         negative ||= page[row + k] < 0;
         any ||= page[row + k] !== 0;
       }
       if (negative || (page[row + LONG_TOTAL] === 0 && any)) return undefined;
       if (page[row + LONG_TOTAL] === 0) continue;
-      const length = out.write(this.keys.keyString(page[row + KEY_OFFSET]), at + 1, 'latin1');
-      out[at] = length;
-      at += 1 + length;
-      for (let k = 0; k < 5; k++, at += 4) out.writeInt32LE(page[row + k], at);
+      clients++;
+      keyBytes += 1 + this.keys.keyLength(page[row + KEY_OFFSET]);
     }
-    return out.subarray(0, at);
+    const out = Buffer.alloc(ROWS_HEADER_BYTES + clients * COUNTS * 4 + keyBytes);
+    out.writeUInt32LE(clients, 0);
+    const counts = new Int32Array(out.buffer, out.byteOffset + ROWS_HEADER_BYTES, clients * COUNTS);
+    let c = 0;
+    let at = ROWS_HEADER_BYTES + clients * COUNTS * 4;
+    for (let i = 0; i < this.clientCount; i++) {
+      const page = this.pages[i >>> PAGE_SHIFT];
+      const row = (i & PAGE_MASK) * ROW_INTS;
+      if (page[row + LONG_TOTAL] === 0) continue;
+      for (let k = 0; k < COUNTS; k++) counts[c++] = page[row + k];
+      at = this.keys.copyKey(page[row + KEY_OFFSET], out, at);
+    }
+    return out;
   }
 
   /** Adds the rows nonEmptyRows() wrote; false when the bytes are not such rows. */
   addRows(rows: Buffer): boolean {
-    let at = 0;
-    while (at < rows.length) {
+    this.linesTakenBack = true;
+    if (rows.length < ROWS_HEADER_BYTES || !ROWS_ARE_NATIVE) return false;
+    const clients = rows.readUInt32LE(0);
+    let at = ROWS_HEADER_BYTES + clients * COUNTS * 4;
+    if (at > rows.length) return false;
+    // Copied once into an aligned array: the state file's bytes may sit at any offset.
+    const counts = new Int32Array(clients * COUNTS);
+    new Uint8Array(counts.buffer).set(rows.subarray(ROWS_HEADER_BYTES, at));
+    this.keys.reserve(this.keys.size + clients);
+    for (let c = 0; c < clients; c++) {
       const length = rows[at];
       const start = at + 1;
       const end = start + length;
-      if (length === 0 || end + 20 > rows.length) return false;
+      if (length === 0 || end > rows.length) return false;
       const hash = hashBytes(rows, start, end);
       const known = this.keys.get(rows, start, end, hash);
       const index = known !== MISSING ? known : this.add(rows, start, end, hash);
       if (index < 0) return false;
       const page = this.pages[index >>> PAGE_SHIFT];
       const row = (index & PAGE_MASK) * ROW_INTS;
-      for (let k = 0; k < 5; k++) page[row + k] += rows.readInt32LE(end + 4 * k);
-      at = end + 20;
+      for (let k = 0; k < COUNTS; k++) page[row + k] += counts[c * COUNTS + k];
+      at = end;
     }
-    return true;
+    return at === rows.length;
   }
 
   /**
@@ -335,6 +375,7 @@ export class ClientTable {
     for (let i = 0; i < this.clientCount; i++) {
       const page = this.pages[i >>> PAGE_SHIFT];
       const row = (i & PAGE_MASK) * ROW_INTS;
+      if (page[row + LONG_TOTAL] === 0) continue;
       // Written as decideAll's test, so that a NaN threshold keeps a client as it does there.
       if (!(page[row + LONG_API] <= longApi && page[row + SHORT_API] <= shortApi) || named.has(i)) yield [this.keys.keyString(page[row + KEY_OFFSET]), this.statsAt(i)];
     }
@@ -379,6 +420,14 @@ export interface WindowReaderOptions {
   onLine?: LineListener;
   /** -1 takes the window's lines back out of `clients` (an incremental run's lines that left the window); default 1. */
   sign?: 1 | -1;
+  /**
+   * A window whose counts of the same lines are taken back out of `clients`
+   * as the lines are counted in `window` (sign 1 only): an incremental run's
+   * slice that a moved boundary makes count otherwise, read once instead of
+   * once out and once in. Only the table's counts change by the difference;
+   * the reader's own statistics are `window`'s.
+   */
+  takeBack?: AnalysisWindow;
 }
 
 export type LineListener = (time: number, client: number, isApi: boolean, status: number, badUa: boolean, buf: Buffer, ipStart: number, ipEnd: number) => void;
@@ -409,6 +458,7 @@ export class WindowReader {
   private readonly clientResolver: ClientResolver | undefined;
   private readonly onLine: LineListener | undefined;
   private readonly sign: number;
+  private readonly takeBack: AnalysisWindow | undefined;
   private readonly entry: LogEntry = newLogEntry();
   private readonly stats: WindowStats;
   private carry: Buffer = Buffer.alloc(0);
@@ -428,6 +478,8 @@ export class WindowReader {
     this.clientResolver = formats.some((f) => f.forwarded) ? options.clientResolver : undefined;
     this.onLine = options.onLine;
     this.sign = options.sign ?? 1;
+    if (options.takeBack !== undefined && this.sign !== 1) throw new RangeError('takeBack counts a window in, with sign 1');
+    this.takeBack = options.takeBack;
     if (formats.length === 1) {
       this.scan = formats[0].scanOwn;
       formats[0].prime(this.entry);
@@ -565,8 +617,10 @@ export class WindowReader {
     const ipEnd = entry.ipEnd;
     const ipHash = entry.ipHash;
     const status = entry.status;
+    const takeBack = this.takeBack;
+    const takenBack = takeBack !== undefined && time >= takeBack.start && time <= takeBack.end;
     let index = clients.lookUp(buf, start, ipEnd, ipHash);
-    if (index === MISSING) index = weight === 0 ? 0 : clients.resolve(buf, start, ipEnd, ipHash);
+    if (index === MISSING) index = weight === 0 && !takenBack ? 0 : clients.resolve(buf, start, ipEnd, ipHash);
     if (index === NOT_AN_ADDRESS) {
       if (weight !== 0) this.countGarbage(buf, lineStart, end);
       if (this.onLine !== undefined) this.onLine(time, NOT_AN_ADDRESS, false, status, false, buf, start, ipEnd);
@@ -582,8 +636,9 @@ export class WindowReader {
       stats.listedLines += weight;
       return;
     }
-    const badUa = weight !== 0 && this.userAgentIsBad(buf, end);
-    clients.count(index, weight, isApi, isShort, badUa);
+    const badUa = (weight !== 0 || takenBack) && this.userAgentIsBad(buf, end);
+    clients.count(index, weight, isApi, isShort, weight !== 0 && badUa);
+    if (takenBack) clients.count(index, -1, isApi, time > (takeBack as AnalysisWindow).shortStart, badUa);
   }
 
   /** No user agent, or one starting with a UA_BLOCKLIST prefix. */
