@@ -143,9 +143,11 @@ export class AddressTable {
     return offset;
   }
 
-  /** The length of the key at `offset`. */
-  keyLength(offset: number): number {
-    return this.arenaPages[offset >>> ARENA_PAGE_SHIFT][offset & ARENA_PAGE_MASK];
+  /** Bytes the keys take in the arena, with their lengths and values: room enough for all of them copied out. */
+  get arenaBytes(): number {
+    let bytes = 0;
+    for (const fill of this.arenaPageFill) bytes += fill;
+    return bytes;
   }
 
   /** Copies the key at `offset`, its length byte first, into `out` at `at`; returns where it ends. */

@@ -301,8 +301,12 @@ export class ClientTable {
    * incremental state that did not describe the log).
    */
   nonEmptyRows(): Buffer | undefined {
-    let clients = 0;
-    let keyBytes = 0;
+    // One pass: the counts into an array with room for every client, the keys into one with room for every spelling.
+    const head = Buffer.alloc(ROWS_HEADER_BYTES + this.clientCount * COUNTS * 4);
+    const counts = new Int32Array(head.buffer, head.byteOffset + ROWS_HEADER_BYTES, this.clientCount * COUNTS);
+    const keys = Buffer.allocUnsafe(this.keys.arenaBytes);
+    let c = 0;
+    let at = 0;
     for (let i = 0; i < this.clientCount; i++) {
       const page = this.pages[i >>> PAGE_SHIFT];
       const row = (i & PAGE_MASK) * ROW_INTS;
@@ -314,22 +318,12 @@ export class ClientTable {
       }
       if (negative || (page[row + LONG_TOTAL] === 0 && any)) return undefined;
       if (page[row + LONG_TOTAL] === 0) continue;
-      clients++;
-      keyBytes += 1 + this.keys.keyLength(page[row + KEY_OFFSET]);
+      for (let k = 0; k < COUNTS; k++) counts[c * COUNTS + k] = page[row + k];
+      c++;
+      at = this.keys.copyKey(page[row + KEY_OFFSET], keys, at);
     }
-    const out = Buffer.alloc(ROWS_HEADER_BYTES + clients * COUNTS * 4 + keyBytes);
-    out.writeUInt32LE(clients, 0);
-    const counts = new Int32Array(out.buffer, out.byteOffset + ROWS_HEADER_BYTES, clients * COUNTS);
-    let c = 0;
-    let at = ROWS_HEADER_BYTES + clients * COUNTS * 4;
-    for (let i = 0; i < this.clientCount; i++) {
-      const page = this.pages[i >>> PAGE_SHIFT];
-      const row = (i & PAGE_MASK) * ROW_INTS;
-      if (page[row + LONG_TOTAL] === 0) continue;
-      for (let k = 0; k < COUNTS; k++) counts[c++] = page[row + k];
-      at = this.keys.copyKey(page[row + KEY_OFFSET], out, at);
-    }
-    return out;
+    head.writeUInt32LE(c, 0);
+    return Buffer.concat([head.subarray(0, ROWS_HEADER_BYTES + c * COUNTS * 4), keys.subarray(0, at)]);
   }
 
   /** Adds the rows nonEmptyRows() wrote; false when the bytes are not such rows. */
@@ -343,13 +337,15 @@ export class ClientTable {
     const counts = new Int32Array(clients * COUNTS);
     new Uint8Array(counts.buffer).set(rows.subarray(ROWS_HEADER_BYTES, at));
     this.keys.reserve(this.keys.size + clients);
+    // Into an empty table (a run's first step), each row's key is new: nonEmptyRows writes every client once.
+    const empty = this.keys.size === 0;
     for (let c = 0; c < clients; c++) {
       const length = rows[at];
       const start = at + 1;
       const end = start + length;
       if (length === 0 || end > rows.length) return false;
       const hash = hashBytes(rows, start, end);
-      const known = this.keys.get(rows, start, end, hash);
+      const known = empty ? MISSING : this.keys.get(rows, start, end, hash);
       const index = known !== MISSING ? known : this.add(rows, start, end, hash);
       if (index < 0) return false;
       const page = this.pages[index >>> PAGE_SHIFT];
