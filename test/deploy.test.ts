@@ -86,7 +86,7 @@ describe('the package: npm pack, npm install -g, the ipanalyse command', { skip:
 
   test('the tarball holds the built CLI, the file lock\'s addon, the settings, contrib/ and the README, and no sources or tests', () => {
     const lockAddon = `node_modules/fs-native-extensions/prebuilds/${process.platform}-${process.arch}/fs-native-extensions.node`;
-    for (const file of ['package.json', 'README.md', 'bin/ipanalyse', 'dist/ipanalyse.js', lockAddon, 'settings/ip_blocks.conf', 'contrib/systemd/ipanalyse.service', 'contrib/systemd/ipanalyse.timer', 'contrib/nftables/ipanalyse.nft', 'contrib/logrotate/ipanalyse']) {
+    for (const file of ['package.json', 'README.md', 'bin/ipanalyse', 'dist/ipanalyse.cjs', 'dist/ipanalyse.cjs.cache', lockAddon, 'settings/ip_blocks.conf', 'contrib/systemd/ipanalyse.service', 'contrib/systemd/ipanalyse.timer', 'contrib/nftables/ipanalyse.nft', 'contrib/logrotate/ipanalyse']) {
       assert.ok(packed.includes(file), `${file} is not in the tarball: ${packed.join(', ')}`);
     }
     assert.deepEqual(packed.filter((file) => /^(src|test|bench|fixtures|dist\/src|dist\/test)\//.test(file)), []);

@@ -24,7 +24,7 @@ function files(): string[] {
     .readdirSync(path.join(REPO_ROOT, prebuilds), { recursive: true, encoding: 'utf8' })
     .filter((name) => name.endsWith('.node'))
     .map((name) => path.join(prebuilds, name));
-  return ['bin/ipanalyse', 'bin/ipanalyse-lookup', 'dist/ipanalyse.js', 'dist/ipanalyse-lookup.js', 'package.json', ...addons];
+  return ['bin/ipanalyse', 'bin/ipanalyse-lookup', 'dist/ipanalyse.cjs', 'dist/ipanalyse.cjs.cache', 'dist/ipanalyse-lookup.js', 'package.json', ...addons];
 }
 
 /** Made once per test process, removed when it exits. */
