@@ -57,8 +57,9 @@ function assertOneLine(stderr: string, what: string): void {
   assert.match(stderr, /^ipanalyse: [^\n]+\n$/, `${what}: one line on stderr, got:\n${stderr}`);
 }
 
+/** Files other than the map, the change log and the incremental state a run keeps beside the map. */
 function leftovers(directory: string): string[] {
-  return fs.readdirSync(directory).filter((name) => name !== MAP && name !== CHANGES);
+  return fs.readdirSync(directory).filter((name) => name !== MAP && name !== CHANGES && name !== `${MAP}.state`);
 }
 
 function tempFiles(directory: string): string[] {

@@ -240,6 +240,9 @@ test('kill -9 at random instants of incremental runs: the next run decides as a 
     const started = performance.now();
     assert.equal(spawnSync(process.execPath, [CLI, ...args(work, written)], { env: CHILD_ENV }).status, 0);
     const runMs = performance.now() - started;
+    // The state holds every client's address: for the run's user alone, whatever the umask, where the map is for the web server.
+    assert.equal(fs.statSync(path.join(work, 'ip_blocks.map.state')).mode & 0o777, 0o600);
+    assert.equal(fs.statSync(path.join(work, 'ip_blocks.map')).mode & 0o777, 0o644);
     const KILLS = 40;
     const random = mulberry32(7);
     let killedMidway = 0;

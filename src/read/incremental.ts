@@ -55,7 +55,8 @@ export async function readWindowsIncremental(logs: readonly LogToRead[], setting
     }
     if (options.write) {
       try {
-        writeFileAtomic(options.stateFile, Buffer.concat(serializeState(result.state, result.clientRows as Buffer)));
+        // Every client's address, as the log has them: for the run's user alone, where the map is for the web server.
+        writeFileAtomic(options.stateFile, Buffer.concat(serializeState(result.state, result.clientRows as Buffer)), 0o600);
       } catch (error) {
         // The run has what it read; only the next one reads more.
         return { ...result.read, note: `state: could not be kept (${(error as Error).message})` };

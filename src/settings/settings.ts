@@ -190,7 +190,7 @@ export function defaultSettings(installation: Layout | string): Settings {
     MAX_BULK_IPS: 85,
     MIN_LOG_SIZE: 2 * 1030 * 1024,
     ROTATED_LOGS: ['.1', '.2.gz'],
-    INCREMENTAL: false,
+    INCREMENTAL: true,
     API_ENDPOINTS: ['/search', '/reverse', '/details'],
     LOADAVG_FILE: '/proc/loadavg',
     GEO_FILE: undefined,

@@ -26,10 +26,10 @@ function tempPathFor(target: string): string {
 /**
  * Replaces `target` (or the file its links lead to) with `content`
  * atomically, keeping the old file's mode and, when we may, its owner and
- * group: a 0600 map of www-data's stays www-data's 0600 map. Throws
- * OutputError naming the path and the cause.
+ * group: a 0600 map of www-data's stays www-data's 0600 map. A new file
+ * gets `firstMode`. Throws OutputError naming the path and the cause.
  */
-export function writeFileAtomic(target: string, content: string | Buffer): void {
+export function writeFileAtomic(target: string, content: string | Buffer, firstMode = 0o644): void {
   const real = resolveWriteTarget(target);
   const temp = tempPathFor(real);
   let fd: number | undefined;
@@ -44,11 +44,11 @@ export function writeFileAtomic(target: string, content: string | Buffer): void 
       // A first run: the default owner and mode.
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
-    fd = fs.openSync(temp, 'wx', 0o644);
+    fd = fs.openSync(temp, 'wx', firstMode);
     if (previous) keepOwner(fd, previous);
     // After the chown, which clears set-id bits; and open() applied the umask, often 077 under cron:
     // a map the web server cannot read throttles nobody.
-    fs.fchmodSync(fd, previous ? previous.mode & 0o777 : 0o644);
+    fs.fchmodSync(fd, previous ? previous.mode & 0o777 : firstMode);
     writeAll(fd, typeof content === 'string' ? Buffer.from(content, 'utf8') : content);
     fs.fsyncSync(fd);
     fs.closeSync(fd);
