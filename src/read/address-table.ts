@@ -143,13 +143,6 @@ export class AddressTable {
     return offset;
   }
 
-  /** Bytes the keys take in the arena, with their lengths and values: room enough for all of them copied out. */
-  get arenaBytes(): number {
-    let bytes = 0;
-    for (const fill of this.arenaPageFill) bytes += fill;
-    return bytes;
-  }
-
   /** Copies the key at `offset`, its length byte first, into `out` at `at`; returns where it ends. */
   copyKey(offset: number, out: Uint8Array, at: number): number {
     const page = this.arenaPages[offset >>> ARENA_PAGE_SHIFT];

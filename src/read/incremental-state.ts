@@ -16,7 +16,7 @@
 import type { AnalysisWindow } from './window-stats.js';
 
 /** Bumped whenever the format or the meaning of a field changes: an older state is discarded. */
-export const STATE_VERSION = 3;
+export const STATE_VERSION = 4;
 
 /** One block of whole lines (or, last in a file, the line the server was still writing). */
 export interface BlockState {
@@ -66,19 +66,21 @@ export interface IncrementalState {
   logs: LogState[];
   /**
    * SHA-256 (base64) of the client rows, which follow the JSON line as
-   * bytes (ClientTable.nonEmptyRows: their number, the rows of long total,
-   * long API, short total, short API and bad-UA lines as int32s, then the
-   * keys): a JSON array of 150k clients costs a run more than reading what
-   * changed.
+   * bytes (ClientTable.rowChunks: per client its key, then its long total,
+   * long API, short total, short API and bad-UA lines as int32s): a JSON
+   * array of 150k clients costs a run more than reading what changed, and
+   * rows are read and written a chunk at a time, never all at once.
    */
   clientsHash: string;
+  /** How many client rows follow, to size the table once. */
+  clients: number;
   /** Whitelisted or blacklisted addresses and their lines in the window. */
   listed: [string, number][];
 }
 
-/** The state file: the state as one JSON line, then the client rows. */
-export function serializeState(state: IncrementalState, clientRows: Uint8Array): Uint8Array[] {
-  return [new TextEncoder().encode(`${JSON.stringify(state)}\n`), clientRows];
+/** The state file's first line: the state as JSON; the client rows follow it. */
+export function stateHeader(state: IncrementalState): Uint8Array {
+  return new TextEncoder().encode(`${JSON.stringify(state)}\n`);
 }
 
 /** The state in `text`, or why it cannot be used. */
@@ -92,7 +94,7 @@ export function parseState(text: string): IncrementalState | string {
   const state = value as IncrementalState;
   if (typeof state !== 'object' || state === null) return 'corrupt';
   if (state.version !== STATE_VERSION) return `of another version (${String(state.version)})`;
-  if (!isWindow(state.window) || !Array.isArray(state.logs) || typeof state.clientsHash !== 'string' || !Array.isArray(state.listed) || typeof state.settingsHash !== 'string') return 'corrupt';
+  if (!isWindow(state.window) || !Array.isArray(state.logs) || typeof state.clientsHash !== 'string' || !isCount(state.clients) || !Array.isArray(state.listed) || typeof state.settingsHash !== 'string') return 'corrupt';
   for (const log of state.logs) if (!isLog(log)) return 'corrupt';
   for (const entry of state.listed) if (!Array.isArray(entry) || typeof entry[0] !== 'string' || !isCount(entry[1])) return 'corrupt';
   return state;

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import { canonicalizeIp } from '../address/ip-address.js';
 import type { Settings } from '../settings/settings.js';
 import { writeFileAtomic } from '../write/atomic-write.js';
-import { type BlockState, type FileState, type IncrementalState, type LogState, STATE_VERSION, blockMoved, parseState, serializeState } from './incremental-state.js';
+import { type BlockState, type FileState, type IncrementalState, type LogState, STATE_VERSION, blockMoved, parseState, stateHeader } from './incremental-state.js';
 import { type Generation, type LogFileRead, closeGenerations, fdOf, findGenerations, generationsToRead, isReplaced, lastLineTime, seekInGeneration } from './log-source.js';
 import { DISORDER_SECONDS, type LogRead, type LogToRead, type WindowsRead, newClientTable, readWindows, windowReaderOptions } from './read-window.js';
 import { type AnalysisWindow, ClientTable, LISTED, type WindowReaderOptions, type WindowStats, WindowReader, emptyWindowStats, mergeWindowStats } from './window-stats.js';
@@ -33,7 +33,11 @@ export interface IncrementalOptions {
   write: boolean;
 }
 
-type Loaded = IncrementalState & { clientRows: Buffer };
+/** A state whose header fits the run; its rows are read from `fd` at `rowsFrom` as the table is made. */
+type Loaded = IncrementalState & { fd: number; rowsFrom: number };
+
+/** Reads of the state file: a header as large as its blocks' list takes a few, a million client rows many. */
+const STATE_READ_BYTES = 1 << 20;
 
 /** Thrown where the state cannot be followed: the window is read whole instead. */
 class Untrusted extends Error {}
@@ -45,7 +49,9 @@ export async function readWindowsIncremental(logs: readonly LogToRead[], setting
   const loaded = loadState(options.stateFile, hash, now);
   const ownWarnings: string[] = [];
   try {
-    const result = await readWithState(logs, settings, now, ownWarnings, typeof loaded === 'string' ? undefined : loaded, hash);
+    const result = await readWithState(logs, settings, now, ownWarnings, typeof loaded === 'string' ? undefined : loaded, hash).finally(() => {
+      if (typeof loaded !== 'string') fs.closeSync(loaded.fd);
+    });
     const window = result.read.logs.reduce((sum, log) => sum + log.files.reduce((bytes, file) => bytes + file.bytesRead, 0), 0);
     const read = `read ${result.bytesRead ?? window} of the window's ${window} bytes`;
     warnings.push(...ownWarnings);
@@ -56,7 +62,7 @@ export async function readWindowsIncremental(logs: readonly LogToRead[], setting
     if (options.write) {
       try {
         // Every client's address, as the log has them: for the run's user alone, where the map is for the web server.
-        writeFileAtomic(options.stateFile, Buffer.concat(serializeState(result.state, result.clientRows as Buffer)), 0o600);
+        writeFileAtomic(options.stateFile, stateBytes(result.state, result.clients as ClientTable), 0o600);
       } catch (error) {
         // The run has what it read; only the next one reads more.
         return { ...result.read, note: `state: could not be kept (${(error as Error).message})` };
@@ -71,25 +77,71 @@ export async function readWindowsIncremental(logs: readonly LogToRead[], setting
   }
 }
 
-/** The state in the file if it fits this run, or why not. */
+/** The state in the file if its header fits this run, or why not. The file stays open for its rows (readRows). */
 function loadState(file: string, hash: string, window: Required<AnalysisWindow>): Loaded | string {
-  let bytes: Buffer;
+  let fd: number;
   try {
-    bytes = fs.readFileSync(file);
+    fd = fs.openSync(file, 'r');
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'none yet' : `unreadable (${(error as Error).message})`;
   }
-  const newline = bytes.indexOf(0x0a);
-  if (newline < 0) return 'corrupt (no header)';
-  const parsed = parseState(bytes.toString('utf8', 0, newline));
-  if (typeof parsed === 'string') return parsed;
-  const clientRows = bytes.subarray(newline + 1);
-  if (createHash('sha256').update(clientRows).digest('base64') !== parsed.clientsHash) return 'corrupt (client rows)';
-  const state = Object.assign(parsed, { clientRows });
-  if (state.settingsHash !== hash) return 'made with other settings or logs';
-  if (window.now < state.window.now) return 'from a later time: the clock went backwards';
-  if (window.start - state.window.start > window.end - window.start) return 'older than the window';
-  return state;
+  let kept = false;
+  try {
+    const chunks: Buffer[] = [];
+    let newline = -1;
+    let length = 0;
+    while (newline < 0) {
+      const chunk = Buffer.allocUnsafe(STATE_READ_BYTES);
+      const got = fs.readSync(fd, chunk, 0, chunk.length, length);
+      if (got === 0) return 'corrupt (no header)';
+      const at = chunk.subarray(0, got).indexOf(0x0a);
+      newline = at < 0 ? -1 : length + at;
+      chunks.push(chunk.subarray(0, at < 0 ? got : at));
+      length += got;
+    }
+    const parsed = parseState(Buffer.concat(chunks).toString('utf8'));
+    if (typeof parsed === 'string') return parsed;
+    if (parsed.settingsHash !== hash) return 'made with other settings or logs';
+    if (window.now < parsed.window.now) return 'from a later time: the clock went backwards';
+    if (window.start - parsed.window.start > window.end - window.start) return 'older than the window';
+    kept = true;
+    return Object.assign(parsed, { fd, rowsFrom: newline + 1 });
+  } catch (error) {
+    return `unreadable (${(error as Error).message})`;
+  } finally {
+    if (!kept) fs.closeSync(fd);
+  }
+}
+
+/** Adds the state's client rows to `clients`, a read at a time; throws Untrusted unless they are the rows its header vouches for. */
+function readRows(state: Loaded, clients: ClientTable): void {
+  // As many as the file can hold (a row takes at least 22 bytes), whatever a damaged header says.
+  clients.reserve(Math.min(state.clients, Math.floor((fs.fstatSync(state.fd).size - state.rowsFrom) / 22)));
+  const digest = createHash('sha256');
+  const buffer = Buffer.allocUnsafe(STATE_READ_BYTES);
+  let carried = 0;
+  let position = state.rowsFrom;
+  for (;;) {
+    const got = fs.readSync(state.fd, buffer, carried, buffer.length - carried, position);
+    if (got === 0) break;
+    digest.update(buffer.subarray(carried, carried + got));
+    position += got;
+    const filled = carried + got;
+    const used = clients.addRows(buffer.subarray(0, filled));
+    if (used < 0) throw new Untrusted('corrupt client rows');
+    // The start of a row the next read completes.
+    buffer.copy(buffer, 0, used, filled);
+    carried = filled - used;
+  }
+  if (carried !== 0 || digest.digest('base64') !== state.clientsHash) throw new Untrusted('corrupt client rows');
+}
+
+/** The state file's bytes: its header, with the hash of the rows, then the rows, made twice a chunk at a time rather than held. */
+function* stateBytes(state: Omit<IncrementalState, 'clientsHash' | 'clients'>, clients: ClientTable): Generator<Uint8Array> {
+  const digest = createHash('sha256');
+  for (const chunk of clients.rowChunks()) digest.update(chunk);
+  yield stateHeader({ ...state, clientsHash: digest.digest('base64'), clients: clients.size });
+  yield* clients.rowChunks();
 }
 
 function settingsHash(settings: Settings, logs: readonly LogToRead[]): string {
@@ -110,7 +162,7 @@ async function readWithState(
   warnings: string[],
   state: Loaded | undefined,
   hash: string,
-): Promise<{ read: WindowsRead; state?: IncrementalState; clientRows?: Buffer; why?: string; bytesRead?: number }> {
+): Promise<{ read: WindowsRead; state?: Omit<IncrementalState, 'clientsHash' | 'clients'>; clients?: ClientTable; why?: string; bytesRead?: number }> {
   const opened: Generation[][] = [];
   try {
     for (const log of logs) opened.push(findGenerations(log.path, settings.ROTATED_LOGS, warnings));
@@ -119,7 +171,7 @@ async function readWithState(
     // Too small to decide on, or a window in a compressed generation: the whole read is as cheap, and no state is kept.
     if (logBytes < settings.MIN_LOG_SIZE) return { read: await readWindows(logs, settings, window, warnings), why: 'the logs are smaller than MIN_LOG_SIZE' };
     const counting: Counting = { clients: newClientTable(settings), listed: new Map() };
-    if (state && !counting.clients.addRows(state.clientRows)) throw new Untrusted('client rows that are none');
+    if (state) readRows(state, counting.clients);
     if (state) for (const [address, lines] of state.listed) counting.listed.set(address, lines);
     const reads: LogRead[] = [];
     const logStates: LogState[] = [];
@@ -132,9 +184,8 @@ async function readWithState(
       logStates.push(read.state);
       bytesRead += read.bytesRead;
     }
-    const clientRows = counting.clients.nonEmptyRows();
-    if (clientRows === undefined) throw new Untrusted('counts below zero, or without lines');
     const clients = counting.clients;
+    if (!clients.rowsAreCounts()) throw new Untrusted('counts below zero, or without lines');
     // As a full read leaves them: the listed addresses with a line in the window, not those only read in a slice that left it.
     clients.listedAddresses.clear();
     for (const [address, lines] of counting.listed) {
@@ -142,15 +193,14 @@ async function readWithState(
       if (lines > 0) clients.listedAddresses.add(address);
     }
     const stats = mergeWindowStats(reads.map((read) => read.stats as WindowStats));
-    const newState: IncrementalState = {
+    const newState = {
       version: STATE_VERSION,
       settingsHash: hash,
       window,
       logs: logStates,
-      clientsHash: createHash('sha256').update(clientRows).digest('base64'),
       listed: [...counting.listed].filter(([, lines]) => lines > 0),
     };
-    return { read: { logs: reads, stats, logBytes }, state: newState, clientRows, bytesRead };
+    return { read: { logs: reads, stats, logBytes }, state: newState, clients, bytesRead };
   } finally {
     for (const generations of opened) closeGenerations(generations);
   }
@@ -220,8 +270,9 @@ function fingerprints(generation: Generation, size: number): { head: string; tai
   return { head: digest(0, Math.min(FINGERPRINT_BYTES, size)), tail: digest(Math.max(0, size - FINGERPRINT_BYTES), size) };
 }
 
-function readBytes(generation: Generation, from: number, to: number): Buffer {
-  const buffer = Buffer.allocUnsafe(to - from);
+/** Bytes [from, to) of the file, into `into` when it has room (the slice returned is then a view of it). */
+function readBytes(generation: Generation, from: number, to: number, into?: Buffer): Buffer {
+  const buffer = into !== undefined && into.length >= to - from ? into.subarray(0, to - from) : Buffer.allocUnsafe(to - from);
   let filled = 0;
   while (filled < buffer.length) {
     const bytes = fs.readSync(fdOf(generation), buffer, filled, buffer.length - filled, from + filled);
@@ -236,6 +287,13 @@ class Slicer {
   readonly lineTime: (buf: Buffer, start: number, end: number) => number;
   /** Bytes of the log counted in or out, for the note. */
   bytesRead = 0;
+  /**
+   * Every block is read into this one buffer and counted before the next is
+   * read: a buffer per block left a whole window's worth for the garbage
+   * collector on a first run (445 MB of the flood), and raised the peak
+   * memory by as much as it let pile up.
+   */
+  private readonly scratch = Buffer.allocUnsafe(BLOCK_BYTES);
 
   constructor(
     private readonly options: Omit<WindowReaderOptions, 'window'>,
@@ -281,7 +339,7 @@ class Slicer {
   private take(generation: Generation, block: BlockState, window: Required<AnalysisWindow>): void {
     // Lines outside the window were counted with a weight of 0: a block of only such lines left nothing to take back.
     if (block.minTime === null || block.maxTime === null || block.maxTime < window.start || block.minTime > window.end) return;
-    this.count(readBytes(generation, block.from, block.to), window, -1);
+    this.count(readBytes(generation, block.from, block.to, this.scratch), window, -1);
   }
 
   /**
@@ -294,12 +352,12 @@ class Slicer {
     let at = from;
     while (at < to) {
       let end = Math.min(to, at + BLOCK_BYTES);
-      let bytes = readBytes(generation, at, end);
+      let bytes = readBytes(generation, at, end, this.scratch);
       let cut = bytes.lastIndexOf(0x0a) + 1;
       // A line longer than a block: the block grows to its end.
       while (cut === 0 && end < to) {
         end = Math.min(to, end + BLOCK_BYTES);
-        bytes = readBytes(generation, at, end);
+        bytes = readBytes(generation, at, end, this.scratch);
         cut = bytes.lastIndexOf(0x0a) + 1;
       }
       if (end < to || cut === bytes.length) {

@@ -101,10 +101,9 @@ const KEY_OFFSET = 5;
 const ROW_INTS = 6;
 /** The counts of a row: all but its key's offset. */
 const COUNTS = KEY_OFFSET;
-/** nonEmptyRows' bytes start with the number of clients. */
-const ROWS_HEADER_BYTES = 4;
-/** Counts are written as the machine's int32s: a state moved to a big-endian machine is refused, and the window read whole. */
-const ROWS_ARE_NATIVE = new Uint8Array(new Int32Array([1]).buffer)[0] === 1;
+/** A row as rowChunks writes it, at its longest: the key's length, the key, the counts. */
+const MAX_ROW_BYTES = 1 + MAX_KEY_BYTES + COUNTS * 4;
+const ROW_CHUNK_BYTES = 1 << 20;
 /**
  * Rows live in pages of 32,768 clients (768 KiB) that never move: a table
  * that grows to a million clients copies nothing, and never holds an old and
@@ -293,20 +292,11 @@ export class ClientTable {
   }
 
   /**
-   * The clients with a line in the window, as bytes: first every client's
-   * row as five int32s (the machine's own, so that a reader copies them as
-   * one typed array), then their keys in the same order, each
-   * as its length and its bytes. Undefined when a row has a count below zero,
-   * or counts without lines: counts taken out that were never in (an
-   * incremental state that did not describe the log).
+   * Whether every row is one a log could have made: no count below zero, no
+   * counts without lines. Counts taken out that were never in break this
+   * (an incremental state that did not describe the log).
    */
-  nonEmptyRows(): Buffer | undefined {
-    // One pass: the counts into an array with room for every client, the keys into one with room for every spelling.
-    const head = Buffer.alloc(ROWS_HEADER_BYTES + this.clientCount * COUNTS * 4);
-    const counts = new Int32Array(head.buffer, head.byteOffset + ROWS_HEADER_BYTES, this.clientCount * COUNTS);
-    const keys = Buffer.allocUnsafe(this.keys.arenaBytes);
-    let c = 0;
-    let at = 0;
+  rowsAreCounts(): boolean {
     for (let i = 0; i < this.clientCount; i++) {
       const page = this.pages[i >>> PAGE_SHIFT];
       const row = (i & PAGE_MASK) * ROW_INTS;
@@ -316,44 +306,64 @@ export class ClientTable {
         negative ||= page[row + k] < 0;
         any ||= page[row + k] !== 0;
       }
-      if (negative || (page[row + LONG_TOTAL] === 0 && any)) return undefined;
-      if (page[row + LONG_TOTAL] === 0) continue;
-      for (let k = 0; k < COUNTS; k++) counts[c * COUNTS + k] = page[row + k];
-      c++;
-      at = this.keys.copyKey(page[row + KEY_OFFSET], keys, at);
+      if (negative || (page[row + LONG_TOTAL] === 0 && any)) return false;
     }
-    head.writeUInt32LE(c, 0);
-    return Buffer.concat([head.subarray(0, ROWS_HEADER_BYTES + c * COUNTS * 4), keys.subarray(0, at)]);
+    return true;
   }
 
-  /** Adds the rows nonEmptyRows() wrote; false when the bytes are not such rows. */
-  addRows(rows: Buffer): boolean {
+  /**
+   * The clients with a line in the window as bytes, in chunks of about
+   * `chunkBytes` (one buffer, reused: each chunk is gone once the next is
+   * asked for): per client its key's length, the key, and its five counts
+   * as int32 LE. Chunks, so that a million clients are written without a
+   * copy of them all in memory.
+   */
+  *rowChunks(chunkBytes = ROW_CHUNK_BYTES): Generator<Buffer> {
+    const chunk = Buffer.allocUnsafe(Math.max(chunkBytes, MAX_ROW_BYTES));
+    let at = 0;
+    for (let i = 0; i < this.clientCount; i++) {
+      const page = this.pages[i >>> PAGE_SHIFT];
+      const row = (i & PAGE_MASK) * ROW_INTS;
+      if (page[row + LONG_TOTAL] === 0) continue;
+      if (at + MAX_ROW_BYTES > chunk.length) {
+        yield chunk.subarray(0, at);
+        at = 0;
+      }
+      at = this.keys.copyKey(page[row + KEY_OFFSET], chunk, at);
+      for (let k = 0; k < COUNTS; k++, at += 4) chunk.writeInt32LE(page[row + k], at);
+    }
+    if (at > 0) yield chunk.subarray(0, at);
+  }
+
+  /**
+   * Adds the whole rows at the start of `bytes` (as rowChunks writes them);
+   * returns how many bytes they took, the rest being the start of a row the
+   * next bytes complete, or -1 when the bytes are not such rows.
+   */
+  addRows(bytes: Buffer): number {
     this.linesTakenBack = true;
-    if (rows.length < ROWS_HEADER_BYTES || !ROWS_ARE_NATIVE) return false;
-    const clients = rows.readUInt32LE(0);
-    let at = ROWS_HEADER_BYTES + clients * COUNTS * 4;
-    if (at > rows.length) return false;
-    // Copied once into an aligned array: the state file's bytes may sit at any offset.
-    const counts = new Int32Array(clients * COUNTS);
-    new Uint8Array(counts.buffer).set(rows.subarray(ROWS_HEADER_BYTES, at));
-    this.keys.reserve(this.keys.size + clients);
-    // Into an empty table (a run's first step), each row's key is new: nonEmptyRows writes every client once.
-    const empty = this.keys.size === 0;
-    for (let c = 0; c < clients; c++) {
-      const length = rows[at];
+    let at = 0;
+    while (at < bytes.length) {
+      const length = bytes[at];
       const start = at + 1;
       const end = start + length;
-      if (length === 0 || end > rows.length) return false;
-      const hash = hashBytes(rows, start, end);
-      const known = empty ? MISSING : this.keys.get(rows, start, end, hash);
-      const index = known !== MISSING ? known : this.add(rows, start, end, hash);
-      if (index < 0) return false;
+      if (length === 0) return -1;
+      if (end + COUNTS * 4 > bytes.length) break;
+      const hash = hashBytes(bytes, start, end);
+      const known = this.keys.get(bytes, start, end, hash);
+      const index = known !== MISSING ? known : this.add(bytes, start, end, hash);
+      if (index < 0) return -1;
       const page = this.pages[index >>> PAGE_SHIFT];
       const row = (index & PAGE_MASK) * ROW_INTS;
-      for (let k = 0; k < COUNTS; k++) page[row + k] += counts[c * COUNTS + k];
-      at = end;
+      for (let k = 0; k < COUNTS; k++) page[row + k] += bytes.readInt32LE(end + 4 * k);
+      at = end + COUNTS * 4;
     }
-    return at === rows.length;
+    return at;
+  }
+
+  /** Room for `clients` more clients without growing the key table. */
+  reserve(clients: number): void {
+    this.keys.reserve(this.keys.size + clients);
   }
 
   /**

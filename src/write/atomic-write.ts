@@ -29,7 +29,7 @@ function tempPathFor(target: string): string {
  * group: a 0600 map of www-data's stays www-data's 0600 map. A new file
  * gets `firstMode`. Throws OutputError naming the path and the cause.
  */
-export function writeFileAtomic(target: string, content: string | Buffer, firstMode = 0o644): void {
+export function writeFileAtomic(target: string, content: string | Uint8Array | Iterable<Uint8Array>, firstMode = 0o644): void {
   const real = resolveWriteTarget(target);
   const temp = tempPathFor(real);
   let fd: number | undefined;
@@ -49,7 +49,10 @@ export function writeFileAtomic(target: string, content: string | Buffer, firstM
     // After the chown, which clears set-id bits; and open() applied the umask, often 077 under cron:
     // a map the web server cannot read throttles nobody.
     fs.fchmodSync(fd, previous ? previous.mode & 0o777 : firstMode);
-    writeAll(fd, typeof content === 'string' ? Buffer.from(content, 'utf8') : content);
+    if (typeof content === 'string') writeAll(fd, Buffer.from(content, 'utf8'));
+    else if (content instanceof Uint8Array) writeAll(fd, content);
+    // Chunks made as they are written (an incremental state's million rows), never all in memory.
+    else for (const chunk of content) writeAll(fd, chunk);
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = undefined;
@@ -215,7 +218,7 @@ function readAt(fd: number, position: number, length: number): Buffer {
  * write(2) may write less than asked when the disk is nearly full; renaming
  * such a file over the map would publish a torn map. Write all, or fail.
  */
-function writeAll(fd: number, bytes: Buffer): void {
+function writeAll(fd: number, bytes: Uint8Array): void {
   for (let offset = 0; offset < bytes.length; ) {
     const written = fs.writeSync(fd, bytes, offset, bytes.length - offset);
     if (written <= 0) throw Object.assign(new Error('short write'), { code: 'ENOSPC' });
