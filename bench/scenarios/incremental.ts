@@ -5,7 +5,10 @@
  * the whole hour. Measured as dry runs, which read the state and keep it as
  * it was, so that every round does the same work. Next to it, the same
  * live window read whole (--full), and the target against the original on
- * the realistic hour.
+ * the realistic hour. Then real runs, which keep their state as cron's do
+ * (the state and map of the prepared step are put back before each): the
+ * realistic hour's and the 1M-client flood's, for the time and the peak
+ * memory of a step that also writes its state, and the state files' sizes.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,6 +21,7 @@ import type { BenchSetup } from '../setup.js';
 
 const MINUTES = [1, 5, 15];
 const MIN_SPEEDUP = 40;
+const MAX_RSS_MB = 150;
 const DIR = path.join(CACHE_DIR, 'incremental');
 
 function run(what: string, dir: string, now: number, extra: string[]): Promise<ChildOutcome> {
@@ -25,12 +29,11 @@ function run(what: string, dir: string, now: number, extra: string[]): Promise<C
   return runChild(what, process.execPath, [CLI, ...args], { node: true });
 }
 
-/** A copy of the realistic log as it was `minutes` before the hour's end, its state kept by a run then, then grown to the whole hour. */
-async function prepareCopy(setup: BenchSetup, minutes: number): Promise<string> {
-  const dir = path.join(DIR, `${minutes}m`);
+/** A copy of `source` as it was `minutes` before the hour's end, its state kept by a run then, then grown to the whole hour. */
+async function prepareCopy(source: string, minutes: number, name = `${minutes}m`): Promise<string> {
+  const dir = path.join(DIR, name);
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
-  const source = setup.logs.realistic.file;
   const fd = fs.openSync(source, 'r');
   try {
     const size = fs.fstatSync(fd).size;
@@ -46,15 +49,33 @@ async function prepareCopy(setup: BenchSetup, minutes: number): Promise<string> 
   } finally {
     fs.closeSync(fd);
   }
+  // What a real run overwrites, to put back before the next round.
+  for (const name of KEPT) fs.copyFileSync(path.join(dir, name), path.join(dir, `${name}.prepared`));
   return dir;
+}
+
+const KEPT = ['ip_blocks.map', 'ip_blocks.map.state', 'restricted_ip.log'];
+
+/** A real run at the hour's end from the prepared step's files, which it keeps its own state over. */
+function liveRun(what: string, dir: string): Promise<ChildOutcome> {
+  for (const name of KEPT) fs.copyFileSync(path.join(dir, `${name}.prepared`), path.join(dir, name));
+  return run(what, dir, WINDOW_END, ['--verbose']);
+}
+
+function megabytes(file: string): string {
+  return `${(fs.statSync(file).size / 1e6).toFixed(1)} MB`;
 }
 
 export async function incremental(setup: BenchSetup): Promise<Scenario> {
   fs.mkdirSync(DIR, { recursive: true });
   fs.writeFileSync(path.join(DIR, 'incremental.conf'), '# written by bench/scenarios/incremental.ts\nMIN_LOG_SIZE = 0\nINCREMENTAL = True\n');
   const dirs = new Map<number, string>();
-  for (const minutes of MINUTES) dirs.set(minutes, await prepareCopy(setup, minutes));
-  const checks: string[] = [];
+  for (const minutes of MINUTES) dirs.set(minutes, await prepareCopy(setup.logs.realistic.file, minutes));
+  const floodDir = await prepareCopy(setup.logs.flood.file, 1, 'flood-1m');
+  const checks: string[] = [
+    `state files: realistic hour ${megabytes(path.join(dirs.get(1) as string, 'ip_blocks.map.state.prepared'))} (${setup.probes.realistic.clients} clients), ` +
+      `flood ${megabytes(path.join(floodDir, 'ip_blocks.map.state.prepared'))} (${setup.probes.flood.clients} clients)`,
+  ];
   const lines = setup.probes.realistic.linesRead;
   return {
     checks,
@@ -77,10 +98,34 @@ export async function incremental(setup: BenchSetup): Promise<Scenario> {
         lines,
         measure: () => run('ipanalyse --full', dirs.get(1) as string, WINDOW_END, ['--dry-run', '--full']),
       },
+      {
+        id: 'incr-1m-live',
+        what: 'ipanalyse incremental, 1 min, a real run keeping its state',
+        group: 'child' as const,
+        lines,
+        measure: () => liveRun('ipanalyse incremental real run (1 min)', dirs.get(1) as string),
+      },
+      {
+        id: 'incr-flood-1m-live',
+        what: 'ipanalyse incremental, 1M-client flood, 1 min, real run',
+        group: 'child' as const,
+        lines: setup.probes.flood.linesRead,
+        measure: () => liveRun('ipanalyse incremental real run (flood, 1 min)', floodDir),
+      },
     ],
-    targets: (s) => [
-      ratioTarget('original / ipanalyse incremental (state 1 min old), realistic hour', s('original-real'), s('incr-1m'), { atLeast: MIN_SPEEDUP }, `${s('original-real').wallMs.toFixed(0)} / ${s('incr-1m').wallMs.toFixed(0)} ms`),
-    ],
+    targets: (s) => {
+      const rss = s('incr-flood-1m-live').peakRssMB;
+      return [
+        ratioTarget('original / ipanalyse incremental (state 1 min old), realistic hour', s('original-real'), s('incr-1m'), { atLeast: MIN_SPEEDUP }, `${s('original-real').wallMs.toFixed(0)} / ${s('incr-1m').wallMs.toFixed(0)} ms`),
+        {
+          name: 'peak RSS, incremental step keeping its state, 1M-client flood (MB)',
+          value: rss ?? NaN,
+          target: `<= ${MAX_RSS_MB}`,
+          pass: rss === undefined ? undefined : rss <= MAX_RSS_MB,
+          detail: `realistic hour's real run: ${s('incr-1m-live').peakRssMB?.toFixed(0) ?? '-'} MB`,
+        },
+      ];
+    },
     figures: (s) => [
       `incremental against --full on the same window: ${MINUTES.map((m) => `${m} min ${(s('incr-full').wallMs / s(`incr-${m}m`).wallMs).toFixed(1)}x`).join(', ')} faster`,
     ],

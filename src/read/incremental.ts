@@ -38,6 +38,8 @@ type Loaded = IncrementalState & { fd: number; rowsFrom: number };
 
 /** Reads of the state file: a header as large as its blocks' list takes a few, a million client rows many. */
 const STATE_READ_BYTES = 1 << 20;
+/** A header lists a block per 128 KiB of the window: 64 MiB of it would describe terabytes. */
+const MAX_HEADER_BYTES = 64 << 20;
 
 /** Thrown where the state cannot be followed: the window is read whole instead. */
 class Untrusted extends Error {}
@@ -93,7 +95,8 @@ function loadState(file: string, hash: string, window: Required<AnalysisWindow>)
     while (newline < 0) {
       const chunk = Buffer.allocUnsafe(STATE_READ_BYTES);
       const got = fs.readSync(fd, chunk, 0, chunk.length, length);
-      if (got === 0) return 'corrupt (no header)';
+      // No header ends that far: not a state, however long it goes on.
+      if (got === 0 || length > MAX_HEADER_BYTES) return 'corrupt (no header)';
       const at = chunk.subarray(0, got).indexOf(0x0a);
       newline = at < 0 ? -1 : length + at;
       chunks.push(chunk.subarray(0, at < 0 ? got : at));
