@@ -25,7 +25,7 @@ export const MAX_KEY_BYTES = 255;
 const INITIAL_SLOTS = 8192; // a power of two
 /** A page of the arena holds 1 MiB: about 70,000 addresses. Pages are zero-filled and committed by the kernel only as they are written. */
 const ARENA_PAGE_SHIFT = 20;
-const ARENA_PAGE_BYTES = 1 << ARENA_PAGE_SHIFT;
+export const ARENA_PAGE_BYTES = 1 << ARENA_PAGE_SHIFT;
 const ARENA_PAGE_MASK = ARENA_PAGE_BYTES - 1;
 const MAX_ARENA_BYTES = 0x7fffffff - ARENA_PAGE_BYTES; // a key's offset + 1 is an int32
 const VALUE_BYTES = 4;
@@ -49,6 +49,26 @@ export function hashBytes(buf: Uint8Array, start: number, end: number): number {
   return h;
 }
 
+/** hashBytes from another process's seed: that of a table restored from its snapshot. */
+function hashFrom(seed: number, buf: Uint8Array, start: number, end: number): number {
+  let h = seed;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i], FNV_PRIME);
+  return h;
+}
+
+/**
+ * A table as bytes, to be made again by another process without hashing a
+ * key (an incremental run's state): its seed, its slots and its arena.
+ */
+export interface AddressTableSnapshot {
+  seed: number;
+  count: number;
+  /** The bytes of each arena page that hold keys. */
+  arenaPageFill: number[];
+  slots: Int32Array;
+  arenaPages: Uint8Array[];
+}
+
 /** Spreads FNV-1a's bits over the low ones, which pick the slot. */
 function mix(h: number): number {
   h ^= h >>> 16;
@@ -58,13 +78,47 @@ function mix(h: number): number {
 
 export class AddressTable {
   /** Slot i holds the offset of its key in the arena + 1, or 0 when empty. */
-  private slots = new Int32Array(INITIAL_SLOTS);
+  private slots: Int32Array = new Int32Array(INITIAL_SLOTS);
   private mask = INITIAL_SLOTS - 1;
   private count = 0;
   private growAt = Math.floor(INITIAL_SLOTS * 0.7);
   private readonly arenaPages: Buffer[] = [Buffer.alloc(ARENA_PAGE_BYTES)];
   /** How many bytes of each page hold keys: a page ends where the next key did not fit. */
   private readonly arenaPageFill: number[] = [0];
+  /**
+   * The seed the slots were placed by: this process's (FNV_OFFSET), whose
+   * hashes callers pass in, or, for a table restored from a snapshot,
+   * another process's, by which each key is hashed again here. A restored
+   * table keeps its slots as they are; it is read for a few thousand lines.
+   */
+  private seed = FNV_OFFSET;
+
+  /** The table `snapshot()` saved; undefined when its parts do not fit together. */
+  static restore(snapshot: AddressTableSnapshot): AddressTable | undefined {
+    const { slots, arenaPages, arenaPageFill } = snapshot;
+    const slotCount = slots.length;
+    if (slotCount < INITIAL_SLOTS || (slotCount & (slotCount - 1)) !== 0 || snapshot.count >= slotCount * 0.7 + 1) return undefined;
+    if (arenaPages.length === 0 || arenaPages.length !== arenaPageFill.length) return undefined;
+    const table = new AddressTable();
+    table.slots = slots;
+    table.mask = slotCount - 1;
+    table.count = snapshot.count;
+    table.growAt = Math.floor(slotCount * 0.7);
+    table.seed = snapshot.seed | 0;
+    table.arenaPages.length = 0;
+    table.arenaPageFill.length = 0;
+    for (const [i, page] of arenaPages.entries()) {
+      if (page.length !== ARENA_PAGE_BYTES || !(arenaPageFill[i] >= 0 && arenaPageFill[i] <= ARENA_PAGE_BYTES)) return undefined;
+      table.arenaPages.push(Buffer.from(page.buffer, page.byteOffset, page.length));
+      table.arenaPageFill.push(arenaPageFill[i]);
+    }
+    return table;
+  }
+
+  /** The table's parts as they are (views, not copies), for restore(). */
+  snapshot(): AddressTableSnapshot {
+    return { seed: this.seed, count: this.count, arenaPageFill: [...this.arenaPageFill], slots: this.slots, arenaPages: this.arenaPages };
+  }
 
   /** Number of keys. */
   get size(): number {
@@ -76,6 +130,7 @@ export class AddressTable {
    * MISSING. The hot path: one probe, one length byte, the key's bytes.
    */
   get(buf: Uint8Array, start: number, end: number, hash: number): number {
+    if (this.seed !== FNV_OFFSET) hash = hashFrom(this.seed, buf, start, end);
     const slots = this.slots;
     const pages = this.arenaPages;
     const mask = this.mask;
@@ -101,6 +156,7 @@ export class AddressTable {
 
   /** Slot of the key, or -1; see `keyOffsetAt` and `valueAt`. */
   findSlot(buf: Uint8Array, start: number, end: number, hash: number): number {
+    if (this.seed !== FNV_OFFSET) hash = hashFrom(this.seed, buf, start, end);
     const slots = this.slots;
     let i = mix(hash) & this.mask;
     for (;;) {
@@ -131,6 +187,7 @@ export class AddressTable {
     const length = end - start;
     if (length > MAX_KEY_BYTES) throw new RangeError(`a key of ${length} bytes`);
     if (value === MISSING) throw new RangeError('MISSING is not a value');
+    if (this.seed !== FNV_OFFSET) hash = hashFrom(this.seed, buf, start, end);
     if (this.count >= this.growAt) this.rehash(2 * (this.mask + 1));
     const offset = this.claimArena(1 + length + VALUE_BYTES);
     const page = this.arenaPages[offset >>> ARENA_PAGE_SHIFT];
@@ -190,7 +247,7 @@ export class AddressTable {
       const page = this.arenaPages[p];
       const fill = this.arenaPageFill[p];
       for (let at = 0; at < fill; at += 1 + page[at] + VALUE_BYTES) {
-        this.place(p * ARENA_PAGE_BYTES + at + 1, mix(hashBytes(page, at + 1, at + 1 + page[at])));
+        this.place(p * ARENA_PAGE_BYTES + at + 1, mix(hashFrom(this.seed, page, at + 1, at + 1 + page[at])));
       }
     }
   }

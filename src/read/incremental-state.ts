@@ -16,7 +16,7 @@
 import type { AnalysisWindow } from './window-stats.js';
 
 /** Bumped whenever the format or the meaning of a field changes: an older state is discarded. */
-export const STATE_VERSION = 4;
+export const STATE_VERSION = 5;
 
 /** One block of whole lines (or, last in a file, the line the server was still writing). */
 export interface BlockState {
@@ -65,20 +65,33 @@ export interface IncrementalState {
   window: Required<AnalysisWindow>;
   logs: LogState[];
   /**
-   * SHA-256 (base64) of the client rows, which follow the JSON line as
-   * bytes (ClientTable.rowChunks: per client its key, then its long total,
-   * long API, short total, short API and bad-UA lines as int32s): a JSON
-   * array of 150k clients costs a run more than reading what changed, and
-   * rows are read and written a chunk at a time, never all at once.
+   * SHA-256 (base64) of the client table, which follows the JSON line as
+   * the table's own memory: its slots, its arena pages, its row pages
+   * (ClientTable.snapshot), as the machine's int32s. A JSON array of 150k
+   * clients costs a run more than reading what changed, and rebuilding the
+   * table, hashing each key again, a third of a step: the next run reads
+   * the parts into place and uses them as they are.
    */
   clientsHash: string;
-  /** How many client rows follow, to size the table once. */
-  clients: number;
+  table: TableLayout;
   /** Whitelisted or blacklisted addresses and their lines in the window. */
   listed: [string, number][];
 }
 
-/** The state file's first line: the state as JSON; the client rows follow it. */
+/** What the bytes after the header hold, in this order; all of it is needed to read them back. */
+export interface TableLayout {
+  /** Int32s were written little-endian: a state moved to another machine is refused. */
+  littleEndian: boolean;
+  /** The seed of the hash the slots were placed by. */
+  seed: number;
+  keys: number;
+  slots: number;
+  arenaPageFill: number[];
+  clients: number;
+  rowPages: number;
+}
+
+/** The state file's first line: the state as JSON; the client table follows it. */
 export function stateHeader(state: IncrementalState): Uint8Array {
   return new TextEncoder().encode(`${JSON.stringify(state)}\n`);
 }
@@ -94,10 +107,15 @@ export function parseState(text: string): IncrementalState | string {
   const state = value as IncrementalState;
   if (typeof state !== 'object' || state === null) return 'corrupt';
   if (state.version !== STATE_VERSION) return `of another version (${String(state.version)})`;
-  if (!isWindow(state.window) || !Array.isArray(state.logs) || typeof state.clientsHash !== 'string' || !isCount(state.clients) || !Array.isArray(state.listed) || typeof state.settingsHash !== 'string') return 'corrupt';
+  if (!isWindow(state.window) || !Array.isArray(state.logs) || typeof state.clientsHash !== 'string' || !isLayout(state.table) || !Array.isArray(state.listed) || typeof state.settingsHash !== 'string') return 'corrupt';
   for (const log of state.logs) if (!isLog(log)) return 'corrupt';
   for (const entry of state.listed) if (!Array.isArray(entry) || typeof entry[0] !== 'string' || !isCount(entry[1])) return 'corrupt';
   return state;
+}
+
+function isLayout(layout: TableLayout): boolean {
+  if (typeof layout !== 'object' || layout === null || typeof layout.littleEndian !== 'boolean' || !Number.isSafeInteger(layout.seed)) return false;
+  return [layout.keys, layout.slots, layout.clients, layout.rowPages].every(isCount) && Array.isArray(layout.arenaPageFill) && layout.arenaPageFill.every(isCount);
 }
 
 function isCount(value: unknown): boolean {

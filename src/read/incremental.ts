@@ -16,7 +16,8 @@ import { writeFileAtomic } from '../write/atomic-write.js';
 import { type BlockState, type FileState, type IncrementalState, type LogState, STATE_VERSION, blockMoved, parseState, stateHeader } from './incremental-state.js';
 import { type Generation, type LogFileRead, closeGenerations, fdOf, findGenerations, generationsToRead, isReplaced, lastLineTime, seekInGeneration } from './log-source.js';
 import { DISORDER_SECONDS, type LogRead, type LogToRead, type WindowsRead, newClientTable, readWindows, windowReaderOptions } from './read-window.js';
-import { type AnalysisWindow, ClientTable, LISTED, type WindowReaderOptions, type WindowStats, WindowReader, emptyWindowStats, mergeWindowStats } from './window-stats.js';
+import { ARENA_PAGE_BYTES } from './address-table.js';
+import { type AnalysisWindow, ClientTable, LISTED, ROW_PAGE_INTS, type WindowReaderOptions, type WindowStats, WindowReader, emptyWindowStats, mergeWindowStats } from './window-stats.js';
 
 /** Blocks of about this size: what a moved boundary makes a run read again. */
 const BLOCK_BYTES = 128 * 1024;
@@ -55,7 +56,7 @@ export async function readWindowsIncremental(logs: readonly LogToRead[], setting
       if (typeof loaded !== 'string') fs.closeSync(loaded.fd);
     });
     const window = result.read.logs.reduce((sum, log) => sum + log.files.reduce((bytes, file) => bytes + file.bytesRead, 0), 0);
-    const read = `read ${result.bytesRead ?? window} of the window's ${window} bytes`;
+    const read = `read ${result.bytesRead ?? window} of the window's ${window} bytes${result.dropped ? `; dropped ${result.dropped} clients whose lines all left` : ''}`;
     warnings.push(...ownWarnings);
     if (result.state === undefined) {
       if (options.write) fs.rmSync(options.stateFile, { force: true });
@@ -116,35 +117,70 @@ function loadState(file: string, hash: string, window: Required<AnalysisWindow>)
   }
 }
 
-/** Adds the state's client rows to `clients`, a read at a time; throws Untrusted unless they are the rows its header vouches for. */
-function readRows(state: Loaded, clients: ClientTable): void {
-  // As many as the file can hold (a row takes at least 22 bytes), whatever a damaged header says.
-  clients.reserve(Math.min(state.clients, Math.floor((fs.fstatSync(state.fd).size - state.rowsFrom) / 22)));
+const LITTLE_ENDIAN = new Uint8Array(new Int32Array([1]).buffer)[0] === 1;
+
+/** Puts the state's client table in place of the empty `clients`; throws Untrusted unless it is the table its header vouches for. */
+function readTable(state: Loaded, clients: ClientTable): void {
+  const layout = state.table;
+  if (layout.littleEndian !== LITTLE_ENDIAN) throw new Untrusted('made on a machine of another byte order');
+  const size = fs.fstatSync(state.fd).size;
+  const slotBytes = layout.slots * 4;
+  const arenaBytes = layout.arenaPageFill.length * ARENA_PAGE_BYTES;
+  const rowBytes = layout.rowPages * ROW_PAGE_INTS * 4;
+  // Sized from the header, so checked against the file before anything is allocated.
+  if (state.rowsFrom + slotBytes + arenaBytes + rowBytes !== size) throw new Untrusted('a client table of another size than its header says');
   const digest = createHash('sha256');
-  const buffer = Buffer.allocUnsafe(STATE_READ_BYTES);
-  let carried = 0;
   let position = state.rowsFrom;
-  for (;;) {
-    const got = fs.readSync(state.fd, buffer, carried, buffer.length - carried, position);
-    if (got === 0) break;
-    digest.update(buffer.subarray(carried, carried + got));
-    position += got;
-    const filled = carried + got;
-    const used = clients.addRows(buffer.subarray(0, filled));
-    if (used < 0) throw new Untrusted('corrupt client rows');
-    // The start of a row the next read completes.
-    buffer.copy(buffer, 0, used, filled);
-    carried = filled - used;
-  }
-  if (carried !== 0 || digest.digest('base64') !== state.clientsHash) throw new Untrusted('corrupt client rows');
+  const fill = (view: Uint8Array) => {
+    for (let at = 0; at < view.length; ) {
+      const got = fs.readSync(state.fd, view, at, view.length - at, position);
+      if (got === 0) throw new Untrusted('a client table cut short');
+      at += got;
+      position += got;
+    }
+    digest.update(view);
+  };
+  const slots = new Int32Array(layout.slots);
+  fill(new Uint8Array(slots.buffer));
+  const arenaPages = layout.arenaPageFill.map(() => {
+    const page = new Uint8Array(ARENA_PAGE_BYTES);
+    fill(page);
+    return page;
+  });
+  const rowPages = Array.from({ length: layout.rowPages }, () => {
+    const page = new Int32Array(ROW_PAGE_INTS);
+    fill(new Uint8Array(page.buffer));
+    return page;
+  });
+  if (digest.digest('base64') !== state.clientsHash) throw new Untrusted('corrupt client table');
+  const snapshot = { keys: { seed: layout.seed, count: layout.keys, arenaPageFill: layout.arenaPageFill, slots, arenaPages }, clients: layout.clients, rowPages };
+  if (!clients.adopt(snapshot)) throw new Untrusted('a client table whose parts do not fit');
 }
 
-/** The state file's bytes: its header, with the hash of the rows, then the rows, made twice a chunk at a time rather than held. */
-function* stateBytes(state: Omit<IncrementalState, 'clientsHash' | 'clients'>, clients: ClientTable): Generator<Uint8Array> {
+/** The state file's bytes: its header, with the hash of the client table, then the table's own memory (views, not copies). */
+function* stateBytes(state: Omit<IncrementalState, 'clientsHash' | 'table'>, clients: ClientTable): Generator<Uint8Array> {
+  const { keys, clients: clientCount, rowPages } = clients.snapshot();
+  const parts = [keys.slots, ...keys.arenaPages, ...rowPages].map((part) => new Uint8Array(part.buffer, part.byteOffset, part.byteLength));
   const digest = createHash('sha256');
-  for (const chunk of clients.rowChunks()) digest.update(chunk);
-  yield stateHeader({ ...state, clientsHash: digest.digest('base64'), clients: clients.size });
-  yield* clients.rowChunks();
+  for (const part of parts) digest.update(part);
+  const table = { littleEndian: LITTLE_ENDIAN, seed: keys.seed, keys: keys.count, slots: keys.slots.length, arenaPageFill: keys.arenaPageFill, clients: clientCount, rowPages: rowPages.length };
+  yield stateHeader({ ...state, clientsHash: digest.digest('base64'), table });
+  yield* parts;
+}
+
+/**
+ * A table of the clients that have lines, when more rows have none: an
+ * adopted table keeps the rows of clients whose lines all left, and would
+ * grow with every client seen since the last whole read. Made again when
+ * they outnumber the others, its cost (about 0.5 µs a row) is spread over
+ * the many runs that added them.
+ */
+function compacted(clients: ClientTable, settings: Settings): ClientTable {
+  if (clients.emptyRows <= clients.size) return clients;
+  const fresh = newClientTable(settings);
+  fresh.reserve(clients.size);
+  for (const chunk of clients.rowChunks()) fresh.addRows(chunk);
+  return fresh;
 }
 
 function settingsHash(settings: Settings, logs: readonly LogToRead[]): string {
@@ -165,7 +201,7 @@ async function readWithState(
   warnings: string[],
   state: Loaded | undefined,
   hash: string,
-): Promise<{ read: WindowsRead; state?: Omit<IncrementalState, 'clientsHash' | 'clients'>; clients?: ClientTable; why?: string; bytesRead?: number }> {
+): Promise<{ read: WindowsRead; state?: Omit<IncrementalState, 'clientsHash' | 'table'>; clients?: ClientTable; why?: string; bytesRead?: number; dropped?: number }> {
   const opened: Generation[][] = [];
   try {
     for (const log of logs) opened.push(findGenerations(log.path, settings.ROTATED_LOGS, warnings));
@@ -174,7 +210,7 @@ async function readWithState(
     // Too small to decide on, or a window in a compressed generation: the whole read is as cheap, and no state is kept.
     if (logBytes < settings.MIN_LOG_SIZE) return { read: await readWindows(logs, settings, window, warnings), why: 'the logs are smaller than MIN_LOG_SIZE' };
     const counting: Counting = { clients: newClientTable(settings), listed: new Map() };
-    if (state) readRows(state, counting.clients);
+    if (state) readTable(state, counting.clients);
     if (state) for (const [address, lines] of state.listed) counting.listed.set(address, lines);
     const reads: LogRead[] = [];
     const logStates: LogState[] = [];
@@ -187,14 +223,16 @@ async function readWithState(
       logStates.push(read.state);
       bytesRead += read.bytesRead;
     }
-    const clients = counting.clients;
-    if (!clients.rowsAreCounts()) throw new Untrusted('counts below zero, or without lines');
+    if (!counting.clients.rowsAreCounts()) throw new Untrusted('counts below zero, or without lines');
+    const clients = compacted(counting.clients, settings);
+    const dropped = counting.clients.size + counting.clients.emptyRows - clients.size - clients.emptyRows;
     // As a full read leaves them: the listed addresses with a line in the window, not those only read in a slice that left it.
     clients.listedAddresses.clear();
     for (const [address, lines] of counting.listed) {
       if (lines < 0) throw new Untrusted(`a count of ${address} below zero`);
       if (lines > 0) clients.listedAddresses.add(address);
     }
+    for (const read of reads) (read.stats as WindowStats).clients = clients;
     const stats = mergeWindowStats(reads.map((read) => read.stats as WindowStats));
     const newState = {
       version: STATE_VERSION,
@@ -203,7 +241,7 @@ async function readWithState(
       logs: logStates,
       listed: [...counting.listed].filter(([, lines]) => lines > 0),
     };
-    return { read: { logs: reads, stats, logBytes }, state: newState, clients, bytesRead };
+    return { read: { logs: reads, stats, logBytes }, state: newState, clients, bytesRead, dropped };
   } finally {
     for (const generations of opened) closeGenerations(generations);
   }

@@ -2,7 +2,7 @@
  * Per-client statistics over the long and the short window, built while the
  * log's bytes go by. Pure: it is fed buffers and never reads a file itself.
  */
-import { AddressTable, MAX_KEY_BYTES, MISSING, hashBytes } from './address-table.js';
+import { AddressTable, type AddressTableSnapshot, MAX_KEY_BYTES, MISSING, hashBytes } from './address-table.js';
 import { canonicalizeIp } from '../address/ip-address.js';
 import type { ClientResolver } from './client-address.js';
 import { type LineFormat, compileLogFormat } from './log-format.js';
@@ -129,12 +129,12 @@ const PAGE_INTS = ROW_INTS << PAGE_SHIFT;
  * key bytes.
  */
 export class ClientTable {
-  private readonly keys = new AddressTable();
+  private keys = new AddressTable();
   /** Whitelisted or blacklisted addresses seen in the window: a banned network's clients are banned one by one. */
   readonly listedAddresses = new Set<string>();
   private clientCount = 0;
   /** Client i is row i & PAGE_MASK of page i >>> PAGE_SHIFT. Page 0 exists from the start: lines outside the window count 0 against row 0. */
-  private readonly pages: Int32Array[] = [new Int32Array(PAGE_INTS)];
+  private pages: Int32Array[] = [new Int32Array(PAGE_INTS)];
   private readonly scratch = Buffer.alloc(MAX_KEY_BYTES);
   /**
    * Set once rows come from elsewhere (an incremental state), whose lines may
@@ -361,6 +361,34 @@ export class ClientTable {
     return at;
   }
 
+  /** The table's parts as they are (views, not copies): its keys and its rows, for adopt(). */
+  snapshot(): ClientTableSnapshot {
+    return { keys: this.keys.snapshot(), clients: this.clientCount, rowPages: this.pages };
+  }
+
+  /**
+   * Takes the keys and rows of a snapshot (another process's table) in
+   * place of its own, which must be empty: a state's clients without a key
+   * hashed or a row copied. False when the parts do not fit together.
+   */
+  adopt(snapshot: ClientTableSnapshot): boolean {
+    if (this.clientCount !== 0 || this.keys.size !== 0) throw new RangeError('adopt() replaces an empty table');
+    const keys = AddressTable.restore(snapshot.keys);
+    const { clients, rowPages } = snapshot;
+    if (keys === undefined || !(clients >= 0) || rowPages.length !== Math.max(1, Math.ceil(clients / (1 << PAGE_SHIFT)))) return false;
+    if (rowPages.some((page) => page.length !== PAGE_INTS)) return false;
+    this.keys = keys;
+    this.pages = rowPages;
+    this.clientCount = clients;
+    this.linesTakenBack = true;
+    return true;
+  }
+
+  /** Rows with no line left in them: kept by an incremental run's table until there are too many. */
+  get emptyRows(): number {
+    return this.clientCount - this.size;
+  }
+
   /** Room for `clients` more clients without growing the key table. */
   reserve(clients: number): void {
     this.keys.reserve(this.keys.size + clients);
@@ -387,6 +415,16 @@ export class ClientTable {
     }
   }
 }
+
+export interface ClientTableSnapshot {
+  keys: AddressTableSnapshot;
+  clients: number;
+  /** Rows of ROW_INTS int32s, in pages of ROW_PAGE_INTS. */
+  rowPages: Int32Array[];
+}
+
+/** The int32s in a page of rows. */
+export const ROW_PAGE_INTS = PAGE_INTS;
 
 export interface WindowReaderOptions {
   window: AnalysisWindow;
