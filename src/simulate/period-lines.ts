@@ -32,6 +32,8 @@ export class PeriodLines {
   /** Unreadable lines have no time: they take the previous line's (the next one's at the start of the log). */
   private lastTime = NaN;
   private undatedFrom = -1;
+  /** Set by sortByTime, after the last line was added. */
+  private sorted = false;
 
   readonly listener: LineListener = (time, client, isApi, status, badUa, buf, ipStart, ipEnd) => {
     const i = this.count;
@@ -84,8 +86,14 @@ export class PeriodLines {
     this.flags = grown(this.flags, new Uint8Array(size));
   }
 
-  /** Line numbers ordered by time (a counting sort by second: lines are nearly in order, seconds few), undated lines last. */
-  byTime(): Uint32Array {
+  /**
+   * Puts the lines in time order, in place (a stable counting sort by
+   * second: lines are nearly in order, seconds few), undated lines last.
+   * Line numbers are then positions in time order; a second call does nothing.
+   */
+  sortByTime(): void {
+    if (this.sorted) return;
+    this.sorted = true;
     const order = new Uint32Array(this.count);
     let first = Infinity;
     let last = -Infinity;
@@ -94,10 +102,7 @@ export class PeriodLines {
       if (t < first) first = t;
       if (t > last) last = t;
     }
-    if (first > last) {
-      for (let i = 0; i < this.count; i++) order[i] = i;
-      return order;
-    }
+    if (first > last) return;
     const buckets = new Uint32Array(last - first + 3);
     for (let i = 0; i < this.count; i++) {
       const t = this.times[i];
@@ -108,8 +113,17 @@ export class PeriodLines {
       const t = this.times[i];
       order[buckets[t === t ? t - first : buckets.length - 2]++] = i;
     }
-    return order;
+    this.times = permuted(this.times, order, new Float64Array(this.count));
+    this.clients = permuted(this.clients, order, new Int32Array(this.count));
+    this.kinds = permuted(this.kinds, order, new Uint8Array(this.count));
+    this.flags = permuted(this.flags, order, new Uint8Array(this.count));
   }
+}
+
+/** `into` with `column`'s values in `order`. */
+function permuted<T extends Float64Array | Int32Array | Uint8Array>(column: T, order: Uint32Array, into: T): T {
+  for (let p = 0; p < order.length; p++) into[p] = column[order[p]];
+  return into;
 }
 
 /** `larger` with `column`'s values at its start. */
