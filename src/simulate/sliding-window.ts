@@ -12,35 +12,33 @@ import { FLAG_API, FLAG_API_200, FLAG_BAD_UA, KIND_CLIENT, KIND_LISTED, KIND_NO_
  * ClientTable through. A client whose lines all left the window is no
  * client of it, as it would not be in a run's table.
  */
+/** A client's row: its counts side by side, so that a line entering or leaving touches one cache line, not five arrays. */
+const LONG_TOTAL = 0;
+const LONG_API = 1;
+const SHORT_TOTAL = 2;
+const SHORT_API = 3;
+/** Lines without a user agent (or a blocked one) in the long window: a count, since they leave it again. */
+const BAD_UA = 4;
+/** The entriesOver call before which its counts last changed. */
+const TOUCHED_IN = 5;
+const ROW_INTS = 8;
+
 export class SlidingClients extends ClientTable {
-  readonly longTotal: Int32Array;
-  readonly longApi: Int32Array;
-  readonly shortTotal: Int32Array;
-  readonly shortApi: Int32Array;
-  /** Lines without a user agent (or a blocked one) in the long window: a count, since they leave it again. */
-  readonly badUa: Int32Array;
+  private readonly rows: Int32Array;
   live = 0;
   private readonly byAddress = new Map<string, number>();
   /**
-   * The clients whose counts changed since the last entriesOver (touchedIn
-   * holds the call they changed before), and those over its thresholds then,
-   * in index order: a step asks only these again.
+   * The clients whose counts changed since the last entriesOver, and those
+   * over its thresholds then, in index order: a step asks only these again.
    */
   private touched: number[] = [];
-  private readonly touchedIn: Int32Array;
   private call = 1;
   private over: number[] = [];
   private overThresholds: [number, number] | undefined;
 
   constructor(readonly addresses: readonly string[]) {
     super(() => false);
-    const n = addresses.length;
-    this.longTotal = new Int32Array(n);
-    this.longApi = new Int32Array(n);
-    this.shortTotal = new Int32Array(n);
-    this.shortApi = new Int32Array(n);
-    this.badUa = new Int32Array(n);
-    this.touchedIn = new Int32Array(n);
+    this.rows = new Int32Array(addresses.length * ROW_INTS);
     addresses.forEach((address, i) => this.byAddress.set(address, i));
   }
 
@@ -52,24 +50,66 @@ export class SlidingClients extends ClientTable {
     return this.byAddress.get(address) ?? -1;
   }
 
-  /** Notes that client i's counts change: entriesOver looks at it again. */
-  touch(i: number): void {
-    if (this.touchedIn[i] === this.call) return;
-    this.touchedIn[i] = this.call;
-    this.touched.push(i);
+  longApi(i: number): number {
+    return this.rows[i * ROW_INTS + LONG_API];
+  }
+
+  shortApi(i: number): number {
+    return this.rows[i * ROW_INTS + SHORT_API];
+  }
+
+  /** A line of client i enters the window (both parts of it). */
+  enter(i: number, isApi: boolean, badUa: boolean): void {
+    const row = this.touch(i);
+    const rows = this.rows;
+    if (rows[row + LONG_TOTAL]++ === 0) this.live++;
+    rows[row + SHORT_TOTAL]++;
+    if (isApi) {
+      rows[row + LONG_API]++;
+      rows[row + SHORT_API]++;
+    }
+    if (badUa) rows[row + BAD_UA]++;
+  }
+
+  /** A line of client i leaves the short window. */
+  leaveShort(i: number, isApi: boolean): void {
+    const row = this.touch(i);
+    this.rows[row + SHORT_TOTAL]--;
+    if (isApi) this.rows[row + SHORT_API]--;
+  }
+
+  /** A line of client i leaves the long window, having left the short one. */
+  leaveLong(i: number, isApi: boolean, badUa: boolean): void {
+    const row = this.touch(i);
+    const rows = this.rows;
+    if (--rows[row + LONG_TOTAL] === 0) this.live--;
+    if (isApi) rows[row + LONG_API]--;
+    if (badUa) rows[row + BAD_UA]--;
+  }
+
+  /** Notes that client i's counts change, for entriesOver to look at it again; returns its row. */
+  private touch(i: number): number {
+    const row = i * ROW_INTS;
+    if (this.rows[row + TOUCHED_IN] !== this.call) {
+      this.rows[row + TOUCHED_IN] = this.call;
+      this.touched.push(i);
+    }
+    return row;
   }
 
   override get(address: string): ClientStats | undefined {
     const i = this.index(address);
-    return i < 0 || this.longTotal[i] === 0 ? undefined : this.clientStats(i);
+    return i < 0 || this.rows[i * ROW_INTS + LONG_TOTAL] === 0 ? undefined : this.clientStats(i);
   }
 
   clientStats(i: number): ClientStats {
-    return { longTotal: this.longTotal[i], longApi: this.longApi[i], shortTotal: this.shortTotal[i], shortApi: this.shortApi[i], badUa: this.badUa[i] > 0 };
+    const rows = this.rows;
+    const row = i * ROW_INTS;
+    return { longTotal: rows[row + LONG_TOTAL], longApi: rows[row + LONG_API], shortTotal: rows[row + SHORT_TOTAL], shortApi: rows[row + SHORT_API], badUa: rows[row + BAD_UA] > 0 };
   }
 
   override *entries(): IterableIterator<[string, ClientStats]> {
-    for (let i = 0; i < this.addresses.length; i++) if (this.longTotal[i] > 0) yield [this.addresses[i], this.clientStats(i)];
+    for (let i = 0; i < this.addresses.length; i++) if (this.rows[i * ROW_INTS + LONG_TOTAL] > 0) yield [this.addresses[i], this.clientStats(i)];
   }
 
   /**
@@ -85,7 +125,7 @@ export class SlidingClients extends ClientTable {
     const named: number[] = [];
     for (const address of addresses) {
       const i = this.index(address);
-      if (i >= 0 && this.longTotal[i] > 0) named.push(i);
+      if (i >= 0 && this.rows[i * ROW_INTS + LONG_TOTAL] > 0) named.push(i);
     }
     named.sort((a, b) => a - b);
     // Both lists in index order, merged without repeating a client that is in both.
@@ -106,7 +146,11 @@ export class SlidingClients extends ClientTable {
   /** Indices of the clients in the window over the thresholds (ClientTable's test), ascending. */
   private clientsOver(longApi: number, shortApi: number): number[] {
     // The same test as ClientTable's, so that a NaN threshold keeps a client as it does there.
-    const isOver = (i: number) => this.longTotal[i] > 0 && !(this.longApi[i] <= longApi && this.shortApi[i] <= shortApi);
+    const rows = this.rows;
+    const isOver = (i: number) => {
+      const row = i * ROW_INTS;
+      return rows[row + LONG_TOTAL] > 0 && !(rows[row + LONG_API] <= longApi && rows[row + SHORT_API] <= shortApi);
+    };
     const same = this.overThresholds !== undefined && Object.is(this.overThresholds[0], longApi) && Object.is(this.overThresholds[1], shortApi);
     let over: number[];
     if (!same) {
@@ -114,7 +158,7 @@ export class SlidingClients extends ClientTable {
       for (let i = 0; i < this.addresses.length; i++) if (isOver(i)) over.push(i);
     } else {
       // Untouched, a client's counts are those it was tested on.
-      over = this.over.filter((i) => this.touchedIn[i] !== this.call);
+      over = this.over.filter((i) => rows[i * ROW_INTS + TOUCHED_IN] !== this.call);
       for (const i of this.touched) if (isOver(i)) over.push(i);
       over.sort((a, b) => a - b);
     }
@@ -156,7 +200,7 @@ export class SlidingWindow {
   private noAddressInWindow = 0;
   private linesInWindow = 0;
   private total200 = 0;
-  /** The lines that entered at the last step: [from, to) of the lines, which are in time order. */
+  /** The lines that entered at the last step: [enteredFrom, enteredTo) of the lines, which are in time order. */
   enteredFrom = 0;
   enteredTo = 0;
 
@@ -180,22 +224,35 @@ export class SlidingWindow {
     this.enteredFrom = this.enter;
     while (this.enter < lineCount && times[this.enter] <= end) {
       const i = this.enter++;
-      this.count(1, kinds[i], index[i], flags[i]);
+      const kind = kinds[i];
+      const flag = flags[i];
+      if (kind === KIND_CLIENT) {
+        c.enter(index[i], (flag & FLAG_API) !== 0, (flag & FLAG_BAD_UA) !== 0);
+        this.linesInWindow++;
+      } else if (kind === KIND_LISTED) {
+        this.listedLines[index[i]]++;
+        this.linesInWindow++;
+      } else if (kind === KIND_NO_ADDRESS) this.noAddressInWindow++;
+      if (flag & FLAG_API_200 && kind !== KIND_NO_ADDRESS) this.total200++;
     }
     this.enteredTo = this.enter;
     while (this.leaveShort < this.enter && times[this.leaveShort] <= end - short) {
       const i = this.leaveShort++;
       const flag = flags[i];
-      if (kinds[i] === KIND_CLIENT) {
-        c.touch(index[i]);
-        c.shortTotal[index[i]]--;
-        if (flag & FLAG_API) c.shortApi[index[i]]--;
-      }
+      if (kinds[i] === KIND_CLIENT) c.leaveShort(index[i], (flag & FLAG_API) !== 0);
       if (flag & FLAG_API_200 && kinds[i] !== KIND_NO_ADDRESS) this.total200--;
     }
     while (this.leaveLong < this.enter && times[this.leaveLong] < end - long) {
       const i = this.leaveLong++;
-      this.count(-1, kinds[i], index[i], flags[i]);
+      const kind = kinds[i];
+      const flag = flags[i];
+      if (kind === KIND_CLIENT) {
+        c.leaveLong(index[i], (flag & FLAG_API) !== 0, (flag & FLAG_BAD_UA) !== 0);
+        this.linesInWindow--;
+      } else if (kind === KIND_LISTED) {
+        this.listedLines[index[i]]--;
+        this.linesInWindow--;
+      } else if (kind === KIND_NO_ADDRESS) this.noAddressInWindow--;
     }
     while (this.readEnter < lineCount && times[this.readEnter] <= end + disorder) {
       this.linesRead++;
@@ -225,30 +282,4 @@ export class SlidingWindow {
     };
   }
 
-  /** Adds (weight 1) or takes away (-1) one line entering or leaving the long window; entering, it enters the short one too. */
-  private count(weight: number, kind: number, index: number, flag: number): void {
-    const c = this.clients;
-    if (kind === KIND_CLIENT) {
-      c.touch(index);
-      if (weight === 1 && c.longTotal[index] === 0) c.live++;
-      c.longTotal[index] += weight;
-      if (weight === -1 && c.longTotal[index] === 0) c.live--;
-      if (flag & FLAG_API) c.longApi[index] += weight;
-      if (flag & FLAG_BAD_UA) c.badUa[index] += weight;
-      if (weight === 1) {
-        c.shortTotal[index]++;
-        if (flag & FLAG_API) c.shortApi[index]++;
-      }
-      this.linesInWindow += weight;
-    } else if (kind === KIND_LISTED) {
-      this.listedLines[index] += weight;
-      this.linesInWindow += weight;
-    } else if (kind === KIND_NO_ADDRESS) this.noAddressInWindow += weight;
-    if (weight === 1 && flag & FLAG_API_200 && kind !== KIND_NO_ADDRESS) this.total200++;
-  }
-
-  /** The line numbers (of the lines in time order) that entered at the last step. */
-  *entered(): IterableIterator<number> {
-    for (let p = this.enteredFrom; p < this.enteredTo; p++) yield p;
-  }
 }
