@@ -26,7 +26,13 @@ const ROW_INTS = 8;
 export class SlidingClients extends ClientTable {
   private readonly rows: Int32Array;
   live = 0;
+  /**
+   * Address to index: of the clients entriesOver yielded, which are nearly
+   * every address a map or a step names; of every client only once one is
+   * named that was never yielded (a map given with --map, a ban).
+   */
   private readonly byAddress = new Map<string, number>();
+  private everyAddress = false;
   /**
    * The clients whose counts changed since the last entriesOver, and those
    * over its thresholds then, in index order: a step asks only these again.
@@ -39,7 +45,6 @@ export class SlidingClients extends ClientTable {
   constructor(readonly addresses: readonly string[]) {
     super(() => false);
     this.rows = new Int32Array(addresses.length * ROW_INTS);
-    addresses.forEach((address, i) => this.byAddress.set(address, i));
   }
 
   override get size(): number {
@@ -47,6 +52,10 @@ export class SlidingClients extends ClientTable {
   }
 
   index(address: string): number {
+    const known = this.byAddress.get(address);
+    if (known !== undefined || this.everyAddress) return known ?? -1;
+    this.everyAddress = true;
+    this.addresses.forEach((every, i) => this.byAddress.set(every, i));
     return this.byAddress.get(address) ?? -1;
   }
 
@@ -139,6 +148,7 @@ export class SlidingClients extends ClientTable {
         if (o < over.length && over[o] === i) o++;
         while (n < named.length && named[n] === i) n++;
       }
+      this.byAddress.set(this.addresses[i], i);
       yield [this.addresses[i], this.clientStats(i)];
     }
   }
