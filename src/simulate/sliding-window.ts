@@ -7,11 +7,6 @@
 import { ClientTable, type ClientStats, type WindowStats } from '../read/window-stats.js';
 import { FLAG_API, FLAG_API_200, FLAG_BAD_UA, KIND_CLIENT, KIND_LISTED, KIND_NO_ADDRESS, KIND_UNREADABLE, type PeriodLines } from './period-lines.js';
 
-/**
- * The counts of the clients in the window, in the shape planRun reads a
- * ClientTable through. A client whose lines all left the window is no
- * client of it, as it would not be in a run's table.
- */
 /** A client's row: its counts side by side, so that a line entering or leaving touches one cache line, not five arrays. */
 const LONG_TOTAL = 0;
 const LONG_API = 1;
@@ -19,10 +14,15 @@ const SHORT_TOTAL = 2;
 const SHORT_API = 3;
 /** Lines without a user agent (or a blocked one) in the long window: a count, since they leave it again. */
 const BAD_UA = 4;
-/** The entriesOver call before which its counts last changed. */
-const TOUCHED_IN = 5;
+/** 1 while the client is in the list of those over the thresholds. */
+const LISTED_OVER = 5;
 const ROW_INTS = 8;
 
+/**
+ * The counts of the clients in the window, in the shape planRun reads a
+ * ClientTable through. A client whose lines all left the window is no
+ * client of it, as it would not be in a run's table.
+ */
 export class SlidingClients extends ClientTable {
   private readonly rows: Int32Array;
   live = 0;
@@ -34,13 +34,14 @@ export class SlidingClients extends ClientTable {
   private readonly byAddress = new Map<string, number>();
   private everyAddress = false;
   /**
-   * The clients whose counts changed since the last entriesOver, and those
-   * over its thresholds then, in index order: a step asks only these again.
+   * Every client over the last entriesOver's thresholds (and some that were
+   * and no longer are): a client gets over them only as a line of it enters,
+   * which adds it here, so a step tests these and no other.
    */
-  private touched: number[] = [];
-  private call = 1;
   private over: number[] = [];
-  private overThresholds: [number, number] | undefined;
+  private overLong = NaN;
+  private overShort = NaN;
+  private overKnown = false;
 
   constructor(readonly addresses: readonly string[]) {
     super(() => false);
@@ -69,7 +70,7 @@ export class SlidingClients extends ClientTable {
 
   /** A line of client i enters the window (both parts of it). */
   enter(i: number, isApi: boolean, badUa: boolean): void {
-    const row = this.touch(i);
+    const row = i * ROW_INTS;
     const rows = this.rows;
     if (rows[row + LONG_TOTAL]++ === 0) this.live++;
     rows[row + SHORT_TOTAL]++;
@@ -78,32 +79,32 @@ export class SlidingClients extends ClientTable {
       rows[row + SHORT_API]++;
     }
     if (badUa) rows[row + BAD_UA]++;
+    if (this.overKnown && rows[row + LISTED_OVER] === 0 && this.isOver(row, this.overLong, this.overShort)) {
+      rows[row + LISTED_OVER] = 1;
+      this.over.push(i);
+    }
   }
 
   /** A line of client i leaves the short window. */
   leaveShort(i: number, isApi: boolean): void {
-    const row = this.touch(i);
+    const row = i * ROW_INTS;
     this.rows[row + SHORT_TOTAL]--;
     if (isApi) this.rows[row + SHORT_API]--;
   }
 
   /** A line of client i leaves the long window, having left the short one. */
   leaveLong(i: number, isApi: boolean, badUa: boolean): void {
-    const row = this.touch(i);
+    const row = i * ROW_INTS;
     const rows = this.rows;
     if (--rows[row + LONG_TOTAL] === 0) this.live--;
     if (isApi) rows[row + LONG_API]--;
     if (badUa) rows[row + BAD_UA]--;
   }
 
-  /** Notes that client i's counts change, for entriesOver to look at it again; returns its row. */
-  private touch(i: number): number {
-    const row = i * ROW_INTS;
-    if (this.rows[row + TOUCHED_IN] !== this.call) {
-      this.rows[row + TOUCHED_IN] = this.call;
-      this.touched.push(i);
-    }
-    return row;
+  /** ClientTable's test, so that a NaN threshold keeps a client as it does there. */
+  private isOver(row: number, longApi: number, shortApi: number): boolean {
+    const rows = this.rows;
+    return rows[row + LONG_TOTAL] > 0 && !(rows[row + LONG_API] <= longApi && rows[row + SHORT_API] <= shortApi);
   }
 
   override get(address: string): ClientStats | undefined {
@@ -123,11 +124,10 @@ export class SlidingClients extends ClientTable {
 
   /**
    * The clients ClientTable's entriesOver yields from the same counts, in the
-   * same (index) order, without looking at every client at every step: a
-   * client over the thresholds now was over them at the last call, or its
-   * counts changed since (it was touched). Only when the thresholds differ
-   * from the last call's (the load moved the bulk limit) is every client
-   * tested again.
+   * same (index) order, without looking at every client at every step: only
+   * those over the thresholds at the last call or whose lines entered since
+   * can be over them now. Only when the thresholds differ from the last
+   * call's (the load moved the bulk limit) is every client tested again.
    */
   override *entriesOver(longApi: number, shortApi: number, addresses: Iterable<string>): IterableIterator<[string, ClientStats]> {
     const over = this.clientsOver(longApi, shortApi);
@@ -153,29 +153,27 @@ export class SlidingClients extends ClientTable {
     }
   }
 
-  /** Indices of the clients in the window over the thresholds (ClientTable's test), ascending. */
+  /** Indices of the clients in the window over the thresholds, ascending. */
   private clientsOver(longApi: number, shortApi: number): number[] {
-    // The same test as ClientTable's, so that a NaN threshold keeps a client as it does there.
     const rows = this.rows;
-    const isOver = (i: number) => {
-      const row = i * ROW_INTS;
-      return rows[row + LONG_TOTAL] > 0 && !(rows[row + LONG_API] <= longApi && rows[row + SHORT_API] <= shortApi);
-    };
-    const same = this.overThresholds !== undefined && Object.is(this.overThresholds[0], longApi) && Object.is(this.overThresholds[1], shortApi);
-    let over: number[];
-    if (!same) {
-      over = [];
-      for (let i = 0; i < this.addresses.length; i++) if (isOver(i)) over.push(i);
-    } else {
-      // Untouched, a client's counts are those it was tested on.
-      over = this.over.filter((i) => rows[i * ROW_INTS + TOUCHED_IN] !== this.call);
-      for (const i of this.touched) if (isOver(i)) over.push(i);
+    const over: number[] = [];
+    if (this.overKnown && Object.is(this.overLong, longApi) && Object.is(this.overShort, shortApi)) {
+      for (const i of this.over) {
+        if (this.isOver(i * ROW_INTS, longApi, shortApi)) over.push(i);
+        else rows[i * ROW_INTS + LISTED_OVER] = 0;
+      }
       over.sort((a, b) => a - b);
+    } else {
+      for (let i = 0; i < this.addresses.length; i++) {
+        const listed = this.isOver(i * ROW_INTS, longApi, shortApi);
+        rows[i * ROW_INTS + LISTED_OVER] = listed ? 1 : 0;
+        if (listed) over.push(i);
+      }
     }
     this.over = over;
-    this.overThresholds = [longApi, shortApi];
-    this.touched = [];
-    this.call++;
+    this.overLong = longApi;
+    this.overShort = shortApi;
+    this.overKnown = true;
     return over;
   }
 }
