@@ -8,7 +8,8 @@
  * and targets; harness.ts measures every row BENCH_RUNS times (default 5),
  * round by round, and prints and writes the report.
  *
- * Environment: BENCH_RUNS (default 5), BENCH_PYTHON_RUNS (default BENCH_RUNS).
+ * Environment: BENCH_RUNS (default 5), BENCH_PYTHON_RUNS (default BENCH_RUNS),
+ * BENCH_ONLY (scenario names, comma-separated: only those, e.g. `simulate`).
  */
 import os from 'node:os';
 import { STARTDATE } from './logs.js';
@@ -22,6 +23,8 @@ import { original } from './scenarios/original.js';
 import { seekAtScale } from './scenarios/seek-at-scale.js';
 import { realistic } from './scenarios/realistic.js';
 import { incremental } from './scenarios/incremental.js';
+import { simulation } from './scenarios/simulate.js';
+import type { Scenario } from './harness.js';
 import { prepare } from './setup.js';
 
 async function main(): Promise<void> {
@@ -29,7 +32,23 @@ async function main(): Promise<void> {
   console.log(`ipanalyse bench: ${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim()}), node ${process.version}, load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`);
   const setup = await prepare();
   // In this order in the table (processes first) and in the targets: the realistic hour is the headline.
-  const scenarios = [...(await realistic(setup)), await incremental(setup), endToEnd(setup), seekAtScale(setup), fixedCost(setup), await original(setup), inProcess(setup), flood(setup), networkFlood(setup)];
+  const all: [string, () => Scenario | Scenario[] | Promise<Scenario | Scenario[]>][] = [
+    ['realistic', () => realistic(setup)],
+    ['incremental', () => incremental(setup)],
+    ['end-to-end', () => endToEnd(setup)],
+    ['seek-at-scale', () => seekAtScale(setup)],
+    ['fixed-cost', () => fixedCost(setup)],
+    ['original', () => original(setup)],
+    ['in-process', () => inProcess(setup)],
+    ['flood', () => flood(setup)],
+    ['network-flood', () => networkFlood(setup)],
+    ['simulate', () => simulation(setup)],
+  ];
+  const only = process.env.BENCH_ONLY?.split(',').map((name) => name.trim());
+  const unknown = only?.filter((name) => !all.some(([known]) => known === name)) ?? [];
+  if (unknown.length > 0) throw new Error(`BENCH_ONLY: no scenario ${unknown.join(', ')} (there are ${all.map(([name]) => name).join(', ')})`);
+  const scenarios: Scenario[] = [];
+  for (const [name, make] of all) if (!only || only.includes(name)) scenarios.push(...[await make()].flat());
   const { logs, probes, window } = setup;
   report(await measure(scenarios), {
     loadBefore,

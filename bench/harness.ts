@@ -248,10 +248,16 @@ interface RunFacts {
   inputs: Record<string, unknown>;
 }
 
+class RowNotMeasured extends Error {}
+
 /** Prints the table, the checks and the targets, and writes results.json. */
 export function report({ rows, scenarios, measureMs }: Measured, facts: RunFacts): void {
   const summaries = new Map(rows.map((r) => [r.id, summarize(r)]));
-  const s = (id: string) => summaries.get(id)!;
+  const s = (id: string) => {
+    const summary = summaries.get(id);
+    if (!summary) throw new RowNotMeasured(id);
+    return summary;
+  };
   const fmt = (v: number | undefined, digits = 0) => (v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(digits));
   const header = `${pad('what', 46)} ${pad('runs', 4, true)} ${pad('wall ms', 8, true)} ${pad('(min)', 7, true)} ${pad('CPU ms', 8, true)} ${pad('lines/s', 8, true)} ${pad('x base', 7, true)} ${pad('RSS MB', 7, true)}`;
   console.log(`\nmedians of ${RUNS} runs (original: ${PYTHON_RUNS}); wall: spawn to exit; CPU: user + system; lines/s: lines read / median wall;`);
@@ -264,7 +270,7 @@ export function report({ rows, scenarios, measureMs }: Measured, facts: RunFacts
       console.log(`${pad(r.what, 46)} ${r.note ?? 'not run'}`);
       continue;
     }
-    const ratio = r.baseline ? m.wallMs / s(r.baseline).wallMs : r.id.startsWith('base') ? 1 : undefined;
+    const ratio = r.baseline && summaries.has(r.baseline) ? m.wallMs / s(r.baseline).wallMs : r.id.startsWith('base') ? 1 : undefined;
     console.log(
       `${pad(r.what, 46)} ${pad(String(r.samples.length), 4, true)} ${pad(fmt(m.wallMs), 8, true)} ${pad(fmt(m.minWallMs), 7, true)} ${pad(fmt(m.cpuMs), 8, true)} ${pad(m.linesPerSecond ? `${(m.linesPerSecond / 1e6).toFixed(2)}M` : '-', 8, true)} ${pad(ratio === undefined ? '-' : ratio.toFixed(2), 7, true)} ${pad(fmt(m.peakRssMB), 7, true)}`,
     );
@@ -272,14 +278,23 @@ export function report({ rows, scenarios, measureMs }: Measured, facts: RunFacts
   const checks = scenarios.flatMap((scenario) => scenario.checks ?? []);
   for (const c of checks) console.log(`check: ${c}`);
 
-  const targets = scenarios.flatMap((scenario) => scenario.targets?.(s) ?? []);
+  // With BENCH_ONLY, a target or figure may need rows of a scenario not run: it is left out.
+  const unmeasured = (rows: () => Target[] | string[] | undefined) => {
+    try {
+      return rows() ?? [];
+    } catch (error) {
+      if (error instanceof RowNotMeasured) return [];
+      throw error;
+    }
+  };
+  const targets = scenarios.flatMap((scenario) => unmeasured(() => scenario.targets?.(s)) as Target[]);
   console.log('\ntargets, judged on the wall-clock medians [and on the CPU-time medians]');
   for (const t of targets) {
     const verdict = t.pass === undefined ? 'SKIP' : t.pass ? 'PASS' : 'FAIL';
     const cpu = t.cpuValue === undefined ? '' : ` [CPU ${t.cpuValue.toFixed(2)} ${t.cpuPass ? 'PASS' : 'FAIL'}]`;
     console.log(`  ${verdict}  ${pad(t.name, 50)} ${pad(Number.isFinite(t.value) ? t.value.toFixed(2) : '-', 7, true)}${cpu}  target ${t.target}  (${t.detail})`);
   }
-  const figures = scenarios.flatMap((scenario) => scenario.figures?.(s) ?? []);
+  const figures = scenarios.flatMap((scenario) => unmeasured(() => scenario.figures?.(s)) as string[]);
   for (const f of figures) console.log(`  ${f}`);
   const loadAfter = os.loadavg();
   console.log(`\nload average after: ${loadAfter.map((l) => l.toFixed(2)).join(' ')} (other processes share these ${os.cpus().length} CPUs; CPU times are less sensitive to them than wall times)`);

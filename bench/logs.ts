@@ -105,15 +105,15 @@ function population(): ClientProfile[] {
  * same rate spread over a Zipf population, whose first few ranks are over the
  * bulk and block limits too and whose tail sends a request every few hours.
  */
-function realisticPopulation(): ClientProfile[] {
+function realisticPopulation(from = realisticTail.from): ClientProfile[] {
   const rng = mulberry32(0x2ea115);
   const book = new AddressBook(rng);
-  const heavy = heavyScripts(rng, book, realisticTail.from);
+  const heavy = heavyScripts(rng, book, from);
   const zipf = zipfClients(rng, book, {
     count: ZIPF_CLIENTS,
     totalRate: RATE - rateOf(heavy),
     exponent: 1,
-    from: realisticTail.from,
+    from,
     until: WINDOW_END,
     ipv6Share: 0.15,
     noUserAgentShare: 0.03,
@@ -194,10 +194,27 @@ const FLOOD_NETWORKS = 300;
  * their cache alone.
  */
 export function ensureNetworkFlood(): LogFile {
-  const spec: LogSpec = { clients: population(), segments: [{ ...floodTail, floodNetworks: FLOOD_NETWORKS }] };
-  const key = cacheKey({ flood64: spec });
-  const file = path.join(CACHE_DIR, 'flood64.log');
-  const keyFile = path.join(CACHE_DIR, 'flood64.json');
+  return ensureCachedLog('flood64', { clients: population(), segments: [{ ...floodTail, floodNetworks: FLOOD_NETWORKS }] });
+}
+
+/** Hours the simulated period spans: cron's job every minute over them (bench/scenarios/simulate.ts). */
+export const SIMULATED_HOURS = 6;
+const simulationSegment: Segment = { from: WINDOW_END - SIMULATED_HOURS * 3600 - TAIL_SECONDS, until: WINDOW_END, seed: 0x51a7 };
+
+/**
+ * The realistic population (the same Zipf clients and heavy scripts, at the
+ * same rate) over SIMULATED_HOURS and the hour and the disorder allowance
+ * before them: 7.3M lines, some 150k distinct clients in every hour.
+ */
+export function ensureSimulationLog(): LogFile {
+  return ensureCachedLog('simulate', { clients: realisticPopulation(simulationSegment.from), segments: [simulationSegment] });
+}
+
+/** A log cached apart from the manifest's (its own key file), so that adding one leaves their cache alone. */
+function ensureCachedLog(name: string, spec: LogSpec): LogFile {
+  const key = cacheKey({ [name]: spec });
+  const file = path.join(CACHE_DIR, `${name}.log`);
+  const keyFile = path.join(CACHE_DIR, `${name}.json`);
   try {
     const cached = JSON.parse(fs.readFileSync(keyFile, 'utf8')) as { key: string; log: LogFile };
     if (cached.key === key && fs.statSync(file, { throwIfNoEntry: false })?.size === cached.log.bytes) return cached.log;
@@ -205,8 +222,8 @@ export function ensureNetworkFlood(): LogFile {
     // not cached yet
   }
   const written = writeLog(file, spec);
-  console.log(`  flood64.log: ${written.lines} lines, ${mb(written.bytes)} MB in ${(written.ms / 1000).toFixed(1)} s`);
-  const log: LogFile = { name: 'flood64', file, lines: written.lines, bytes: written.bytes };
+  console.log(`  ${name}.log: ${written.lines} lines, ${mb(written.bytes)} MB in ${(written.ms / 1000).toFixed(1)} s`);
+  const log: LogFile = { name, file, lines: written.lines, bytes: written.bytes };
   fs.writeFileSync(keyFile, JSON.stringify({ key, log }));
   return log;
 }

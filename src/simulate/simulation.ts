@@ -107,10 +107,11 @@ export function simulate(input: SimulationInput): Simulation {
     const stats = window.moveTo(time);
     const tooSmall = input.logBytes < settings.MIN_LOG_SIZE;
     if (n > 0) {
-      for (const line of window.entered()) {
-        if (!(lines.flags[line] & FLAG_API)) continue;
-        const kind = lines.kinds[line];
-        const code = kind === KIND_CLIENT ? clientState[lines.clients[line]] : kind === KIND_LISTED ? listedState[lines.clients[line]] : 0;
+      const { flags, kinds, clients } = lines;
+      for (let line = window.enteredFrom; line < window.enteredTo; line++) {
+        if (!(flags[line] & FLAG_API)) continue;
+        const kind = kinds[line];
+        const code = kind === KIND_CLIENT ? clientState[clients[line]] : kind === KIND_LISTED ? listedState[clients[line]] : 0;
         if (code > 0) restrictedRequests[codeState(code)]++;
       }
     }
@@ -175,8 +176,8 @@ export function simulate(input: SimulationInput): Simulation {
       spent[state] += input.every;
     }
     for (const client of busiest) {
-      client.longApi.push(window.clients.longApi[client.index]);
-      client.shortApi.push(window.clients.shortApi[client.index]);
+      client.longApi.push(window.clients.longApi(client.index));
+      client.shortApi.push(window.clients.shortApi(client.index));
       client.states.push((plan.decided ? plan.states : plan.previous).get(client.address) ?? null);
     }
     steps.push(record);
@@ -202,13 +203,19 @@ function countOf(states: ReadonlyMap<string, MapState>): StateCounts {
 
 /** The clients with the most API requests from `from` to `to`, most first. */
 function busiestClients(lines: PeriodLines, clientCount: number, from: number, to: number, count: number): { index: number; apiRequests: number }[] {
-  const api = new Float64Array(clientCount);
+  const api = new Int32Array(clientCount);
+  const { kinds, flags, times, clients } = lines;
   for (let i = 0; i < lines.count; i++) {
-    if (lines.kinds[i] === KIND_CLIENT && lines.flags[i] & FLAG_API && lines.times[i] >= from && lines.times[i] <= to) api[lines.clients[i]]++;
+    if (kinds[i] === KIND_CLIENT && flags[i] & FLAG_API && times[i] >= from && times[i] <= to) api[clients[i]]++;
   }
-  const indices = [...api.keys()].filter((i) => api[i] > 0);
-  return indices
-    .sort((a, b) => api[b] - api[a] || a - b)
-    .slice(0, count)
-    .map((index) => ({ index, apiRequests: api[index] }));
+  // The leaders so far, kept sorted; a client enters only when it beats the last.
+  const top: number[] = [];
+  const before = (a: number, b: number) => api[b] - api[a] || a - b;
+  for (let i = 0; i < clientCount; i++) {
+    if (api[i] === 0 || (top.length === count && before(i, top[count - 1]) > 0)) continue;
+    top.push(i);
+    top.sort(before);
+    if (top.length > count) top.pop();
+  }
+  return top.map((index) => ({ index, apiRequests: api[index] }));
 }
