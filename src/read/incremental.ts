@@ -176,9 +176,10 @@ function* stateBytes(state: Omit<IncrementalState, 'clientsHash' | 'table'>, cli
  * the many runs that added them.
  */
 function compacted(clients: ClientTable, settings: Settings): ClientTable {
-  if (clients.emptyRows <= clients.size) return clients;
+  const live = clients.size;
+  if (clients.rowCount - live <= live) return clients;
   const fresh = newClientTable(settings);
-  fresh.reserve(clients.size);
+  fresh.reserve(live);
   for (const chunk of clients.rowChunks()) fresh.addRows(chunk);
   return fresh;
 }
@@ -225,7 +226,7 @@ async function readWithState(
     }
     if (!counting.clients.rowsAreCounts()) throw new Untrusted('counts below zero, or without lines');
     const clients = compacted(counting.clients, settings);
-    const dropped = counting.clients.size + counting.clients.emptyRows - clients.size - clients.emptyRows;
+    const dropped = counting.clients.rowCount - clients.rowCount;
     // As a full read leaves them: the listed addresses with a line in the window, not those only read in a slice that left it.
     clients.listedAddresses.clear();
     for (const [address, lines] of counting.listed) {

@@ -384,9 +384,9 @@ export class ClientTable {
     return true;
   }
 
-  /** Rows with no line left in them: kept by an incremental run's table until there are too many. */
-  get emptyRows(): number {
-    return this.clientCount - this.size;
+  /** Rows, with lines or without: an incremental run's table keeps those whose lines all left until there are too many. */
+  get rowCount(): number {
+    return this.clientCount;
   }
 
   /** Room for `clients` more clients without growing the key table. */
