@@ -65,7 +65,8 @@ export async function readWindowsIncremental(logs: readonly LogToRead[], setting
     if (options.write) {
       try {
         // Every client's address, as the log has them: for the run's user alone, where the map is for the web server.
-        writeFileAtomic(options.stateFile, stateBytes(result.state, result.clients as ClientTable), 0o600);
+        // Not synced: after a crash of the machine a state cut short or empty fails its hash, and the window is read whole.
+        writeFileAtomic(options.stateFile, stateBytes(result.state, result.clients as ClientTable), { firstMode: 0o600, durable: false });
       } catch (error) {
         // The run has what it read; only the next one reads more.
         return { ...result.read, note: `state: could not be kept (${(error as Error).message})` };

@@ -27,9 +27,13 @@ function tempPathFor(target: string): string {
  * Replaces `target` (or the file its links lead to) with `content`
  * atomically, keeping the old file's mode and, when we may, its owner and
  * group: a 0600 map of www-data's stays www-data's 0600 map. A new file
- * gets `firstMode`. Throws OutputError naming the path and the cause.
+ * gets `firstMode`. `durable: false` skips the syncs that make the new
+ * content survive a crash of the machine: for a file whose loss or
+ * emptiness its reader detects and recovers from (the incremental state,
+ * checked by its hash), the rename alone keeps it whole for every process.
+ * Throws OutputError naming the path and the cause.
  */
-export function writeFileAtomic(target: string, content: string | Uint8Array | Iterable<Uint8Array>, firstMode = 0o644): void {
+export function writeFileAtomic(target: string, content: string | Uint8Array | Iterable<Uint8Array>, { firstMode = 0o644, durable = true }: { firstMode?: number; durable?: boolean } = {}): void {
   const real = resolveWriteTarget(target);
   const temp = tempPathFor(real);
   let fd: number | undefined;
@@ -53,13 +57,13 @@ export function writeFileAtomic(target: string, content: string | Uint8Array | I
     else if (content instanceof Uint8Array) writeAll(fd, content);
     // Chunks made as they are written (an incremental state's million rows), never all in memory.
     else for (const chunk of content) writeAll(fd, chunk);
-    fs.fsyncSync(fd);
+    if (durable) fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = undefined;
     stage = real;
     fs.renameSync(temp, real);
     renamed = true;
-    syncDirectory(path.dirname(real));
+    if (durable) syncDirectory(path.dirname(real));
   } catch (error) {
     throw new OutputError(`cannot write ${describeSystemError(error, stage)}`);
   } finally {
