@@ -56,10 +56,22 @@ async function prepareCopy(source: string, minutes: number, name = `${minutes}m`
 
 const KEPT = ['ip_blocks.map', 'ip_blocks.map.state', 'restricted_ip.log'];
 
-/** A real run at the hour's end from the prepared step's files, which it keeps its own state over. */
-function liveRun(what: string, dir: string): Promise<ChildOutcome> {
-  for (const name of KEPT) fs.copyFileSync(path.join(dir, `${name}.prepared`), path.join(dir, name));
-  return run(what, dir, WINDOW_END, ['--verbose']);
+/**
+ * A real run at the hour's end from the prepared step's files, which it
+ * keeps its own state over; put back after it too, for the dry runs on the
+ * same copy, which would otherwise continue from this run's state (none of
+ * the minutes since).
+ */
+async function liveRun(what: string, dir: string): Promise<ChildOutcome> {
+  const restore = () => {
+    for (const name of KEPT) fs.copyFileSync(path.join(dir, `${name}.prepared`), path.join(dir, name));
+  };
+  restore();
+  try {
+    return await run(what, dir, WINDOW_END, ['--verbose']);
+  } finally {
+    restore();
+  }
 }
 
 function megabytes(file: string): string {
@@ -87,7 +99,10 @@ export async function incremental(setup: BenchSetup): Promise<Scenario> {
         lines,
         measure: async (round: number) => {
           const outcome = await run(`ipanalyse incremental (${minutes} min)`, dirs.get(minutes) as string, WINDOW_END, ['--dry-run', '--verbose']);
-          if (round === 0) checks.push(`state ${minutes} min old: ${/state: [^\n]*/.exec(outcome.stdout)?.[0] ?? 'no note'}`);
+          const note = /state: [^\n]*/.exec(outcome.stdout)?.[0] ?? 'no note';
+          if (round === 0) checks.push(`state ${minutes} min old: ${note}`);
+          // Every round must measure the step it names: a state kept since by another row would make it a shorter one.
+          else if (!note.includes(new Date((WINDOW_END - minutes * 60) * 1000).toISOString())) checks.push(`WARNING: round ${round} of the ${minutes}-min step continued from another state: ${note}`);
           return outcome;
         },
       })),
