@@ -34,10 +34,10 @@ export interface IncrementalOptions {
   write: boolean;
 }
 
-/** A state whose header fits the run; its rows are read from `fd` at `rowsFrom` as the table is made. */
-type Loaded = IncrementalState & { fd: number; rowsFrom: number };
+/** A state whose header fits the run; its client table is read from `fd` at `tableFrom`. */
+type Loaded = IncrementalState & { fd: number; tableFrom: number };
 
-/** Reads of the state file: a header as large as its blocks' list takes a few, a million client rows many. */
+/** Reads of the state file's header: as large as its blocks' list, a few for a big window. */
 const STATE_READ_BYTES = 1 << 20;
 /** A header lists a block per 128 KiB of the window: 64 MiB of it would describe terabytes. */
 const MAX_HEADER_BYTES = 64 << 20;
@@ -81,7 +81,7 @@ export async function readWindowsIncremental(logs: readonly LogToRead[], setting
   }
 }
 
-/** The state in the file if its header fits this run, or why not. The file stays open for its rows (readRows). */
+/** The state in the file if its header fits this run, or why not. The file stays open for its client table (readTable). */
 function loadState(file: string, hash: string, window: Required<AnalysisWindow>): Loaded | string {
   let fd: number;
   try {
@@ -110,7 +110,7 @@ function loadState(file: string, hash: string, window: Required<AnalysisWindow>)
     if (window.now < parsed.window.now) return 'from a later time: the clock went backwards';
     if (window.start - parsed.window.start > window.end - window.start) return 'older than the window';
     kept = true;
-    return Object.assign(parsed, { fd, rowsFrom: newline + 1 });
+    return Object.assign(parsed, { fd, tableFrom: newline + 1 });
   } catch (error) {
     return `unreadable (${(error as Error).message})`;
   } finally {
@@ -129,9 +129,9 @@ function readTable(state: Loaded, clients: ClientTable): void {
   const arenaBytes = layout.arenaPageFill.length * ARENA_PAGE_BYTES;
   const rowBytes = layout.rowPages * ROW_PAGE_INTS * 4;
   // Sized from the header, so checked against the file before anything is allocated.
-  if (state.rowsFrom + slotBytes + arenaBytes + rowBytes !== size) throw new Untrusted('a client table of another size than its header says');
+  if (state.tableFrom + slotBytes + arenaBytes + rowBytes !== size) throw new Untrusted('a client table of another size than its header says');
   const digest = createHash('sha256');
-  let position = state.rowsFrom;
+  let position = state.tableFrom;
   const fill = (view: Uint8Array) => {
     for (let at = 0; at < view.length; ) {
       const got = fs.readSync(state.fd, view, at, view.length - at, position);
@@ -180,8 +180,7 @@ function compacted(clients: ClientTable, settings: Settings): ClientTable {
   const live = clients.size;
   if (clients.rowCount - live <= live) return clients;
   const fresh = newClientTable(settings);
-  fresh.reserve(live);
-  for (const chunk of clients.rowChunks()) fresh.addRows(chunk);
+  clients.copyClientsWithLinesTo(fresh);
   return fresh;
 }
 

@@ -101,9 +101,6 @@ const KEY_OFFSET = 5;
 const ROW_INTS = 6;
 /** The counts of a row: all but its key's offset. */
 const COUNTS = KEY_OFFSET;
-/** A row as rowChunks writes it, at its longest: the key's length, the key, the counts. */
-const MAX_ROW_BYTES = 1 + MAX_KEY_BYTES + COUNTS * 4;
-const ROW_CHUNK_BYTES = 1 << 20;
 /**
  * Rows live in pages of 32,768 clients (768 KiB) that never move: a table
  * that grows to a million clients copies nothing, and never holds an old and
@@ -312,53 +309,26 @@ export class ClientTable {
   }
 
   /**
-   * The clients with a line in the window as bytes, in chunks of about
-   * `chunkBytes` (one buffer, reused: each chunk is gone once the next is
-   * asked for): per client its key's length, the key, and its five counts
-   * as int32 LE. Chunks, so that a million clients are written without a
-   * copy of them all in memory.
+   * Adds this table's clients with a line in the window, their keys and
+   * counts, to `target`: a table without the rows whose lines all left.
+   * Other spellings of their addresses are not carried over; a later line
+   * spelt so is canonicalised again.
    */
-  *rowChunks(chunkBytes = ROW_CHUNK_BYTES): Generator<Buffer> {
-    const chunk = Buffer.allocUnsafe(Math.max(chunkBytes, MAX_ROW_BYTES));
-    let at = 0;
+  copyClientsWithLinesTo(target: ClientTable): void {
+    target.keys.reserve(target.keys.size + this.clientCount);
+    // The key's length byte first, as copyKey writes it.
+    const key = Buffer.allocUnsafe(1 + MAX_KEY_BYTES);
     for (let i = 0; i < this.clientCount; i++) {
       const page = this.pages[i >>> PAGE_SHIFT];
       const row = (i & PAGE_MASK) * ROW_INTS;
       if (page[row + LONG_TOTAL] === 0) continue;
-      if (at + MAX_ROW_BYTES > chunk.length) {
-        yield chunk.subarray(0, at);
-        at = 0;
-      }
-      at = this.keys.copyKey(page[row + KEY_OFFSET], chunk, at);
-      for (let k = 0; k < COUNTS; k++, at += 4) chunk.writeInt32LE(page[row + k], at);
+      const end = this.keys.copyKey(page[row + KEY_OFFSET], key, 0);
+      const hash = hashBytes(key, 1, end);
+      const known = target.keys.get(key, 1, end, hash);
+      const index = known !== MISSING ? known : target.add(key, 1, end, hash);
+      const targetRow = (index & PAGE_MASK) * ROW_INTS;
+      for (let k = 0; k < COUNTS; k++) target.pages[index >>> PAGE_SHIFT][targetRow + k] += page[row + k];
     }
-    if (at > 0) yield chunk.subarray(0, at);
-  }
-
-  /**
-   * Adds the whole rows at the start of `bytes` (as rowChunks writes them);
-   * returns how many bytes they took, the rest being the start of a row the
-   * next bytes complete, or -1 when the bytes are not such rows.
-   */
-  addRows(bytes: Buffer): number {
-    this.linesTakenBack = true;
-    let at = 0;
-    while (at < bytes.length) {
-      const length = bytes[at];
-      const start = at + 1;
-      const end = start + length;
-      if (length === 0) return -1;
-      if (end + COUNTS * 4 > bytes.length) break;
-      const hash = hashBytes(bytes, start, end);
-      const known = this.keys.get(bytes, start, end, hash);
-      const index = known !== MISSING ? known : this.add(bytes, start, end, hash);
-      if (index < 0) return -1;
-      const page = this.pages[index >>> PAGE_SHIFT];
-      const row = (index & PAGE_MASK) * ROW_INTS;
-      for (let k = 0; k < COUNTS; k++) page[row + k] += bytes.readInt32LE(end + 4 * k);
-      at = end + COUNTS * 4;
-    }
-    return at;
   }
 
   /** The table's parts as they are (views, not copies): its keys and its rows, for adopt(). */
@@ -389,10 +359,6 @@ export class ClientTable {
     return this.clientCount;
   }
 
-  /** Room for `clients` more clients without growing the key table. */
-  reserve(clients: number): void {
-    this.keys.reserve(this.keys.size + clients);
-  }
 
   /**
    * As entries(), but only the clients with more than `longApi` API requests
