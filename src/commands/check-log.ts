@@ -1,7 +1,7 @@
 /** `ipanalyse check-log [--log-format F] LOGFILE`: does the configured format read this log? Reads only. */
 import type { Argv } from 'yargs';
 import type { Problem } from '../errors.js';
-import { compileLogFormats, parseClientField } from '../read/log-format.js';
+import { compileLogFormats, clientFieldOf } from '../read/log-format.js';
 import { readLogSample } from '../read/log-sample.js';
 import { checkLog, renderLogCheck, renderLogCheckJson } from '../report/check-log.js';
 import { JSON_OPTION, type Output, SETTINGS_OPTION, resolveNow, resolveSettings } from './common.js';
@@ -21,8 +21,7 @@ type CheckLogArgs = Awaited<ReturnType<typeof checkLogOptions>['argv']>;
 export async function checkLogCommand(args: CheckLogArgs, out: Output): Promise<Problem[]> {
   const now = resolveNow(args.now);
   const { settings } = await resolveSettings(args);
-  const client = settings.CLIENT_ADDRESS === undefined ? undefined : parseClientField(settings.CLIENT_ADDRESS);
-  const formats = compileLogFormats(settings.LOG_FORMAT, typeof client === 'string' ? undefined : client);
+  const formats = compileLogFormats(settings.LOG_FORMAT, clientFieldOf(settings.CLIENT_ADDRESS));
   const file = args.logfile as string;
   const sample = readLogSample(file);
   const check = checkLog({ file, ...sample, formats, formatNames: settings.LOG_FORMAT, maxUnreadableShare: settings.MAX_UNREADABLE_SHARE, now });

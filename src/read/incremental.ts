@@ -17,6 +17,7 @@ import { type BlockState, type FileState, type IncrementalState, type LogState, 
 import { type Generation, type LogFileRead, closeGenerations, fdOf, findGenerations, generationsToRead, isReplaced, lastLineTime, seekInGeneration } from './log-source.js';
 import { DISORDER_SECONDS, type LogRead, type LogToRead, type WindowsRead, newClientTable, readWindows, windowReaderOptions } from './read-window.js';
 import { ARENA_PAGE_BYTES } from './address-table.js';
+import { lineTimeOf } from './log-format.js';
 import { type AnalysisWindow, ClientTable, LISTED, ROW_PAGE_INTS, type WindowReaderOptions, type WindowStats, WindowReader, emptyWindowStats, mergeWindowStats } from './window-stats.js';
 
 /** Blocks of about this size: what a moved boundary makes a run read again. */
@@ -341,7 +342,7 @@ class Slicer {
     private readonly options: Omit<WindowReaderOptions, 'window'>,
     private readonly counting: Counting,
   ) {
-    this.lineTime = new WindowReader({ ...options, window: { start: 0, shortStart: 0, end: 0 } }).lineTime;
+    this.lineTime = lineTimeOf(options.formats);
   }
 
   /**

@@ -70,8 +70,6 @@ const PLUS = 0x2b;
 const DOT = 0x2e;
 /** `dd/Mon/yyyy:HH:MM:SS +zzzz` */
 export const CLF_TIME_LENGTH = 26;
-/** `yyyy-mm-ddTHH:MM:SS+hh:mm`, nginx's $time_iso8601 */
-export const ISO_TIME_LENGTH = 25;
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 

@@ -65,6 +65,12 @@ export const DEFAULT_FORMAT = 'combined';
 /** How the client address is chosen (CLIENT_ADDRESS), as a key that is the same for every spelling of a field. */
 export type ClientField = { kind: 'remote' } | { kind: 'peer' } | { kind: 'header'; name: string };
 
+/** The field a CLIENT_ADDRESS setting names, or undefined: unset, or not one (which checking the settings reports). */
+export function clientFieldOf(clientAddress: string | undefined): ClientField | undefined {
+  const client = clientAddress === undefined ? undefined : parseClientField(clientAddress);
+  return typeof client === 'string' ? undefined : client;
+}
+
 /**
  * Reads a CLIENT_ADDRESS value: `%h`, `%a`, `$remote_addr` (the address the
  * server saw, the default), `%{c}a`, `$realip_remote_addr` (the connection's
@@ -532,7 +538,7 @@ function findTerminator(after: Buffer, hash: boolean, list: boolean): string {
   );
 }
 
-function store(keep: Step['keep'], from: string, to: string, plan: Plan): string {
+function store(keep: Step['keep'], from: string, to: string): string {
   switch (keep) {
     case 'ip':
       return `out.ipStart = ${from}; out.ipEnd = ${to}; out.ipHash = h;\n`;
@@ -546,7 +552,6 @@ function store(keep: Step['keep'], from: string, to: string, plan: Plan): string
     case 'ua':
       return `out.uaStart = ${from}; out.uaEnd = ${to};\n`;
     default:
-      void plan;
       return '';
   }
 }
@@ -602,7 +607,7 @@ function generate(p: Plan, mode: Mode): string {
       const lazy = last && after.length === 1;
       if (lazy && p.lenient && (keep === 'ua' || keep === 'none')) {
         // The last field of a format that allows more after it: only that it ends matters here.
-        code += `if (!hasClosingQuote(buf, at, end)) return false;\n${store(keep, 'f', '-1', p)}return true;\n`;
+        code += `if (!hasClosingQuote(buf, at, end)) return false;\n${store(keep, 'f', '-1')}return true;\n`;
         return code;
       }
       if (lazy && !p.lenient) {
@@ -610,24 +615,24 @@ function generate(p: Plan, mode: Mode): string {
         code +=
           'q = end;\nif (q > at && buf[q - 1] === 13) q--;\n' +
           'if (q - 1 < at || buf[q - 1] !== 34 || (q - 2 >= at && buf[q - 2] === 92 && findClosingQuote(buf, at, q) !== q - 1)) return false;\n' +
-          `${store(keep, 'f', 'q - 1', p)}at = q - 1;\n`;
+          `${store(keep, 'f', 'q - 1')}at = q - 1;\n`;
         code += matchLiteral(after);
         code += 'return at === end || (at === end - 1 && buf[at] === 13);\n';
         return code;
       }
       // `-`, the usual referer and the usual missing header, without a call.
-      code += `q = buf[at] === 45 && buf[at + 1] === 34 && at + 1 < end ? at + 1 : findClosingQuote(buf, at, end);\nif (q < 0) return false;\nat = q;\n${store(keep, 'f', 'at', p)}`;
+      code += `q = buf[at] === 45 && buf[at + 1] === 34 && at + 1 < end ? at + 1 : findClosingQuote(buf, at, end);\nif (q < 0) return false;\nat = q;\n${store(keep, 'f', 'at')}`;
     } else if (after.length === 0) {
       // The rest of the line (a CR before the newline aside).
       if (keep === 'ip') code += `h = ${FNV_OFFSET};\nwhile (at < end && (b = buf[at]) !== 13) { h = Math.imul(h ^ b, ${FNV_PRIME}); at++; }\n`;
       else code += 'at = end;\nif (at > f && buf[at - 1] === 13) at--;\n';
-      code += store(keep, 'f', 'at', p);
+      code += store(keep, 'f', 'at');
     } else {
       const hash = keep === 'ip';
       if (hash) code += `h = ${FNV_OFFSET};\n`;
       code += findTerminator(after, hash, shape === 'list');
       if (shape === 'address') code += 'if (at === f) return false;\n';
-      code += store(keep, 'f', 'at', p);
+      code += store(keep, 'f', 'at');
     }
     if (['clf', 'iso', 'epoch', 'strftime'].includes(shape)) {
       if (timeOnly && keep === 'time') {
@@ -652,12 +657,6 @@ function build(p: Plan, mode: Mode | 'prime', strftime: unknown[]): (...args: ne
   // The format's text never reaches the source: literals are emitted as byte values, fields from a fixed set.
   const factory = new Function(...HELPER_NAMES, `return function ${mode}(${params}) {\n${body}};`);
   return factory(parseClfTime, parseIsoTime, parseDecimal, parsedEnd, findClosingQuote, hasClosingQuote, strftime);
-}
-
-/** The generated source of a format's scanner: for tests and for an operator asking what a format compiles to. */
-export function scannerSource(text: string, client?: ClientField): string {
-  const parsed = parseFormat(text);
-  return generate(plan(parsed, client, text.trim() in PRESETS), 'scan');
 }
 
 // Compiled formats are shared: V8 compiles the hot path against the scanner
@@ -712,4 +711,26 @@ function caddyFormat(client: ClientField | undefined): LineFormat {
 /** The formats of a log, tried in order: the first that reads a line wins. */
 export function compileLogFormats(texts: readonly string[], client?: ClientField): LineFormat[] {
   return texts.map((text) => compileLogFormat(text, client));
+}
+
+/** `formats`, or the default format when there are none. */
+export function formatsOrDefault(formats: readonly LineFormat[] | undefined): readonly LineFormat[] {
+  return formats !== undefined && formats.length > 0 ? formats : [compileLogFormat(DEFAULT_FORMAT)];
+}
+
+/**
+ * A line's time by the first of `formats` (or the default format) that
+ * reads one, or NaN: for seeking, finding a file's first line, and telling
+ * a log's newest line. One format's own function when there is one.
+ */
+export function lineTimeOf(formats: readonly LineFormat[] | undefined): LineFormat['lineTime'] {
+  const all = formatsOrDefault(formats);
+  if (all.length === 1) return all[0].lineTime;
+  return (buf, start, end) => {
+    for (let i = 0; i < all.length; i++) {
+      const time = all[i].lineTime(buf, start, end);
+      if (time === time) return time;
+    }
+    return NaN;
+  };
 }

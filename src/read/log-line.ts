@@ -6,14 +6,14 @@
  * `parseLine`, `scanLine` and `parseLineTime` read the combined format, the
  * default: `IP IDENT USER [dd/Mon/yyyy:HH:MM:SS +zzzz] "METHOD PATH PROTO" STATUS BYTES "REFERER" "UA" [anything]`.
  */
-import { compileLogFormat } from './log-format.js';
+import { DEFAULT_FORMAT, compileLogFormat } from './log-format.js';
 import { DASH, type LogEntry, QUOTE, UA_DASH, UA_EMPTY, findClosingQuote, startsWithAt } from './line-fields.js';
 import { type RequestClassifier, classifyRequest } from './request-path.js';
 
 export { NEWLINE, type LogEntry, newLogEntry } from './line-fields.js';
 export { type RequestClassifier, isApiRequest, newRequestClassifier } from './request-path.js';
 
-const combined = compileLogFormat('combined');
+const combined = compileLogFormat(DEFAULT_FORMAT);
 
 /**
  * Scans a combined-format line in [start, end) (without its newline) and

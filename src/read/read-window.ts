@@ -6,7 +6,7 @@ import { buildAddressList, isNonGlobal } from '../address/address-list.js';
 import { clientKeyFunction } from '../address/client-key.js';
 import type { Settings } from '../settings/settings.js';
 import { ClientResolver } from './client-address.js';
-import { compileLogFormats, parseClientField } from './log-format.js';
+import { compileLogFormats, clientFieldOf } from './log-format.js';
 import { newRequestClassifier } from './log-line.js';
 import { type Generation, type LogFileRead, type ProgressListener, closeGenerations, findGenerations, generationsToRead, lastLineTime, readGenerations } from './log-source.js';
 import { type AnalysisWindow, ClientTable, type LineListener, type WindowStats, WindowReader, type WindowReaderOptions, mergeWindowStats } from './window-stats.js';
@@ -129,8 +129,7 @@ export function newWindowReader(
  */
 export function windowReaderOptions(settings: Settings, formats: readonly string[]): Omit<WindowReaderOptions, 'window'> {
   // Settings were validated: the client field parses and the formats compile.
-  const client = settings.CLIENT_ADDRESS === undefined ? undefined : parseClientField(settings.CLIENT_ADDRESS);
-  const clientField = typeof client === 'string' ? undefined : client;
+  const clientField = clientFieldOf(settings.CLIENT_ADDRESS);
   const trusted = settings.TRUSTED_PROXIES.length > 0 ? buildAddressList(settings.TRUSTED_PROXIES) : undefined;
   return {
     classifier: newRequestClassifier(settings.API_ENDPOINTS),

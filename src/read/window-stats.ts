@@ -5,7 +5,7 @@
 import { AddressTable, type AddressTableSnapshot, MAX_KEY_BYTES, MISSING, hashBytes } from './address-table.js';
 import { canonicalizeIp } from '../address/ip-address.js';
 import type { ClientResolver } from './client-address.js';
-import { type LineFormat, compileLogFormat } from './log-format.js';
+import { type LineFormat, formatsOrDefault, lineTimeOf } from './log-format.js';
 import {
   NEWLINE,
   type LogEntry,
@@ -484,27 +484,20 @@ export class WindowReader {
     // A window that ends now is read to the end of the log; a replay stops once lines are well past it.
     const stopAt = options.window.end + options.disorderSeconds + (options.clockStepSeconds ?? 0);
     this.stopAfter = stopAt < this.futureAfter ? stopAt : Infinity;
-    const formats = options.formats && options.formats.length > 0 ? options.formats : [compileLogFormat('combined')];
+    const formats = formatsOrDefault(options.formats);
     this.clientResolver = formats.some((f) => f.forwarded) ? options.clientResolver : undefined;
     this.onLine = options.onLine;
     this.sign = options.sign ?? 1;
     if (options.takeBack !== undefined && this.sign !== 1) throw new RangeError('takeBack counts a window in, with sign 1');
     this.takeBack = options.takeBack;
+    this.lineTime = lineTimeOf(formats);
     if (formats.length === 1) {
       this.scan = formats[0].scanOwn;
       formats[0].prime(this.entry);
-      this.lineTime = formats[0].lineTime;
     } else {
       this.scan = (buf, start, end, out) => {
         for (let i = 0; i < formats.length; i++) if (formats[i].scan(buf, start, end, out)) return true;
         return false;
-      };
-      this.lineTime = (buf, start, end) => {
-        for (let i = 0; i < formats.length; i++) {
-          const time = formats[i].lineTime(buf, start, end);
-          if (time === time) return time;
-        }
-        return NaN;
       };
     }
     this.stats = emptyWindowStats(options.clients ?? new ClientTable(options.isListed, options.clientKey));

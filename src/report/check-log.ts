@@ -1,7 +1,7 @@
 /** `check-log`: which format reads a log's sample, what cannot be read, and how old the log is. Pure. */
 import { linesRead, presetsReading } from '../read/detect-format.js';
 import { CR } from '../read/line-fields.js';
-import { type LineFormat, PRESETS, compileLogFormat } from '../read/log-format.js';
+import { type LineFormat, PRESETS, compileLogFormat, lineTimeOf } from '../read/log-format.js';
 import { formatLocalTime } from '../local-time.js';
 import { describeFormats } from '../decide/plan.js';
 import { formatAge } from './summary.js';
@@ -37,16 +37,13 @@ function withoutCr(line: Buffer): Buffer {
 }
 
 function lineTimes(formats: LineFormat[], lines: Buffer[]): number[] {
+  if (formats.length === 0) return [];
+  const lineTime = lineTimeOf(formats);
   const times: number[] = [];
   for (const line of lines) {
     const bytes = withoutCr(line);
-    for (const format of formats) {
-      const time = format.lineTime(bytes, 0, bytes.length);
-      if (time === time) {
-        times.push(time);
-        break;
-      }
-    }
+    const time = lineTime(bytes, 0, bytes.length);
+    if (time === time) times.push(time);
   }
   return times;
 }
