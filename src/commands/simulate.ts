@@ -72,17 +72,19 @@ export async function simulateCommand(args: SimulateArgs, out: Output): Promise<
   const first = await run(args.settings, args.compare ? 'A' : '');
   const second = args.compare ? await run(args.compare, 'B') : undefined;
   const names = [args.settings ?? 'settings', args.compare ?? ''];
+  const runs = second ? [first, second] : [first];
+  // Once each: the text and the HTML report show the same summaries.
+  const summaries = args.json && !args.html ? [] : runs.map((sim) => summarize(sim, flapSteps));
 
   if (args.json) {
     for (const step of first.steps) out.stdout(renderStepJson(step, second ? names[0] : undefined));
     if (second) for (const step of second.steps) out.stdout(renderStepJson(step, names[1]));
   } else if (second) {
-    out.stdout(renderComparison([summarize(first, flapSteps), summarize(second, flapSteps)], names));
-  } else out.stdout(renderSummaryText(summarize(first, flapSteps)));
+    out.stdout(renderComparison([summaries[0], summaries[1]], names));
+  } else out.stdout(renderSummaryText(summaries[0]));
   if (args.html) {
-    const runs = second ? [first, second] : [first];
     const html = renderHtmlReport(
-      runs.map((sim, i) => ({ name: second ? names[i] : logFile, simulation: sim, summary: summarize(sim, flapSteps) })),
+      runs.map((sim, i) => ({ name: second ? names[i] : logFile, simulation: sim, summary: summaries[i] })),
       logFile,
     );
     try {

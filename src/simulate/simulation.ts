@@ -7,7 +7,7 @@ import { type Plan, planRun } from '../decide/plan.js';
 import { CHANGE_KINDS, type ChangeKind, type MapState } from '../decide/policy.js';
 import type { Limits } from '../decide/limits.js';
 import type { Settings } from '../settings/settings.js';
-import type { MapFormat } from '../write/map-file.js';
+import { type MapFormat, countStates } from '../write/map-file.js';
 import { FLAG_API, KIND_CLIENT, KIND_LISTED, type PeriodLines } from './period-lines.js';
 import { SlidingWindow } from './sliding-window.js';
 
@@ -103,9 +103,9 @@ export function simulate(input: SimulationInput): Simulation {
   let previousMapText = input.previousMapText;
   const codeState = (code: number): MapState => RESTRICTED[code - 1];
 
+  const tooSmall = input.logBytes < settings.MIN_LOG_SIZE;
   for (const [n, time] of times.entries()) {
     const stats = window.moveTo(time);
-    const tooSmall = input.logBytes < settings.MIN_LOG_SIZE;
     if (n > 0) {
       const { flags, kinds, clients } = lines;
       for (let line = window.enteredFrom; line < window.enteredTo; line++) {
@@ -140,9 +140,9 @@ export function simulate(input: SimulationInput): Simulation {
       format: input.format,
     });
     input.onPlan?.(time, plan, previousMapText);
-    const record: StepRecord = { time, decided: plan.decided, clients: stats.clients.size, counts: { bulk: 0, block: 0, ban: 0 }, changes: {} };
+    const inForce = plan.decided ? plan.states : plan.previous;
+    const record: StepRecord = { time, decided: plan.decided, clients: stats.clients.size, counts: plan.decided ? plan.map.counts : countStates(plan.previous), changes: {} };
     if (plan.decided) {
-      record.counts = plan.map.counts;
       for (const kind of CHANGE_KINDS) if (plan.changes[kind].length > 0) record.changes[kind] = plan.changes[kind];
       const { loadAverage, dbload, numbulks, bulkLongLimit, bulkShortLimit, blockLimit, blockUpper } = plan.limits;
       record.limits = { loadAverage, dbload, numbulks, bulkLongLimit, bulkShortLimit, blockLimit, blockUpper };
@@ -168,9 +168,8 @@ export function simulate(input: SimulationInput): Simulation {
       record.skipped = plan.skipped;
       // A run that decides nothing creates the missing map empty, which the next run then reads.
       if (plan.createEmptyMap) previousMapText = '';
-      record.counts = countOf(plan.previous);
     }
-    for (const [address, state] of plan.decided ? plan.states : plan.previous) {
+    for (const [address, state] of inForce) {
       let spent = timeInState.get(address);
       if (!spent) timeInState.set(address, (spent = { bulk: 0, block: 0, ban: 0 }));
       spent[state] += input.every;
@@ -178,7 +177,7 @@ export function simulate(input: SimulationInput): Simulation {
     for (const client of busiest) {
       client.longApi.push(window.clients.longApi(client.index));
       client.shortApi.push(window.clients.shortApi(client.index));
-      client.states.push((plan.decided ? plan.states : plan.previous).get(client.address) ?? null);
+      client.states.push(inForce.get(client.address) ?? null);
     }
     steps.push(record);
     input.onStep?.(n + 1, times.length);
@@ -193,12 +192,6 @@ export function simulate(input: SimulationInput): Simulation {
     timeInState,
     finalMap: previousMapText,
   };
-}
-
-function countOf(states: ReadonlyMap<string, MapState>): StateCounts {
-  const counts: StateCounts = { bulk: 0, block: 0, ban: 0 };
-  for (const state of states.values()) counts[state]++;
-  return counts;
 }
 
 /** The clients with the most API requests from `from` to `to`, most first. */
