@@ -9,7 +9,7 @@ import { checkReadableFile } from '../read/bounded-file.js';
 import { type Digest, buildDigest, renderDigest, renderDigestHtml, renderDigestJson } from '../report/digest.js';
 import { writeFileAtomic } from '../write/atomic-write.js';
 import { parseDuration } from '../settings/settings-schema.js';
-import { type ChangeEntry, parseChangeLine } from '../write/change-log.js';
+import { CHANGE_MINUTE_FORMAT, type ChangeEntry, parseChangeLine } from '../write/change-log.js';
 import { JSON_OPTION, type Output, SETTINGS_OPTION, resolveNow, resolveSettings } from './common.js';
 
 export function reportOptions<T>(y: Argv<T>) {
@@ -26,7 +26,6 @@ type ReportArgs = Awaited<ReturnType<typeof reportOptions>['argv']>;
 
 /** Change logs grow for years; a digest reads them as a stream of lines. */
 const MAX_CHANGE_LOG_BYTES = 16 * 1024 * 1024 * 1024;
-const MINUTE = 'yyyy-MM-dd HH:mm';
 
 export async function reportCommand(args: ReportArgs, out: Output): Promise<Problem[]> {
   const duration = parseDuration(args.since);
@@ -34,7 +33,7 @@ export async function reportCommand(args: ReportArgs, out: Output): Promise<Prob
   const now = resolveNow(args.now);
   const { settings } = await resolveSettings(args);
   const file = settings.LOGFILE;
-  const minute = (offsetSeconds: number) => format(new Date(now.getTime() - offsetSeconds * 1000), MINUTE);
+  const minute = (offsetSeconds: number) => format(new Date(now.getTime() - offsetSeconds * 1000), CHANGE_MINUTE_FORMAT);
   const period = { from: minute(duration.seconds), until: minute(0) };
 
   let unreadable = 0;

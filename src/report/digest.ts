@@ -9,7 +9,7 @@ import { format } from 'date-fns/format';
 import { parse } from 'date-fns/parse';
 import { compareAddresses } from '../address/ip-address.js';
 import { CHANGE_KINDS, type ChangeKind, type ClientState } from '../decide/policy.js';
-import type { ChangeEntry } from '../write/change-log.js';
+import { CHANGE_MINUTE_FORMAT, type ChangeEntry } from '../write/change-log.js';
 import { PAGE_PROLOGUE, PAGE_STYLE, escapeHtml, htmlPage } from './html-page.js';
 
 export interface Period {
@@ -56,8 +56,7 @@ const RESTRICTING: Record<ChangeKind, ClientState | null> = {
   debulked: null,
 };
 
-const minuteFormat = 'yyyy-MM-dd HH:mm';
-const toDate = (minute: string) => parse(minute, minuteFormat, new Date(0));
+const toDate = (minute: string) => parse(minute, CHANGE_MINUTE_FORMAT, new Date(0));
 
 interface Track {
   state: ClientState | null;
@@ -87,8 +86,8 @@ export async function buildDigest(entries: AsyncIterable<ChangeEntry> | Iterable
   const clientsBefore = new Map<ChangeKind, Set<string>>(CHANGE_KINDS.map((kind) => [kind, new Set()]));
   const tracks = new Map<string, Track>();
   const hourly = new Map<string, Record<ChangeKind, number>>();
-  for (let hour = toDate(`${period.from.slice(0, 13)}:00`); format(hour, minuteFormat) < period.until; hour = addHours(hour, 1)) {
-    hourly.set(format(hour, minuteFormat), Object.fromEntries(CHANGE_KINDS.map((kind) => [kind, 0])) as Record<ChangeKind, number>);
+  for (let hour = toDate(`${period.from.slice(0, 13)}:00`); format(hour, CHANGE_MINUTE_FORMAT) < period.until; hour = addHours(hour, 1)) {
+    hourly.set(format(hour, CHANGE_MINUTE_FORMAT), Object.fromEntries(CHANGE_KINDS.map((kind) => [kind, 0])) as Record<ChangeKind, number>);
   }
 
   /** Adds the time `track` spent in its state up to `minute` (clipped to the period). */

@@ -12,9 +12,12 @@ const LABELS: Record<ChangeKind, string> = {
   'new block': 'new block:',
 };
 
+/** A change line's time: the local minute, as the original writes it, and as the digest reads and compares it. */
+export const CHANGE_MINUTE_FORMAT = 'yyyy-MM-dd HH:mm';
+
 /** Returns the lines to append (each ending in a newline), or '' when nothing changed. */
 export function renderChangeLines(time: Date, changes: Changes): string {
-  const stamp = format(time, 'yyyy-MM-dd HH:mm');
+  const stamp = format(time, CHANGE_MINUTE_FORMAT);
   let text = '';
   for (const kind of CHANGE_KINDS) {
     if (changes[kind].length > 0) text += `${stamp} ${LABELS[kind]} ${changes[kind].join(', ')}\n`;
