@@ -143,8 +143,20 @@ export function windowReaderOptions(settings: Settings, formats: readonly string
   };
 }
 
-/** Clients that get no statistics: whitelisted, blacklisted, and non-global ones when so configured. */
+/**
+ * Clients that get no statistics: whitelisted, blacklisted, and non-global
+ * ones when so configured. Built once per settings: every log's reader and
+ * the run's table ask for it, and a large BLACKLIST_FILE took a build each.
+ */
 function listMatcher(settings: Settings): (address: string) => boolean {
+  let matcher = listMatchers.get(settings);
+  if (matcher === undefined) listMatchers.set(settings, (matcher = buildListMatcher(settings)));
+  return matcher;
+}
+
+const listMatchers = new WeakMap<Settings, (address: string) => boolean>();
+
+function buildListMatcher(settings: Settings): (address: string) => boolean {
   const listed = buildAddressList([...settings.WHITELIST, ...settings.BLACKLIST]);
   const excludeNonGlobal = settings.EXCLUDE_NON_GLOBAL;
   return (address) => listed.has(address) || (excludeNonGlobal && isNonGlobal(address));
