@@ -3,7 +3,7 @@
  * Node's own net.BlockList rather than hand-written prefix arithmetic.
  */
 import net from 'node:net';
-import { canonicalizeIp, ipFamily, parseIpv6 } from './ip-address.js';
+import { canonicalizeIp, formatIpv6, ipFamily, parseIpv4, parseIpv6 } from './ip-address.js';
 
 /** A list entry in canonical form: an address, or a network `address/prefix` with no host bits set. */
 export type ListEntry = string;
@@ -30,19 +30,22 @@ export function parseListEntry(text: string): { entry: ListEntry } | { problem: 
   return { entry: prefix === maxPrefix ? address : `${address}/${prefix}` };
 }
 
-/** The canonical network address of `address`'s /`prefix`: its host bits cleared. */
+/**
+ * The canonical network address of the canonical `address`'s /`prefix`: its
+ * host bits cleared, as numbers. Every new client of a map counted per
+ * network comes here, and each lookup of a map's networks once per length.
+ */
 export function networkAddress(address: string, prefix: number, family: 'ipv4' | 'ipv6'): string {
-  const bytes = addressBytes(address, family);
-  for (let bit = prefix; bit < bytes.length * 8; bit++) bytes[bit >> 3] &= ~(0x80 >> (bit & 7));
-  if (family === 'ipv4') return bytes.join('.');
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i] << 8) | bytes[i + 1]).toString(16));
-  return canonicalizeIp(groups.join(':')) as string;
-}
-
-function addressBytes(address: string, family: 'ipv4' | 'ipv6'): number[] {
-  if (family === 'ipv4') return address.split('.').map(Number);
-  return (parseIpv6(address) as number[]).flatMap((group) => [group >> 8, group & 0xff]);
+  if (family === 'ipv4') {
+    const v = (parseIpv4(address) & (prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0)) >>> 0;
+    return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+  }
+  const groups = parseIpv6(address) as number[];
+  for (let i = 0; i < 8; i++) {
+    const keep = Math.max(0, Math.min(16, prefix - 16 * i));
+    groups[i] &= keep === 0 ? 0 : (0xffff << (16 - keep)) & 0xffff;
+  }
+  return formatIpv6(groups);
 }
 
 export interface AddressList {

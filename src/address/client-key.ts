@@ -4,7 +4,8 @@
  * every request from a new address in it; counted per address it is never
  * throttled. Pure.
  */
-import { formatIpv6, ipFamily, parseIpv4, parseIpv6 } from './ip-address.js';
+import { networkAddress } from './address-list.js';
+import { ipFamily } from './ip-address.js';
 import { unmapIpv4 } from './prefix-table.js';
 
 export interface ClientPrefixes {
@@ -29,21 +30,10 @@ export function countsPerAddress(prefixes: ClientPrefixes): boolean {
  */
 export function clientKeyFunction(prefixes: ClientPrefixes): (address: string) => string {
   if (countsPerAddress(prefixes)) return (address) => address;
-  // Called once per new address of a flood: the groups are masked as numbers, no bit loop, no second parse.
-  const v4Mask = prefixes.ipv4 === 0 ? 0 : (0xffffffff << (32 - prefixes.ipv4)) >>> 0;
   return (address) => {
     const plain = unmapIpv4(address);
-    if (ipFamily(plain) === 'ipv4') {
-      if (prefixes.ipv4 === 32) return plain;
-      const v = (parseIpv4(plain) & v4Mask) >>> 0;
-      return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}/${prefixes.ipv4}`;
-    }
-    if (prefixes.ipv6 === 128) return plain;
-    const groups = parseIpv6(plain) as number[];
-    for (let i = 0; i < 8; i++) {
-      const keep = Math.max(0, Math.min(16, prefixes.ipv6 - 16 * i));
-      groups[i] &= keep === 0 ? 0 : (0xffff << (16 - keep)) & 0xffff;
-    }
-    return `${formatIpv6(groups)}/${prefixes.ipv6}`;
+    const family = ipFamily(plain);
+    const prefix = prefixes[family];
+    return prefix === (family === 'ipv4' ? 32 : 128) ? plain : `${networkAddress(plain, prefix, family)}/${prefix}`;
   };
 }
