@@ -34,7 +34,6 @@ export function ipFamily(address: string): 'ipv4' | 'ipv6' {
  * number, or -1. Scans character codes without splitting: during a flood,
  * every line brings a new address here.
  */
-/** The 32-bit value of a dotted quad (unsigned), or NaN. */
 export function parseIpv4(text: string): number {
   let value = 0;
   let part = 0;

@@ -12,6 +12,9 @@ function metric(lines: string[], name: string, help: string, samples: [labels: s
 }
 
 const LAST_SUCCESS = 'ipanalyse_last_success_timestamp_seconds';
+/** Written here, read back by `status`. */
+export const UNREADABLE_SHARE = 'ipanalyse_unreadable_share';
+export const NEWEST_LINE_AGE = 'ipanalyse_newest_line_age_seconds';
 
 /**
  * Renders the metrics of a run. `lastSuccess` is now for a run without
@@ -28,9 +31,9 @@ export function renderMetrics(report: RunReport, durationSeconds: number, lastSu
     metric(lines, 'ipanalyse_garbage_lines', 'Lines that could not be read as combined log format.', [['', report.stats.garbageLines]]);
   }
   const { sight } = report;
-  metric(lines, 'ipanalyse_unreadable_share', 'Share of the lines read that could not be read with the format in force.', [['', sight.unreadableShare]]);
+  metric(lines, UNREADABLE_SHARE, 'Share of the lines read that could not be read with the format in force.', [['', sight.unreadableShare]]);
   metric(lines, 'ipanalyse_future_lines', 'Lines stamped later than now, skipped.', [['', sight.futureLines]]);
-  if (sight.newestLineAgeSeconds !== null) metric(lines, 'ipanalyse_newest_line_age_seconds', "Age of the log's newest line at the run (alert: logging stopped).", [['', sight.newestLineAgeSeconds]]);
+  if (sight.newestLineAgeSeconds !== null) metric(lines, NEWEST_LINE_AGE, "Age of the log's newest line at the run (alert: logging stopped).", [['', sight.newestLineAgeSeconds]]);
   metric(lines, 'ipanalyse_window_start_seconds', 'Start of the long window, Unix time.', [['', report.window.start]]);
   metric(lines, 'ipanalyse_window_end_seconds', 'End of the window, Unix time.', [['', report.window.end]]);
   const limits = report.limits;

@@ -4,7 +4,7 @@ import { compareAddresses } from '../address/ip-address.js';
 import { countStates, parseMap } from '../write/map-file.js';
 import type { MapState } from '../decide/policy.js';
 import { formatLocalTime } from '../local-time.js';
-import { problemsOf, readMetricValues } from './metrics.js';
+import { NEWEST_LINE_AGE, UNREADABLE_SHARE, problemsOf, readMetricValues } from './metrics.js';
 import { formatAge } from './summary.js';
 
 const STATES: readonly MapState[] = ['bulk', 'block', 'ban'];
@@ -104,8 +104,8 @@ export function summariseLastRun(file: string, metricsText: string): LastRun {
   const values = readMetricValues(metricsText);
   return {
     file,
-    unreadableShare: values.get('ipanalyse_unreadable_share') ?? null,
-    newestLineAgeSeconds: values.get('ipanalyse_newest_line_age_seconds') ?? null,
+    unreadableShare: values.get(UNREADABLE_SHARE) ?? null,
+    newestLineAgeSeconds: values.get(NEWEST_LINE_AGE) ?? null,
     problems: problemsOf(metricsText),
   };
 }
