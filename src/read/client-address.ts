@@ -55,21 +55,27 @@ export class ClientResolver {
     }
     // The address in hand: the connecting one, or, when the format logs none, the header's last.
     let at = fwdEnd;
+    let kind: number;
     if (hasPeer) {
       this.start = entry.ipStart;
       this.end = entry.ipEnd;
+      kind = this.kindOf(buf, this.start, this.end);
     } else {
       if (!this.previousEntry(buf, fwdStart, at)) return false;
       at = this.entryStart;
-      if (this.kindOf(buf, this.start, this.end) === NOT_AN_ADDRESS) return false;
+      kind = this.kindOf(buf, this.start, this.end);
+      if (kind === NOT_AN_ADDRESS) return false;
     }
-    for (;;) {
-      if (this.kindOf(buf, this.start, this.end) !== TRUSTED) break;
-      const [handStart, handEnd] = [this.start, this.end];
+    // Each address of the chain looked up once: the kind found for an entry is the next step's.
+    while (kind === TRUSTED) {
+      const handStart = this.start;
+      const handEnd = this.end;
       if (!this.previousEntry(buf, fwdStart, at)) break;
       at = this.entryStart;
-      if (this.kindOf(buf, this.start, this.end) === NOT_AN_ADDRESS) {
-        [this.start, this.end] = [handStart, handEnd];
+      kind = this.kindOf(buf, this.start, this.end);
+      if (kind === NOT_AN_ADDRESS) {
+        this.start = handStart;
+        this.end = handEnd;
         break;
       }
     }
