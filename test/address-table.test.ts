@@ -175,4 +175,40 @@ describe('ClientTable', () => {
     }
     assert.equal([...table.entriesOver(Infinity, Infinity, [])].length, 0);
   });
+
+  test('an adopted table knows its clients with lines, and a count taken back that no line made, as lines come and go', () => {
+    const made = new ClientTable(() => false);
+    for (const address of ['192.0.2.1', '192.0.2.2', '2001:db8::3']) made.count(index(made, address), 1, true, true, false);
+    const adopted = () => {
+      const table = new ClientTable(() => false);
+      assert.ok(table.adopt(made.snapshot()));
+      return table;
+    };
+    const table = adopted();
+    assert.equal(table.size, 3);
+    table.count(index(table, '192.0.2.1'), -1, true, true, false);
+    assert.equal(table.size, 2, 'a client whose only line left');
+    assert.equal(table.get('192.0.2.1'), undefined);
+    table.count(index(table, '192.0.2.1'), 1, false, false, false);
+    table.count(index(table, '198.51.100.7'), 1, false, false, false);
+    index(table, '198.51.100.8'); // known, never counted: no client
+    assert.equal(table.size, 4);
+    assert.equal(table.rowsAreCounts(), true);
+    const restored = new ClientTable(() => false);
+    assert.ok(restored.adopt(table.snapshot()));
+    assert.equal(restored.size, 4, 'the count of rows without lines is kept with the table');
+
+    const takenTwice = adopted();
+    takenTwice.count(index(takenTwice, '192.0.2.2'), -1, true, true, false);
+    takenTwice.count(index(takenTwice, '192.0.2.2'), -1, true, true, false);
+    assert.equal(takenTwice.rowsAreCounts(), false, 'a line taken back twice');
+    const apiNeverCounted = adopted();
+    apiNeverCounted.count(index(apiNeverCounted, '2001:db8::3'), 1, false, false, false);
+    apiNeverCounted.count(index(apiNeverCounted, '2001:db8::3'), -1, false, false, false);
+    apiNeverCounted.count(index(apiNeverCounted, '2001:db8::3'), -1, false, true, false);
+    assert.equal(apiNeverCounted.rowsAreCounts(), false, 'API requests left on a row without lines');
+    const badUaNeverCounted = adopted();
+    badUaNeverCounted.count(index(badUaNeverCounted, '192.0.2.1'), -1, true, true, true);
+    assert.equal(badUaNeverCounted.rowsAreCounts(), false, 'a bad user agent taken back that was not counted');
+  });
 });

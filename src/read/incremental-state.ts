@@ -16,7 +16,7 @@
 import type { AnalysisWindow } from './window-stats.js';
 
 /** Bumped whenever the format or the meaning of a field changes: an older state is discarded. */
-export const STATE_VERSION = 5;
+export const STATE_VERSION = 6;
 
 /** One block of whole lines (or, last in a file, the line the server was still writing). */
 export interface BlockState {
@@ -88,6 +88,7 @@ export interface TableLayout {
   slots: number;
   arenaPageFill: number[];
   clients: number;
+  emptyRows: number;
   rowPages: number;
 }
 
@@ -115,7 +116,7 @@ export function parseState(text: string): IncrementalState | string {
 
 function isLayout(layout: TableLayout): boolean {
   if (typeof layout !== 'object' || layout === null || typeof layout.littleEndian !== 'boolean' || !Number.isSafeInteger(layout.seed)) return false;
-  return [layout.keys, layout.slots, layout.clients, layout.rowPages].every(isCount) && Array.isArray(layout.arenaPageFill) && layout.arenaPageFill.every(isCount);
+  return [layout.keys, layout.slots, layout.clients, layout.emptyRows, layout.rowPages].every(isCount) && Array.isArray(layout.arenaPageFill) && layout.arenaPageFill.every(isCount);
 }
 
 function isCount(value: unknown): boolean {

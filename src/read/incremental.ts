@@ -155,17 +155,17 @@ function readTable(state: Loaded, clients: ClientTable): void {
     return page;
   });
   if (digest.digest('base64') !== state.clientsHash) throw new Untrusted('corrupt client table');
-  const snapshot = { keys: { seed: layout.seed, count: layout.keys, arenaPageFill: layout.arenaPageFill, slots, arenaPages }, clients: layout.clients, rowPages };
+  const snapshot = { keys: { seed: layout.seed, count: layout.keys, arenaPageFill: layout.arenaPageFill, slots, arenaPages }, clients: layout.clients, emptyRows: layout.emptyRows, rowPages };
   if (!clients.adopt(snapshot)) throw new Untrusted('a client table whose parts do not fit');
 }
 
 /** The state file's bytes: its header, with the hash of the client table, then the table's own memory (views, not copies). */
 function* stateBytes(state: Omit<IncrementalState, 'clientsHash' | 'table'>, clients: ClientTable): Generator<Uint8Array> {
-  const { keys, clients: clientCount, rowPages } = clients.snapshot();
+  const { keys, clients: clientCount, emptyRows, rowPages } = clients.snapshot();
   const parts = [keys.slots, ...keys.arenaPages, ...rowPages].map((part) => new Uint8Array(part.buffer, part.byteOffset, part.byteLength));
   const digest = createHash('sha256');
   for (const part of parts) digest.update(part);
-  const table = { littleEndian: LITTLE_ENDIAN, seed: keys.seed, keys: keys.count, slots: keys.slots.length, arenaPageFill: keys.arenaPageFill, clients: clientCount, rowPages: rowPages.length };
+  const table = { littleEndian: LITTLE_ENDIAN, seed: keys.seed, keys: keys.count, slots: keys.slots.length, arenaPageFill: keys.arenaPageFill, clients: clientCount, emptyRows, rowPages: rowPages.length };
   yield stateHeader({ ...state, clientsHash: digest.digest('base64'), table });
   yield* parts;
 }
