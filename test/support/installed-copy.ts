@@ -3,7 +3,8 @@
  * processes a test runs as another user (nobody, www-data, Apache's prg:
  * helper): the clone may sit where they cannot enter, as in root's 0700
  * home. What a run needs: the CLI and the lookup helper with their bundles,
- * package.json (which marks the base directory) and the file lock's addon.
+ * the package.json files (the base directory's, and bin's, which makes the CLI
+ * a CommonJS script) and the file lock's addon.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -24,7 +25,7 @@ function files(): string[] {
     .readdirSync(path.join(REPO_ROOT, prebuilds), { recursive: true, encoding: 'utf8' })
     .filter((name) => name.endsWith('.node'))
     .map((name) => path.join(prebuilds, name));
-  return ['bin/ipanalyse', 'bin/ipanalyse-lookup', 'dist/ipanalyse.cjs', 'dist/ipanalyse.cjs.cache', 'dist/ipanalyse-lookup.js', 'package.json', ...addons];
+  return ['bin/ipanalyse', 'bin/ipanalyse-lookup', 'bin/package.json', 'dist/ipanalyse.cjs', 'dist/ipanalyse.cjs.cache', 'dist/ipanalyse-lookup.js', 'package.json', ...addons];
 }
 
 /** Made once per test process, removed when it exits. */
@@ -36,7 +37,7 @@ export function installedCopy(): InstalledCopy {
     const to = path.join(root, file);
     fs.mkdirSync(path.dirname(to), { recursive: true, mode: 0o755 });
     fs.copyFileSync(path.join(REPO_ROOT, file), to);
-    fs.chmodSync(to, file.startsWith('bin/') ? 0o755 : 0o644);
+    fs.chmodSync(to, file.startsWith('bin/ipanalyse') ? 0o755 : 0o644);
   }
   // mkdir's mode is cut by the umask; the other user must be able to enter every directory.
   for (let dir of files().map((file) => path.dirname(path.join(root, file)))) {
