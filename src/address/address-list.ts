@@ -2,8 +2,14 @@
  * Whitelists and blacklists of addresses and networks (CIDR), matched with
  * Node's own net.BlockList rather than hand-written prefix arithmetic.
  */
-import net from 'node:net';
+import { createRequire } from 'node:module';
+import type { BlockList } from 'node:net';
 import { canonicalizeIp, formatIpv6, ipFamily, parseIpv4, parseIpv6 } from './ip-address.js';
+
+// net, for its BlockList alone, is loaded with the first network listed: most cron runs list none, and loading it
+// took them over a millisecond.
+const load = createRequire(import.meta.url);
+let net: typeof import('node:net') | undefined;
 
 /** A list entry in canonical form: an address, or a network `address/prefix` with no host bits set. */
 export type ListEntry = string;
@@ -61,7 +67,7 @@ export interface AddressList {
 export function buildAddressList(entries: readonly ListEntry[]): AddressList {
   const addresses = new Set<string>();
   const networks: string[] = [];
-  const blocks = new net.BlockList();
+  let blocks: BlockList | undefined;
   for (const entry of entries) {
     const slash = entry.indexOf('/');
     if (slash < 0) {
@@ -69,47 +75,44 @@ export function buildAddressList(entries: readonly ListEntry[]): AddressList {
       continue;
     }
     const network = entry.slice(0, slash);
+    net ??= load('node:net') as typeof import('node:net');
+    blocks ??= new net.BlockList();
     blocks.addSubnet(network, Number(entry.slice(slash + 1)), ipFamily(network));
     networks.push(entry);
   }
   return {
     addresses: [...addresses],
     networks,
-    has: (address) => addresses.has(address) || (networks.length > 0 && blocks.check(address, ipFamily(address))),
+    has: (address) => addresses.has(address) || (blocks !== undefined && blocks.check(address, ipFamily(address))),
   };
 }
 
 // Addresses that are not on the public Internet (IANA's special-purpose
 // registries): a client there is a proxy, a monitor or a test, never one to throttle.
-const NON_GLOBAL = new net.BlockList();
-for (const [network, prefix] of [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10],
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16],
-  ['172.16.0.0', 12],
-  ['192.0.0.0', 24],
-  ['192.168.0.0', 16],
-  ['198.18.0.0', 15],
-  ['224.0.0.0', 4],
-  ['240.0.0.0', 4],
-] as const) {
-  NON_GLOBAL.addSubnet(network, prefix, 'ipv4');
-}
-for (const [network, prefix] of [
-  ['::', 127],
-  ['100::', 64],
-  ['fc00::', 7],
-  ['fe80::', 10],
-  ['ff00::', 8],
-] as const) {
-  NON_GLOBAL.addSubnet(network, prefix, 'ipv6');
-}
+const NON_GLOBAL_NETWORKS: readonly ListEntry[] = [
+  '0.0.0.0/8',
+  '10.0.0.0/8',
+  '100.64.0.0/10',
+  '127.0.0.0/8',
+  '169.254.0.0/16',
+  '172.16.0.0/12',
+  '192.0.0.0/24',
+  '192.168.0.0/16',
+  '198.18.0.0/15',
+  '224.0.0.0/4',
+  '240.0.0.0/4',
+  '::/127',
+  '100::/64',
+  'fc00::/7',
+  'fe80::/10',
+  'ff00::/8',
+];
+let nonGlobal: AddressList | undefined;
 
 /** True for private, loopback, link-local, shared (CGN), multicast and reserved addresses. */
 export function isNonGlobal(address: string): boolean {
-  return NON_GLOBAL.check(address, ipFamily(address));
+  nonGlobal ??= buildAddressList(NON_GLOBAL_NETWORKS);
+  return nonGlobal.has(address);
 }
 
 /**

@@ -1,11 +1,9 @@
 /** `ipanalyse report`: a digest of the change log over a period, for a daily mail. Reads only; takes no lock. */
-import { createReadStream } from 'node:fs';
-import { pipeline } from 'node:stream';
 import { format } from 'date-fns/format';
-import split2 from 'split2';
 import type { Argv } from 'yargs';
 import { InputError, type Problem, UsageError, describeSystemError } from '../errors.js';
 import { checkReadableFile } from '../read/bounded-file.js';
+import { fileLines } from '../read/file-lines.js';
 import { type Digest, buildDigest, renderDigest, renderDigestHtml, renderDigestJson } from '../report/digest.js';
 import { writeFileAtomic } from '../write/atomic-write.js';
 import { parseDuration } from '../settings/settings-schema.js';
@@ -38,7 +36,7 @@ export async function reportCommand(args: ReportArgs, out: Output): Promise<Prob
 
   let unreadable = 0;
   async function* entries(): AsyncGenerator<ChangeEntry> {
-    for await (const line of pipeline(createReadStream(file), split2(), () => {}) as AsyncIterable<string>) {
+    for await (const line of await fileLines(file)) {
       if (line === '') continue;
       const entry = parseChangeLine(line);
       if (entry) yield entry;

@@ -5,8 +5,8 @@
  * line means.
  */
 import fs from 'node:fs';
-import zlib from 'node:zlib';
 import { InputError, describeSystemError } from '../errors.js';
+import { zlib } from '../lazy-modules.js';
 import { notRegular } from './bounded-file.js';
 import { NEWLINE, parseLineTime } from './log-line.js';
 import { type LineTime, type SeekResult, seekToTime } from './seek-to-time.js';
@@ -176,7 +176,7 @@ function streamFrom(fd: number): fs.ReadStream {
 /** The decompressed bytes of a gzip generation, from its start; close() stops reading and leaves the descriptor open. */
 function gunzipFrom(fd: number): { chunks: AsyncIterable<Buffer>; close(): void } {
   const source = streamFrom(fd);
-  const gunzip = zlib.createGunzip();
+  const gunzip = zlib().createGunzip();
   // pipe() does not forward a read error; without this a reader of the chunks would wait forever.
   source.on('error', (error) => gunzip.destroy(error));
   source.pipe(gunzip);

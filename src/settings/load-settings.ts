@@ -2,12 +2,10 @@
  * Reads ip_blocks.conf from disk and turns it into Settings, or into one
  * ConfigError that lists every problem in the file.
  */
-import { createReadStream } from 'node:fs';
-import { pipeline } from 'node:stream';
-import split2 from 'split2';
 import { dirname, isAbsolute, join } from 'node:path';
 import { parseListLines } from '../address/address-list.js';
 import { checkReadableFile, readBoundedFile } from '../read/bounded-file.js';
+import { fileLines } from '../read/file-lines.js';
 import { NEWLINE } from '../read/log-line.js';
 import { ConfigError, describeSystemError } from '../errors.js';
 import { parsePythonAssignments, type Assignment, type PyValue } from './python-literal.js';
@@ -79,16 +77,11 @@ const MAX_SETTINGS_BYTES = 16 * 1024 * 1024;
 const MAX_LIST_FILE_BYTES = 256 * 1024 * 1024;
 const MAX_LIST_LINE_BYTES = 4096;
 
-/**
- * A list file as a stream of lines: a list of a million networks is parsed
- * as it is read, never held as one string. pipeline, not pipe: a read error
- * must end the iteration, not leave it waiting.
- */
+/** A list file as a stream of lines: a list of a million networks is parsed as it is read, never held as one string. */
 async function readListFile(file: string) {
   checkReadableFile(file, MAX_LIST_FILE_BYTES, 'a list file');
-  const lines = pipeline(createReadStream(file), split2({ maxLength: MAX_LIST_LINE_BYTES }), () => {});
   try {
-    return await parseListLines(lines, file);
+    return await parseListLines(await fileLines(file, MAX_LIST_LINE_BYTES), file);
   } catch (error) {
     // split2 says only "maximum buffer reached".
     if (!(error as NodeJS.ErrnoException).code) throw Object.assign(new Error(`has a line longer than ${MAX_LIST_LINE_BYTES} bytes: is it a list file?`), { code: 'ELINE' });

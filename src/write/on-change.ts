@@ -3,8 +3,8 @@
  * -s reload`), and the memory of a reload that failed: until one succeeds,
  * the web server may be serving an old map, so every following run retries.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import { childProcess } from '../lazy-modules.js';
 import { writeFileAtomic } from './atomic-write.js';
 
 /** What is kept of the command's output for the message; the rest is read and dropped, never fatal. */
@@ -19,7 +19,7 @@ const KILL_GRACE_MS = 2000;
  * undefined when it succeeded, else why it failed, in one line.
  */
 export async function runOnChange(command: string, mapFile: string, timeoutSeconds: number): Promise<string | undefined> {
-  const child = spawn('/bin/sh', ['-c', command], {
+  const child = childProcess().spawn('/bin/sh', ['-c', command], {
     env: { ...process.env, IPANALYSE_MAP: mapFile },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
