@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { AddressTable, MAX_KEY_BYTES, MISSING, hashBytes } from '../src/read/address-table.js';
 import { newLogEntry, newRequestClassifier, parseLine } from '../src/read/log-line.js';
 import { ClientTable } from '../src/read/window-stats.js';
+import { buildAddressList } from '../src/address/address-list.js';
 
 const bytes = (text: string) => Buffer.from(text, 'latin1');
 
@@ -174,6 +175,17 @@ describe('ClientTable', () => {
       assert.deepEqual([...table.entriesOver(longApi, shortApi, named)], expected, `${longApi} / ${shortApi}`);
     }
     assert.equal([...table.entriesOver(Infinity, Infinity, [])].length, 0);
+  });
+
+  test('a table told the IPv4 list as numbers makes the clients, and keeps the listed addresses, a table without it does', () => {
+    const listed = buildAddressList(['192.0.2.0/24', '198.51.100.7', '::ffff:203.0.113.0/120']);
+    const plain = new ClientTable((address) => listed.has(address));
+    const fast = new ClientTable((address) => listed.has(address), undefined, (value) => listed.hasIpv4(value));
+    const spellings = ['198.51.100.6', '198.51.100.7', '192.0.2.44', '203.0.113.5', '203.0.114.5', '01.2.3.4', '1.2.3.04', '1.2.3', '256.1.1.1', '1.2.3.4', '2001:db8::1', '::ffff:1.2.3.4', '1.2.3.4 '];
+    for (const raw of [...spellings, ...spellings.reverse()]) assert.equal(index(fast, raw), index(plain, raw), raw);
+    assert.equal(fast.size, plain.size);
+    assert.deepEqual([...fast.listedAddresses].sort(), [...plain.listedAddresses].sort());
+    assert.deepEqual([...fast.listedAddresses].sort(), ['192.0.2.44', '198.51.100.7', '203.0.113.5']);
   });
 
   test('an adopted table knows its clients with lines, and a count taken back that no line made, as lines come and go', () => {

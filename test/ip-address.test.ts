@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { canonicalizeIp, isCanonicalIpv6, parseIpv6 } from '../src/address/ip-address.js';
+import { canonicalizeIp, isCanonicalIpv6, parseIpv4, parseIpv4Bytes, parseIpv6 } from '../src/address/ip-address.js';
 import { hostileAddress, spelledIpv6 } from './support/arbitraries.js';
 
 /** The canonical spelling without the fast path: inet_ntop's (as properties.test.ts checks canonicalizeIp against), or undefined. */
@@ -51,4 +51,25 @@ describe('isCanonicalIpv6', () => {
   ] as const) {
     test(`${raw}: ${canonical ? 'canonical' : 'not canonical'}`, () => assert.equal(isCanonicalIpv6(raw), canonical));
   }
+});
+
+describe('parseIpv4Bytes', () => {
+  test('reads a client field as parseIpv4 reads the same text, wherever it sits in the buffer', () => {
+    const details = fc.check(
+      fc.property(fc.oneof(hostileAddress, fc.ipV4(), fc.ipV4Extended()), fc.nat(8), (raw, at) => {
+        const bytes = Buffer.from(raw, 'latin1');
+        // latin1 keeps one byte per character only below U+0100: beyond it the bytes are not the text.
+        if ([...raw].some((c) => c.charCodeAt(0) > 0xff)) return;
+        const buf = Buffer.concat([Buffer.alloc(at, '9'), bytes, Buffer.from('9 ')]);
+        assert.equal(parseIpv4Bytes(buf, at, at + bytes.length), parseIpv4(raw), raw);
+      }),
+      { seed: 0x1b02, numRuns: 30_000 },
+    );
+    if (details.failed) throw new Error(fc.defaultReportMessage(details));
+  });
+
+  test('a character whose low byte is a digit is no digit', () => {
+    assert.equal(parseIpv4('1.2.3.\u0134'), -1);
+    assert.equal(parseIpv4('1.2.3.4'), 0x01020304);
+  });
 });

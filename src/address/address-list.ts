@@ -61,30 +61,84 @@ export interface AddressList {
   networks: string[];
   /** True when the canonical address is listed or lies in a listed network. */
   has(address: string): boolean;
+  /**
+   * As has(), for an IPv4 address given as its 32-bit number (parseIpv4):
+   * a new client, read without a string. An IPv6 network holds the IPv4
+   * addresses mapped into it (::ffff:0:0/96), as net.BlockList matches them.
+   */
+  hasIpv4(value: number): boolean;
 }
 
 /** Builds a list from canonical entries (see parseListEntry). */
 export function buildAddressList(entries: readonly ListEntry[]): AddressList {
   const addresses = new Set<string>();
   const networks: string[] = [];
+  const ipv4Ranges: [number, number][] = [];
   let blocks: BlockList | undefined;
   for (const entry of entries) {
     const slash = entry.indexOf('/');
     if (slash < 0) {
       addresses.add(entry);
+      if (ipFamily(entry) === 'ipv4') ipv4Ranges.push([parseIpv4(entry), parseIpv4(entry)]);
       continue;
     }
     const network = entry.slice(0, slash);
+    const prefix = Number(entry.slice(slash + 1));
     net ??= load('node:net') as typeof import('node:net');
     blocks ??= new net.BlockList();
-    blocks.addSubnet(network, Number(entry.slice(slash + 1)), ipFamily(network));
+    blocks.addSubnet(network, prefix, ipFamily(network));
     networks.push(entry);
+    const range = ipv4RangeOf(network, prefix);
+    if (range) ipv4Ranges.push(range);
   }
+  const ipv4 = mergedRanges(ipv4Ranges);
   return {
     addresses: [...addresses],
     networks,
     has: (address) => addresses.has(address) || (blocks !== undefined && blocks.check(address, ipFamily(address))),
+    hasIpv4: (value) => inRanges(ipv4, value),
   };
+}
+
+const IPV4_MAPPED = [0, 0, 0, 0, 0, 0xffff];
+
+/** The IPv4 addresses in the canonical network `network`/`prefix`, as a range of numbers, or undefined for none. */
+function ipv4RangeOf(network: string, prefix: number): [number, number] | undefined {
+  if (ipFamily(network) === 'ipv4') return [parseIpv4(network), (parseIpv4(network) + 2 ** (32 - prefix) - 1) >>> 0];
+  // An IPv6 network: the part of ::ffff:0:0/96 it covers.
+  const groups = parseIpv6(network) as number[];
+  for (let i = 0; i < IPV4_MAPPED.length; i++) {
+    const keep = Math.max(0, Math.min(16, prefix - 16 * i));
+    const mask = keep === 0 ? 0 : (0xffff << (16 - keep)) & 0xffff;
+    if ((groups[i] & mask) !== (IPV4_MAPPED[i] & mask)) return undefined;
+  }
+  if (prefix <= 96) return [0, 0xffffffff];
+  const low = ((groups[6] << 16) | groups[7]) >>> 0;
+  return [low, (low + 2 ** (128 - prefix) - 1) >>> 0];
+}
+
+/** Sorted, without overlaps, as two arrays of starts and ends. */
+function mergedRanges(ranges: [number, number][]): { starts: Float64Array; ends: Float64Array } {
+  ranges.sort((a, b) => a[0] - b[0]);
+  const merged: [number, number][] = [];
+  for (const [start, end] of ranges) {
+    const last = merged[merged.length - 1];
+    if (last !== undefined && start <= last[1] + 1) last[1] = Math.max(last[1], end);
+    else merged.push([start, end]);
+  }
+  return { starts: Float64Array.from(merged, ([start]) => start), ends: Float64Array.from(merged, ([, end]) => end) };
+}
+
+function inRanges({ starts, ends }: { starts: Float64Array; ends: Float64Array }, value: number): boolean {
+  // The last range starting at or before the value.
+  let low = 0;
+  let high = starts.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (starts[middle] <= value) low = middle + 1;
+    else high = middle;
+  }
+  return low > 0 && value <= ends[low - 1];
 }
 
 // Addresses that are not on the public Internet (IANA's special-purpose
@@ -113,6 +167,12 @@ let nonGlobal: AddressList | undefined;
 export function isNonGlobal(address: string): boolean {
   nonGlobal ??= buildAddressList(NON_GLOBAL_NETWORKS);
   return nonGlobal.has(address);
+}
+
+/** As isNonGlobal, for an IPv4 address given as its 32-bit number. */
+export function isNonGlobalIpv4(value: number): boolean {
+  nonGlobal ??= buildAddressList(NON_GLOBAL_NETWORKS);
+  return nonGlobal.hasIpv4(value);
 }
 
 /**

@@ -35,12 +35,27 @@ export function ipFamily(address: string): 'ipv4' | 'ipv6' {
  * every line brings a new address here.
  */
 export function parseIpv4(text: string): number {
+  if (text.length > MAX_IPV4_LENGTH) return -1;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0x7f) return -1; // kept whole: its low byte may be a digit
+    ipv4Scratch[i] = c;
+  }
+  return parseIpv4Bytes(ipv4Scratch, 0, text.length);
+}
+
+const MAX_IPV4_LENGTH = 15; // 255.255.255.255
+const ipv4Scratch = new Uint8Array(MAX_IPV4_LENGTH);
+
+/** As parseIpv4, for the bytes [start, end) of `buf`: a log's client field, read without a string. */
+export function parseIpv4Bytes(buf: Uint8Array, start: number, end: number): number {
+  if (end - start > MAX_IPV4_LENGTH) return -1;
   let value = 0;
   let part = 0;
   let digits = 0;
   let parts = 0;
-  for (let i = 0; i <= text.length; i++) {
-    const c = i < text.length ? text.charCodeAt(i) : DOT; // the end closes the last part
+  for (let i = start; i <= end; i++) {
+    const c = i < end ? buf[i] : DOT; // the end closes the last part
     if (c === DOT) {
       if (digits === 0 || part > 255) return -1;
       value = value * 256 + part;

@@ -2,7 +2,7 @@
  * The read stage's entry point: the window's statistics from the log and its
  * previous generations, with the reader configured from the settings.
  */
-import { buildAddressList, isNonGlobal } from '../address/address-list.js';
+import { buildAddressList, isNonGlobal, isNonGlobalIpv4 } from '../address/address-list.js';
 import { clientKeyFunction } from '../address/client-key.js';
 import type { Settings } from '../settings/settings.js';
 import { ClientResolver } from './client-address.js';
@@ -106,7 +106,18 @@ export async function readWindows(logs: readonly LogToRead[], settings: Settings
 
 /** The table a run counts its clients in, configured from the settings. */
 export function newClientTable(settings: Settings): ClientTable {
-  return new ClientTable(listMatcher(settings), clientKeyFunction({ ipv4: settings.IPV4_PREFIX, ipv6: settings.IPV6_PREFIX }));
+  const { isListed, clientKey, isListedIpv4 } = clientTableOptions(settings);
+  return new ClientTable(isListed, clientKey, isListedIpv4);
+}
+
+/** Which clients get no statistics, and the key each other one is counted under. */
+function clientTableOptions(settings: Settings): Pick<WindowReaderOptions, 'isListed' | 'isListedIpv4' | 'clientKey'> {
+  const matcher = listMatcher(settings);
+  return {
+    isListed: matcher.isListed,
+    isListedIpv4: settings.IPV4_PREFIX === 32 ? matcher.isListedIpv4 : undefined,
+    clientKey: clientKeyFunction({ ipv4: settings.IPV4_PREFIX, ipv6: settings.IPV6_PREFIX }),
+  };
 }
 
 /**
@@ -132,14 +143,13 @@ export function windowReaderOptions(settings: Settings, formats: readonly string
   const clientField = clientFieldOf(settings.CLIENT_ADDRESS);
   const trusted = settings.TRUSTED_PROXIES.length > 0 ? buildAddressList(settings.TRUSTED_PROXIES) : undefined;
   return {
+    ...clientTableOptions(settings),
     classifier: newRequestClassifier(settings.API_ENDPOINTS),
     uaBlocklist: settings.UA_BLOCKLIST,
-    isListed: listMatcher(settings),
     disorderSeconds: DISORDER_SECONDS,
     clockStepSeconds: CLOCK_STEP_SECONDS,
     formats: compileLogFormats(formats, clientField),
     clientResolver: clientField?.kind === 'header' ? new ClientResolver(trusted) : undefined,
-    clientKey: clientKeyFunction({ ipv4: settings.IPV4_PREFIX, ipv6: settings.IPV6_PREFIX }),
   };
 }
 
@@ -148,16 +158,25 @@ export function windowReaderOptions(settings: Settings, formats: readonly string
  * ones when so configured. Built once per settings: every log's reader and
  * the run's table ask for it, and a large BLACKLIST_FILE took a build each.
  */
-function listMatcher(settings: Settings): (address: string) => boolean {
+function listMatcher(settings: Settings): ListMatcher {
   let matcher = listMatchers.get(settings);
   if (matcher === undefined) listMatchers.set(settings, (matcher = buildListMatcher(settings)));
   return matcher;
 }
 
-const listMatchers = new WeakMap<Settings, (address: string) => boolean>();
+interface ListMatcher {
+  isListed(address: string): boolean;
+  /** The same, for an IPv4 address as its number. */
+  isListedIpv4(value: number): boolean;
+}
 
-function buildListMatcher(settings: Settings): (address: string) => boolean {
+const listMatchers = new WeakMap<Settings, ListMatcher>();
+
+function buildListMatcher(settings: Settings): ListMatcher {
   const listed = buildAddressList([...settings.WHITELIST, ...settings.BLACKLIST]);
   const excludeNonGlobal = settings.EXCLUDE_NON_GLOBAL;
-  return (address) => listed.has(address) || (excludeNonGlobal && isNonGlobal(address));
+  return {
+    isListed: (address) => listed.has(address) || (excludeNonGlobal && isNonGlobal(address)),
+    isListedIpv4: (value) => listed.hasIpv4(value) || (excludeNonGlobal && isNonGlobalIpv4(value)),
+  };
 }

@@ -3,7 +3,7 @@
  * log's bytes go by. Pure: it is fed buffers and never reads a file itself.
  */
 import { AddressTable, type AddressTableSnapshot, MAX_KEY_BYTES, MISSING, hashBytes } from './address-table.js';
-import { canonicalizeIp } from '../address/ip-address.js';
+import { canonicalizeIp, parseIpv4Bytes } from '../address/ip-address.js';
 import type { ClientResolver } from './client-address.js';
 import { type LineFormat, formatsOrDefault, lineTimeOf } from './log-format.js';
 import {
@@ -152,10 +152,14 @@ export class ClientTable {
   /**
    * `keyOf` gives the key a canonical address is counted under: the address
    * itself, or its network (client-key.ts). Lists are matched by address.
+   * `isListedIpv4`, isListed for an IPv4 address as its number, is given when
+   * keyOf keeps every IPv4 address as it is: a new client written as a
+   * canonical dotted quad, most of them, is then added without a string.
    */
   constructor(
     private readonly isListed: (address: string) => boolean,
     private readonly keyOf: (address: string) => string = (address) => address,
+    private readonly isListedIpv4?: (value: number) => boolean,
   ) {}
 
   /** Clients with a line in the window. */
@@ -176,6 +180,11 @@ export class ClientTable {
 
   /** A spelling not seen before: canonicalised, and remembered. */
   resolve(buf: Buffer, start: number, end: number, hash: number): number {
+    if (this.isListedIpv4 !== undefined) {
+      // A canonical dotted quad is its own canonical address and key; a listed one takes the way below, which keeps it.
+      const value = parseIpv4Bytes(buf, start, end);
+      if (value >= 0 && !this.isListedIpv4(value)) return this.add(buf, start, end, hash);
+    }
     const raw = buf.toString('latin1', start, end);
     const address = canonicalizeIp(raw);
     let index: number;
@@ -419,6 +428,8 @@ export interface WindowReaderOptions {
   uaBlocklist: readonly string[];
   /** Whitelisted or blacklisted: such clients get no statistics. */
   isListed: (address: string) => boolean;
+  /** isListed for an IPv4 address as its number, when clientKey keeps IPv4 addresses as they are (ClientTable). */
+  isListedIpv4?: (value: number) => boolean;
   /**
    * How far past the window end a line's time must be before reading stops:
    * servers log when a request ends, so lines are only roughly in order.
@@ -521,7 +532,7 @@ export class WindowReader {
         return false;
       };
     }
-    this.stats = emptyWindowStats(options.clients ?? new ClientTable(options.isListed, options.clientKey));
+    this.stats = emptyWindowStats(options.clients ?? new ClientTable(options.isListed, options.clientKey, options.isListedIpv4));
   }
 
   /** True once a line far enough past the window end was seen: the caller may stop reading. */
