@@ -295,3 +295,33 @@ test('kill -9 at random instants of incremental runs: the next run decides as a 
 function formatNow(epoch: number): string {
   return new Date(epoch * 1000).toISOString().slice(0, 19).replace('T', ' ');
 }
+
+test('a run whose state gives way to a whole read warns once of what it skipped', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ipanalyse-incremental-warnings-'));
+  try {
+    const logFile = path.join(root, 'access.log');
+    const at = START + 3600;
+    fs.writeFileSync(logFile, Array.from({ length: 50 }, (_, i) => `198.51.100.${i} - - [${clfTime(at - 60 + i)}] "GET /search?q=${i} HTTP/1.1" 200 12 "-" "curl/8"\n`).join(''));
+    // A rotated generation that is no file: skipped, with a warning.
+    fs.mkdirSync(`${logFile}.1`);
+    // Smaller than MIN_LOG_SIZE, and with its window in a compressed generation: the two ways to a whole read.
+    const small = { ...settingsFor(root), MIN_LOG_SIZE: 1 << 20 };
+    fs.writeFileSync(`${logFile}.2.gz`, zlib.gzipSync(`198.51.100.200 - - [${clfTime(at - 3000)}] "GET /search HTTP/1.1" 200 12 "-" "curl/8"\n`));
+    const compressed = { ...settingsFor(root), ROTATED_LOGS: ['.1', '.2.gz'] };
+    fs.writeFileSync(logFile, `198.51.100.201 - - [${clfTime(at - 2000)}] "GET /search HTTP/1.1" 200 12 "-" "curl/8"\n${fs.readFileSync(logFile, 'latin1')}`);
+    for (const [settings, why] of [
+      [small, /smaller than MIN_LOG_SIZE/],
+      [compressed, /compressed generation/],
+    ] as const) {
+      const report = await runAnalysis({ settings, logFile, now: new Date(at * 1000), loadAverage: 1, format: 'nginx', dryRun: true });
+      assert.match(report.stateNote ?? '', why);
+      assert.deepEqual(
+        report.warnings.filter((warning) => warning.startsWith('skipping')),
+        [`skipping ${logFile}.1: is a directory, not a regular file`],
+        report.warnings.join('\n'),
+      );
+    }
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -185,6 +185,16 @@ function compacted(clients: ClientTable, settings: Settings): ClientTable {
   return fresh;
 }
 
+/**
+ * The whole read, in place of this one: it opens the logs again and says
+ * again what it skipped, so `warnings` (the attempt's own) keeps its words
+ * alone, not both.
+ */
+async function wholeRead(logs: readonly LogToRead[], settings: Settings, window: Required<AnalysisWindow>, warnings: string[]): Promise<WindowsRead> {
+  warnings.length = 0;
+  return readWindows(logs, settings, window, warnings);
+}
+
 function settingsHash(settings: Settings, logs: readonly LogToRead[]): string {
   return createHash('sha256').update(JSON.stringify({ settings, logs, disorder: DISORDER_SECONDS, version: STATE_VERSION })).digest('hex');
 }
@@ -200,6 +210,7 @@ async function readWithState(
   logs: readonly LogToRead[],
   settings: Settings,
   window: Required<AnalysisWindow>,
+  /** This read's own: a whole read that takes its place replaces them. */
   warnings: string[],
   state: Loaded | undefined,
   hash: string,
@@ -210,7 +221,7 @@ async function readWithState(
     const sizes = opened.map((generations) => generations.reduce((sum, generation) => sum + generation.size, 0));
     const logBytes = sizes.reduce((sum, size) => sum + size, 0);
     // Too small to decide on, or a window in a compressed generation: the whole read is as cheap, and no state is kept.
-    if (logBytes < settings.MIN_LOG_SIZE) return { read: await readWindows(logs, settings, window, warnings), why: 'the logs are smaller than MIN_LOG_SIZE' };
+    if (logBytes < settings.MIN_LOG_SIZE) return { read: await wholeRead(logs, settings, window, warnings), why: 'the logs are smaller than MIN_LOG_SIZE' };
     const counting: Counting = { clients: newClientTable(settings), listed: new Map() };
     if (state) readTable(state, counting.clients);
     if (state) for (const [address, lines] of state.listed) counting.listed.set(address, lines);
@@ -220,7 +231,7 @@ async function readWithState(
     for (const [i, log] of logs.entries()) {
       const previous = state?.logs[i];
       const read = await readLog(log, opened[i], settings, window, counting, previous, state?.window, warnings);
-      if (read === undefined) return { read: await readWindows(logs, settings, window, warnings), why: 'the window reaches into a compressed generation' };
+      if (read === undefined) return { read: await wholeRead(logs, settings, window, warnings), why: 'the window reaches into a compressed generation' };
       reads.push({ ...read.read, logBytes: sizes[i] });
       logStates.push(read.state);
       bytesRead += read.bytesRead;
