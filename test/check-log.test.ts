@@ -50,6 +50,24 @@ describe('ipanalyse check-log', () => {
     const json = JSON.parse(check('--json', vhost).stdout) as { readable: boolean; readShare: number; suggestions: string[]; newestLineAgeSeconds: number };
     assert.deepEqual([json.readable, json.readShare, json.suggestions, json.newestLineAgeSeconds], [false, 0, ['vhost_combined'], 301]);
   });
+  test("a log with its own format in LOG_FILES is checked with it, and told to set it there; --log-format still names the one to check", () => {
+    const settings = (format: string) => {
+      const file = path.join(work, `own-${format}.conf`);
+      fs.writeFileSync(file, `LOG_FILES = [('${combined}', 'common'), ('${vhost}', '${format}')]\n`);
+      return file;
+    };
+    const own = check('--settings', settings('vhost_combined'), vhost);
+    assert.equal(own.status, 0, own.stderr);
+    assert.match(own.stdout, /^format: +LOG_FORMAT 'vhost_combined' \(its own, in LOG_FILES\) reads 100% of them: readable$/m);
+    const wrong = check('--settings', settings('combined'), vhost);
+    assert.equal(wrong.status, 69);
+    assert.match(wrong.stdout, /^format: +LOG_FORMAT 'combined' \(its own, in LOG_FILES\) reads 0% of them: NOT readable/m);
+    assert.ok(wrong.stdout.includes(`use:       ('${vhost}', 'vhost_combined') in LOG_FILES\n`), wrong.stdout);
+    assert.ok(wrong.stderr.includes(`('${vhost}', 'vhost_combined') in LOG_FILES does`), wrong.stderr);
+    assert.equal(check('--settings', settings('combined'), '--log-format', 'vhost_combined', vhost).status, 0);
+    // A log without an entry of its own is read with LOG_FORMAT, as before.
+    assert.match(check('--settings', settings('combined'), writeLog('elsewhere.log', false, 100)).stdout, /^format: +LOG_FORMAT 'combined' reads 100%/m);
+  });
   test('a missing log is an input error naming it', () => {
     const missing = check(path.join(work, 'none.log'));
     assert.equal(missing.status, 66);

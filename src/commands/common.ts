@@ -193,7 +193,6 @@ export function resolveLogs(logFiles: readonly string[], settings: Settings): Lo
     if (logFiles.length > 0) throw new UsageError(`logs named (${logFiles[0]}) while ClickHouse (--clickhouse, CLICKHOUSE_URL) is the source: give one or the other`);
     return [];
   }
-  const configured = new Map(settings.LOG_FILES.map((file) => [path.resolve(file.path), file.formats]));
   const named = logFiles.length > 0 ? logFiles : settings.LOG_FILES.map((file) => file.path);
   if (named.length === 0) throw new UsageError('no log to read: name the access logs on the command line, or set LOG_FILES');
   const seen = new Set<string>();
@@ -201,6 +200,12 @@ export function resolveLogs(logFiles: readonly string[], settings: Settings): Lo
     const resolved = path.resolve(logFile);
     if (seen.has(resolved)) throw new UsageError(`${logFile} is given twice: its requests would be counted twice`);
     seen.add(resolved);
-    return { path: logFile, formats: configured.get(resolved) ?? settings.LOG_FORMAT };
+    return { path: logFile, formats: ownLogFormats(settings, logFile) ?? settings.LOG_FORMAT };
   });
+}
+
+/** The log's own formats, when LOG_FILES gives it some (matched by path). */
+export function ownLogFormats(settings: Settings, logFile: string): string[] | undefined {
+  const resolved = path.resolve(logFile);
+  return settings.LOG_FILES.find((file) => path.resolve(file.path) === resolved)?.formats;
 }

@@ -11,6 +11,8 @@ export interface LogCheck {
   size: number;
   /** The formats in force, as configured. */
   formats: string[];
+  /** Whether they are the log's own, from its entry in LOG_FILES (else LOG_FORMAT's, or --log-format's). */
+  fromLogFiles: boolean;
   sampledLines: number;
   /** Lines of the sample the formats in force read, 0 to 1. */
   readShare: number;
@@ -48,7 +50,7 @@ function lineTimes(formats: LineFormat[], lines: Buffer[]): number[] {
   return times;
 }
 
-export function checkLog(input: { file: string; size: number; head: Buffer[]; tail: Buffer[]; formats: LineFormat[]; formatNames: string[]; maxUnreadableShare: number; now: Date }): LogCheck {
+export function checkLog(input: { file: string; size: number; head: Buffer[]; tail: Buffer[]; formats: LineFormat[]; formatNames: string[]; fromLogFiles: boolean; maxUnreadableShare: number; now: Date }): LogCheck {
   const lines = [...input.head, ...input.tail];
   const unreadable = lines.filter((line) => !input.formats.some((format) => linesRead(format, [line]) === 1));
   const readShare = lines.length === 0 ? 0 : 1 - unreadable.length / lines.length;
@@ -59,6 +61,7 @@ export function checkLog(input: { file: string; size: number; head: Buffer[]; ta
     file: input.file,
     size: input.size,
     formats: input.formatNames,
+    fromLogFiles: input.fromLogFiles,
     sampledLines: lines.length,
     readShare,
     maxUnreadableShare: input.maxUnreadableShare,
@@ -76,16 +79,21 @@ const percent = (share: number) => `${(100 * share).toFixed(share > 0.99 && shar
 
 export function renderLogCheck(c: LogCheck): string {
   const out = [`log:       ${c.file} (${c.size} bytes), ${c.sampledLines} lines sampled from its start and its end`];
-  out.push(`format:    ${describeFormats(c.formats)} reads ${percent(c.readShare)} of them: ${c.readable ? 'readable' : `NOT readable (a run refuses more than ${percent(c.maxUnreadableShare)} unreadable)`}`);
+  out.push(`format:    ${describeFormats(c.formats)}${c.fromLogFiles ? ' (its own, in LOG_FILES)' : ''} reads ${percent(c.readShare)} of them: ${c.readable ? 'readable' : `NOT readable (a run refuses more than ${percent(c.maxUnreadableShare)} unreadable)`}`);
   for (const sample of c.unreadableSamples) out.push(`           unreadable: ${sample}`);
   const reading = c.presets.filter((p) => p.readShare > 0).map((p) => `${p.name} ${percent(p.readShare)}`);
   out.push(`presets:   ${reading.length > 0 ? reading.join(', ') : 'none reads any line'}`);
-  if (!c.readable && c.suggestions.length > 0) out.push(`use:       LOG_FORMAT = '${c.suggestions[0]}' (or --log-format ${c.suggestions[0]})`);
+  if (!c.readable && c.suggestions.length > 0) out.push(`use:       ${formatSetting(c, c.suggestions[0])}${c.fromLogFiles ? '' : ` (or --log-format ${c.suggestions[0]})`}`);
   if (c.firstLineTime !== null && c.newestLineTime !== null && c.newestLineAgeSeconds !== null) {
     const age = c.newestLineAgeSeconds < 0 ? `stamped ${-c.newestLineAgeSeconds} s ahead of the clock` : `${formatAge(c.newestLineAgeSeconds)} old`;
     out.push(`time:      ${formatLocalTime(c.firstLineTime)} .. ${formatLocalTime(c.newestLineTime)} (local time); the newest line is ${age}`);
   } else out.push('time:      no line with a readable time');
   return `${out.join('\n')}\n`;
+}
+
+/** The setting that would give the checked log the format `name`: its entry in LOG_FILES when it has one, else LOG_FORMAT. */
+export function formatSetting(c: LogCheck, name: string): string {
+  return c.fromLogFiles ? `('${c.file}', '${name}') in LOG_FILES` : `LOG_FORMAT = '${name}'`;
 }
 
 export function renderLogCheckJson(c: LogCheck): string {
