@@ -126,9 +126,8 @@ export async function runAnalysis(options: RunOptions): Promise<RunReport> {
   try {
     const warnings = lock.warning ? [lock.warning] : [];
     const { BLOCKEDFILE, LOGFILE, GEO_FILE, NFT_FILE, IPSET_FILE } = options.settings;
-    for (const file of [BLOCKEDFILE, stateFileOf(BLOCKEDFILE), LOGFILE, GEO_FILE, NFT_FILE, IPSET_FILE]) {
-      if (file) for (const stale of removeStaleTempFiles(file)) warnings.push(`removed ${stale}, left by a run that was killed`);
-    }
+    const outputs = [BLOCKEDFILE, stateFileOf(BLOCKEDFILE), LOGFILE, GEO_FILE, NFT_FILE, IPSET_FILE].filter((file): file is string => Boolean(file));
+    for (const stale of removeStaleTempFiles(outputs)) warnings.push(`removed ${stale}, left by a run that was killed`);
     return await analyse(options, warnings);
   } finally {
     lock.release();

@@ -244,21 +244,29 @@ function syncDirectory(directory: string): void {
 }
 
 /**
- * Removes temporary files that a killed run left next to `target` and, when
- * it is a link, next to the file it leads to. Only call while holding the
- * run lock, so no live writer's file is taken away.
+ * Removes temporary files that a killed run left next to each of `targets`
+ * and, when one is a link, next to the file it leads to. Only call while
+ * holding the run lock, so no live writer's file is taken away.
  */
-export function removeStaleTempFiles(target: string): string[] {
-  const places = new Set([path.resolve(target)]);
-  try {
-    places.add(resolveWriteTarget(target));
-  } catch {
-    // An untrusted link: the write will say so; nothing of ours is beside its target.
+export function removeStaleTempFiles(targets: readonly string[]): string[] {
+  // Each file's own name, and the target its link leads to: by directory, so that each is listed once.
+  const prefixes = new Map<string, Set<string>>();
+  const add = (place: string) => {
+    const directory = path.dirname(place);
+    let ours = prefixes.get(directory);
+    if (ours === undefined) prefixes.set(directory, (ours = new Set()));
+    ours.add(`.${path.basename(place)}${TEMP_MARK}`);
+  };
+  for (const target of targets) {
+    add(path.resolve(target));
+    try {
+      add(resolveWriteTarget(target));
+    } catch {
+      // An untrusted link: the write will say so; nothing of ours is beside its target.
+    }
   }
   const removed: string[] = [];
-  for (const place of places) {
-    const directory = path.dirname(place);
-    const prefix = `.${path.basename(place)}${TEMP_MARK}`;
+  for (const [directory, ours] of prefixes) {
     let names: string[];
     try {
       names = fs.readdirSync(directory);
@@ -266,7 +274,7 @@ export function removeStaleTempFiles(target: string): string[] {
       continue;
     }
     for (const name of names) {
-      if (!name.startsWith(prefix)) continue;
+      if (![...ours].some((prefix) => name.startsWith(prefix))) continue;
       const stale = path.join(directory, name);
       fs.rmSync(stale, { force: true });
       removed.push(stale);
