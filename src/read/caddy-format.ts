@@ -110,12 +110,22 @@ class Found {
 
 const found = new Found();
 
+/** The objects the walk goes into; one walk for all three, so that no function is made per line. */
+const TOP = 0;
+const IN_REQUEST = 1;
+const IN_HEADERS = 2;
+type Level = typeof TOP | typeof IN_REQUEST | typeof IN_HEADERS;
+
+/** This line's forwarded-for header name (CLIENT_ADDRESS), for the walk's members. */
+let forwardedHeader: Buffer | undefined;
+
 /**
- * Walks the object at `at` (its `{`), calling `member` with each key's range
- * and the position of its value; `member` returns the index after the value
- * (or -1 to fail). Returns the index after the object, or -1.
+ * Walks the object at `at` (its `{`), handing each key's range and the
+ * position of its value to the member reader of `level`, which returns the
+ * index after the value (or -1 to fail). Returns the index after the
+ * object, or -1.
  */
-function walkObject(buf: Uint8Array, at: number, end: number, member: (keyStart: number, keyEnd: number, valueAt: number) => number): number {
+function walkObject(buf: Uint8Array, at: number, end: number, level: Level): number {
   if (buf[at] !== OPEN_BRACE) return -1;
   at = skipSpace(buf, at + 1, end);
   if (buf[at] === CLOSE_BRACE) return at + 1;
@@ -126,13 +136,51 @@ function walkObject(buf: Uint8Array, at: number, end: number, member: (keyStart:
     let i = skipSpace(buf, keyEnd + 1, end);
     if (buf[i] !== COLON) return -1;
     i = skipSpace(buf, i + 1, end);
-    const after = member(at + 1, keyEnd, i);
+    const after = level === TOP ? topMember(buf, at + 1, keyEnd, i, end) : level === IN_REQUEST ? requestMember(buf, at + 1, keyEnd, i, end) : headerMember(buf, at + 1, keyEnd, i, end);
     if (after < 0) return -1;
     at = skipSpace(buf, after, end);
     if (buf[at] === COMMA) at = skipSpace(buf, at + 1, end);
     else if (buf[at] === CLOSE_BRACE) return at + 1;
     else return -1;
   }
+}
+
+function topMember(buf: Uint8Array, keyStart: number, keyEnd: number, valueAt: number, end: number): number {
+  if (keyIs(buf, keyStart, keyEnd, REQUEST, false)) return walkObject(buf, valueAt, end, IN_REQUEST);
+  if (keyIs(buf, keyStart, keyEnd, TS, false)) {
+    found.time = readTime(buf, valueAt, end);
+    return found.time === found.time ? parsedEnd.at : -1;
+  }
+  if (keyIs(buf, keyStart, keyEnd, STATUS, false)) {
+    const status = parseDecimal(buf, valueAt, end);
+    if (status === status) found.status = status;
+  }
+  return skipValue(buf, valueAt, end);
+}
+
+function requestMember(buf: Uint8Array, keyStart: number, keyEnd: number, valueAt: number, end: number): number {
+  if (keyIs(buf, keyStart, keyEnd, HEADERS, false)) return walkObject(buf, valueAt, end, IN_HEADERS);
+  const after = stringValue(buf, valueAt, end);
+  if (after < 0) return skipValue(buf, valueAt, end);
+  const from = valueAt + 1;
+  const to = after - 1;
+  if (keyIs(buf, keyStart, keyEnd, REMOTE_IP, false)) (found.remote = from), (found.remoteEnd = to);
+  else if (keyIs(buf, keyStart, keyEnd, CLIENT_IP, false)) (found.client = from), (found.clientEnd = to);
+  else if (keyIs(buf, keyStart, keyEnd, REMOTE_ADDR, false)) (found.addr = from), (found.addrEnd = to);
+  else if (keyIs(buf, keyStart, keyEnd, METHOD, false)) (found.method = from), (found.methodEnd = to);
+  else if (keyIs(buf, keyStart, keyEnd, URI, false)) (found.uri = from), (found.uriEnd = to);
+  return after;
+}
+
+function headerMember(buf: Uint8Array, keyStart: number, keyEnd: number, valueAt: number, end: number): number {
+  if (keyIs(buf, keyStart, keyEnd, USER_AGENT, true)) {
+    found.ua = firstHeaderValue(buf, valueAt, end);
+    found.uaEnd = parsedEnd.at;
+  } else if (forwardedHeader !== undefined && keyIs(buf, keyStart, keyEnd, forwardedHeader, true)) {
+    found.fwd = firstHeaderValue(buf, valueAt, end);
+    found.fwdEnd = parsedEnd.at;
+  }
+  return skipValue(buf, valueAt, end);
 }
 
 /** The index after the JSON string at `at`, or -1 when there is no string there. */
@@ -142,13 +190,16 @@ function stringValue(buf: Uint8Array, at: number, end: number): number {
   return q < 0 ? -1 : q + 1;
 }
 
-/** The first string of a header's array of values, `["curl/8.5.0"]`: its range, or [-1, -1]. */
-function firstHeaderValue(buf: Uint8Array, at: number, end: number): [number, number] {
-  if (buf[at] !== OPEN_BRACKET) return [-1, -1];
+/** The first string of a header's array of values, `["curl/8.5.0"]`: its start, its end in parsedEnd.at; -1 for both when there is none. */
+function firstHeaderValue(buf: Uint8Array, at: number, end: number): number {
+  parsedEnd.at = -1;
+  if (buf[at] !== OPEN_BRACKET) return -1;
   const i = skipSpace(buf, at + 1, end);
-  if (buf[i] !== QUOTE) return [-1, -1];
+  if (buf[i] !== QUOTE) return -1;
   const q = findClosingQuote(buf, i + 1, end);
-  return q < 0 ? [-1, -1] : [i + 1, q];
+  if (q < 0) return -1;
+  parsedEnd.at = q;
+  return i + 1;
 }
 
 /**
@@ -159,48 +210,21 @@ function firstHeaderValue(buf: Uint8Array, at: number, end: number): [number, nu
  */
 export function scanCaddyLine(buf: Buffer, start: number, end: number, out: LogEntry, header: Buffer | undefined, preferPeer: boolean): boolean {
   found.reset();
-  const headerMember = (keyStart: number, keyEnd: number, valueAt: number): number => {
-    const wanted = keyIs(buf, keyStart, keyEnd, USER_AGENT, true) ? 'ua' : header && keyIs(buf, keyStart, keyEnd, header, true) ? 'fwd' : undefined;
-    if (wanted) {
-      const [s, e] = firstHeaderValue(buf, valueAt, end);
-      if (wanted === 'ua') [found.ua, found.uaEnd] = [s, e];
-      else [found.fwd, found.fwdEnd] = [s, e];
-    }
-    return skipValue(buf, valueAt, end);
-  };
-  const requestMember = (keyStart: number, keyEnd: number, valueAt: number): number => {
-    if (keyIs(buf, keyStart, keyEnd, HEADERS, false)) return walkObject(buf, valueAt, end, headerMember);
-    const after = stringValue(buf, valueAt, end);
-    if (after < 0) return skipValue(buf, valueAt, end);
-    if (keyIs(buf, keyStart, keyEnd, REMOTE_IP, false)) [found.remote, found.remoteEnd] = [valueAt + 1, after - 1];
-    else if (keyIs(buf, keyStart, keyEnd, CLIENT_IP, false)) [found.client, found.clientEnd] = [valueAt + 1, after - 1];
-    else if (keyIs(buf, keyStart, keyEnd, REMOTE_ADDR, false)) [found.addr, found.addrEnd] = [valueAt + 1, after - 1];
-    else if (keyIs(buf, keyStart, keyEnd, METHOD, false)) [found.method, found.methodEnd] = [valueAt + 1, after - 1];
-    else if (keyIs(buf, keyStart, keyEnd, URI, false)) [found.uri, found.uriEnd] = [valueAt + 1, after - 1];
-    return after;
-  };
-  const topMember = (keyStart: number, keyEnd: number, valueAt: number): number => {
-    if (keyIs(buf, keyStart, keyEnd, REQUEST, false)) return walkObject(buf, valueAt, end, requestMember);
-    if (keyIs(buf, keyStart, keyEnd, TS, false)) {
-      found.time = readTime(buf, valueAt, end);
-      return found.time === found.time ? parsedEnd.at : -1;
-    }
-    if (keyIs(buf, keyStart, keyEnd, STATUS, false)) {
-      const status = parseDecimal(buf, valueAt, end);
-      if (status === status) found.status = status;
-      return skipValue(buf, valueAt, end);
-    }
-    return skipValue(buf, valueAt, end);
-  };
-  const at = skipSpace(buf, start, end);
-  const after = walkObject(buf, at, end, topMember);
+  forwardedHeader = header;
+  const after = walkObject(buf, skipSpace(buf, start, end), end, TOP);
   if (after < 0 || found.time !== found.time || found.uri < 0) return false;
 
   // The address the server took for the client, then the connection's.
   let ipStart = !preferPeer && found.client >= 0 && found.clientEnd > found.client ? found.client : -1;
   let ipEnd = found.clientEnd;
   if (ipStart < 0 || header) {
-    [ipStart, ipEnd] = found.remote >= 0 ? [found.remote, found.remoteEnd] : hostOf(buf, found.addr, found.addrEnd);
+    if (found.remote >= 0) {
+      ipStart = found.remote;
+      ipEnd = found.remoteEnd;
+    } else {
+      ipStart = hostOf(buf, found.addr, found.addrEnd);
+      ipEnd = parsedEnd.at;
+    }
   }
   if (ipStart < 0 && !header) return false;
   out.ipStart = ipStart;
@@ -236,13 +260,17 @@ function readTime(buf: Uint8Array, at: number, end: number): number {
   return Math.floor(seconds);
 }
 
-/** `remote_addr` of older Caddy versions: `host:port` or `[v6]:port`, the host's range. */
-function hostOf(buf: Uint8Array, start: number, end: number): [number, number] {
-  if (start < 0) return [-1, -1];
+/** `remote_addr` of older Caddy versions: `host:port` or `[v6]:port`, the host's start, its end in parsedEnd.at; -1 for both when there is none. */
+function hostOf(buf: Uint8Array, start: number, end: number): number {
+  parsedEnd.at = -1;
+  if (start < 0) return -1;
   if (buf[start] === OPEN_BRACKET) {
     const close = buf.indexOf(CLOSE_BRACKET, start);
-    return close > start && close < end ? [start + 1, close] : [-1, -1];
+    if (!(close > start && close < end)) return -1;
+    parsedEnd.at = close;
+    return start + 1;
   }
   const colon = buf.lastIndexOf(COLON, end - 1);
-  return colon > start && buf.indexOf(COLON, start) === colon ? [start, colon] : [start, end];
+  parsedEnd.at = colon > start && buf.indexOf(COLON, start) === colon ? colon : end;
+  return start;
 }
