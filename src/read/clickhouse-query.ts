@@ -16,7 +16,7 @@
  */
 import { hashBytes } from './address-table.js';
 import { type RequestClassifier, isApiTarget } from './request-path.js';
-import { type AnalysisWindow, type ClientTable, LISTED, NOT_AN_ADDRESS, type WindowStats, emptyWindowStats } from './window-stats.js';
+import { type AnalysisWindow, type ClientTable, LISTED, MAX_GARBAGE_SAMPLES, NOT_AN_ADDRESS, type WindowStats, emptyWindowStats } from './window-stats.js';
 
 /** `table` or `database.table`: spliced into the SQL, so nothing that would need quoting. */
 export const CLICKHOUSE_TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
@@ -148,8 +148,6 @@ export function parseAggregateRows(text: string): AggregateRow[] {
   }
   return rows;
 }
-
-const MAX_GARBAGE_SAMPLES = 5;
 
 /**
  * The window's statistics from the answer's rows, counted into `clients`

@@ -18,7 +18,7 @@ import { type Generation, type LogFileRead, closeGenerations, fdOf, findGenerati
 import { DISORDER_SECONDS, type LogRead, type LogToRead, type WindowsRead, newClientTable, readWindows, windowReaderOptions } from './read-window.js';
 import { ARENA_PAGE_BYTES } from './address-table.js';
 import { lineTimeOf } from './log-format.js';
-import { type AnalysisWindow, ClientTable, LISTED, ROW_PAGE_INTS, type WindowReaderOptions, type WindowStats, WindowReader, emptyWindowStats, mergeWindowStats } from './window-stats.js';
+import { type AnalysisWindow, ClientTable, LISTED, MAX_GARBAGE_SAMPLES, MAX_RAW_SAMPLES, ROW_PAGE_INTS, type WindowReaderOptions, type WindowStats, WindowReader, emptyWindowStats, mergeWindowStats } from './window-stats.js';
 
 /** Blocks of about this size: what a moved boundary makes a run read again. */
 const BLOCK_BYTES = 128 * 1024;
@@ -56,8 +56,8 @@ export async function readWindowsIncremental(logs: readonly LogToRead[], setting
     const result = await readWithState(logs, settings, now, ownWarnings, typeof loaded === 'string' ? undefined : loaded, hash).finally(() => {
       if (typeof loaded !== 'string') fs.closeSync(loaded.fd);
     });
-    const window = result.read.logs.reduce((sum, log) => sum + log.files.reduce((bytes, file) => bytes + file.bytesRead, 0), 0);
-    const read = `read ${result.bytesRead ?? window} of the window's ${window} bytes${result.dropped ? `; dropped ${result.dropped} clients whose lines all left` : ''}`;
+    const windowBytes = result.read.logs.reduce((sum, log) => sum + log.files.reduce((bytes, file) => bytes + file.bytesRead, 0), 0);
+    const read = `read ${result.bytesRead ?? windowBytes} of the window's ${windowBytes} bytes${result.dropped ? `; dropped ${result.dropped} clients whose lines all left` : ''}`;
     warnings.push(...ownWarnings);
     if (result.state === undefined) {
       if (options.write) fs.rmSync(options.stateFile, { force: true });
@@ -297,9 +297,6 @@ async function readLog(
   return { read: { logFile: log.path, formats: log.formats, stats, files, newestLineTime, unreadableSamples }, state: { path: log.path, formats: [...log.formats], files: fileStates }, bytesRead: slicer.bytesRead };
 }
 
-const MAX_GARBAGE_SAMPLES = 5;
-const MAX_RAW_SAMPLES = 3;
-
 /** A log's statistics from its blocks, as one reader of all its lines would have them. */
 function sumBlocks(blocks: BlockState[], clients: ClientTable): WindowStats {
   const stats = emptyWindowStats(clients);
@@ -436,7 +433,7 @@ class Slicer {
    */
   private readonly readers = new Map<string, { reader: WindowReader; stats: WindowStats }>();
   /** The block being counted, for the shared readers' onLine. */
-  private block = { window: { start: 0, shortStart: 0, end: 0, now: 0 }, sign: 1, minTime: Infinity, maxTime: -Infinity, newest: -Infinity };
+  private readonly block = { minTime: Infinity, maxTime: -Infinity, newest: -Infinity };
 
   private readerFor(window: Required<AnalysisWindow>, sign: 1 | -1, takeBack: Required<AnalysisWindow> | undefined): { reader: WindowReader; stats: WindowStats } {
     const key = `${window.start} ${window.shortStart} ${window.end} ${window.now} ${sign} ${takeBack === undefined ? '' : `${takeBack.start} ${takeBack.shortStart} ${takeBack.end}`}`;

@@ -380,7 +380,6 @@ export class ClientTable {
     return this.clientCount;
   }
 
-
   /**
    * As entries(), but only the clients with more than `longApi` API requests
    * in the long window or more than `shortApi` in the short one, and those
@@ -475,9 +474,10 @@ export interface WindowReaderOptions {
 export type LineListener = (time: number, client: number, isApi: boolean, status: number, badUa: boolean, buf: Buffer, ipStart: number, ipEnd: number) => void;
 
 const MAX_LINE_BYTES = 64 * 1024;
-const MAX_GARBAGE_SAMPLES = 5;
+/** Garbage lines a read keeps to show, however many readers (log blocks, servers, a query) it is made of. */
+export const MAX_GARBAGE_SAMPLES = 5;
 /** Unreadable lines kept as they are, long enough for a JSON line, to find a format that reads them. */
-const MAX_RAW_SAMPLES = 3;
+export const MAX_RAW_SAMPLES = 3;
 const MAX_RAW_SAMPLE_BYTES = 16 * 1024;
 
 /**
