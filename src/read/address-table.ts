@@ -44,12 +44,10 @@ export const FNV_PRIME = 0x01000193;
  * FNV_OFFSET), as the log parser does while it looks for the first space.
  */
 export function hashBytes(buf: Uint8Array, start: number, end: number): number {
-  let h = FNV_OFFSET;
-  for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i], FNV_PRIME);
-  return h;
+  return hashFrom(FNV_OFFSET, buf, start, end);
 }
 
-/** hashBytes from another process's seed: that of a table restored from its snapshot. */
+/** hashBytes from a seed: this process's, or another's, that of a table restored from its snapshot. */
 function hashFrom(seed: number, buf: Uint8Array, start: number, end: number): number {
   let h = seed;
   for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i], FNV_PRIME);
