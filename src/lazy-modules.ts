@@ -3,14 +3,7 @@
  * for a compressed generation, child_process for ON_CHANGE. Loaded at the
  * start, they took a cron run 1.5 ms.
  */
-import { createRequire } from 'node:module';
+import { lazyRequire } from './lazy-require.js';
 
-const load = createRequire(import.meta.url);
-
-function lazy<T>(id: string): () => T {
-  let loaded: T | undefined;
-  return () => (loaded ??= load(id) as T);
-}
-
-export const zlib = lazy<typeof import('node:zlib')>('node:zlib');
-export const childProcess = lazy<typeof import('node:child_process')>('node:child_process');
+export const zlib = lazyRequire<typeof import('node:zlib')>('node:zlib');
+export const childProcess = lazyRequire<typeof import('node:child_process')>('node:child_process');

@@ -19,6 +19,7 @@ const PURE = [
   'report/',
   'address/',
   'errors.ts',
+  'lazy-require.ts',
   'local-time.ts',
   'settings/settings.ts',
   'settings/settings-schema.ts',

@@ -1,15 +1,15 @@
 /**
  * Whitelists and blacklists of addresses and networks (CIDR), matched with
- * Node's own net.BlockList rather than hand-written prefix arithmetic.
+ * Node's own net.BlockList. The read stage also asks of a new client's IPv4
+ * address as a number, before it is a string: for that alone, the lists'
+ * IPv4 part as sorted ranges, checked against BlockList by a property test.
  */
-import { createRequire } from 'node:module';
 import type { BlockList } from 'node:net';
+import { lazyRequire } from '../lazy-require.js';
 import { canonicalizeIp, formatIpv6, ipFamily, parseIpv4, parseIpv6 } from './ip-address.js';
 
-// net, for its BlockList alone, is loaded with the first network listed: most cron runs list none, and loading it
-// took them over a millisecond.
-const load = createRequire(import.meta.url);
-let net: typeof import('node:net') | undefined;
+// Loaded with the first network listed: most cron runs list none.
+const net = lazyRequire<typeof import('node:net')>('node:net');
 
 /** A list entry in canonical form: an address, or a network `address/prefix` with no host bits set. */
 export type ListEntry = string;
@@ -47,11 +47,14 @@ export function networkAddress(address: string, prefix: number, family: 'ipv4' |
     return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
   }
   const groups = parseIpv6(address) as number[];
-  for (let i = 0; i < 8; i++) {
-    const keep = Math.max(0, Math.min(16, prefix - 16 * i));
-    groups[i] &= keep === 0 ? 0 : (0xffff << (16 - keep)) & 0xffff;
-  }
+  for (let i = 0; i < 8; i++) groups[i] &= groupMask(prefix, i);
   return formatIpv6(groups);
+}
+
+/** The bits of IPv6 group `i` (of 8, 16 bits each) that a /`prefix` keeps. */
+function groupMask(prefix: number, i: number): number {
+  const keep = Math.max(0, Math.min(16, prefix - 16 * i));
+  return keep === 0 ? 0 : (0xffff << (16 - keep)) & 0xffff;
 }
 
 export interface AddressList {
@@ -73,52 +76,44 @@ export interface AddressList {
 export function buildAddressList(entries: readonly ListEntry[]): AddressList {
   const addresses = new Set<string>();
   const networks: string[] = [];
-  const ipv4Ranges: [number, number][] = [];
   let blocks: BlockList | undefined;
   for (const entry of entries) {
     const slash = entry.indexOf('/');
     if (slash < 0) {
       addresses.add(entry);
-      if (ipFamily(entry) === 'ipv4') ipv4Ranges.push([parseIpv4(entry), parseIpv4(entry)]);
       continue;
     }
     const network = entry.slice(0, slash);
-    const prefix = Number(entry.slice(slash + 1));
-    net ??= load('node:net') as typeof import('node:net');
-    blocks ??= new net.BlockList();
-    blocks.addSubnet(network, prefix, ipFamily(network));
+    blocks ??= new (net().BlockList)();
+    blocks.addSubnet(network, Number(entry.slice(slash + 1)), ipFamily(network));
     networks.push(entry);
-    const range = ipv4RangeOf(network, prefix);
-    if (range) ipv4Ranges.push(range);
   }
-  const ipv4 = mergedRanges(ipv4Ranges);
+  // Made when first asked for: the plan's lists and explain never ask.
+  let ipv4: Ranges | undefined;
   return {
     addresses: [...addresses],
     networks,
     has: (address) => addresses.has(address) || (blocks !== undefined && blocks.check(address, ipFamily(address))),
-    hasIpv4: (value) => inRanges(ipv4, value),
+    hasIpv4: (value) => inRanges((ipv4 ??= ipv4RangesOf(entries)), value),
   };
 }
 
 const IPV4_MAPPED = [0, 0, 0, 0, 0, 0xffff];
 
-/** The IPv4 addresses in the canonical network `network`/`prefix`, as a range of numbers, or undefined for none. */
-function ipv4RangeOf(network: string, prefix: number): [number, number] | undefined {
-  if (ipFamily(network) === 'ipv4') return [parseIpv4(network), (parseIpv4(network) + 2 ** (32 - prefix) - 1) >>> 0];
-  // An IPv6 network: the part of ::ffff:0:0/96 it covers.
-  const groups = parseIpv6(network) as number[];
-  for (let i = 0; i < IPV4_MAPPED.length; i++) {
-    const keep = Math.max(0, Math.min(16, prefix - 16 * i));
-    const mask = keep === 0 ? 0 : (0xffff << (16 - keep)) & 0xffff;
-    if ((groups[i] & mask) !== (IPV4_MAPPED[i] & mask)) return undefined;
-  }
-  if (prefix <= 96) return [0, 0xffffffff];
-  const low = ((groups[6] << 16) | groups[7]) >>> 0;
-  return [low, (low + 2 ** (128 - prefix) - 1) >>> 0];
+/** Sorted, without overlaps: starts[i] to ends[i], both included. */
+interface Ranges {
+  starts: Uint32Array;
+  ends: Uint32Array;
 }
 
-/** Sorted, without overlaps, as two arrays of starts and ends. */
-function mergedRanges(ranges: [number, number][]): { starts: Float64Array; ends: Float64Array } {
+/** The IPv4 addresses `entries` hold: their own, their networks', and those IPv6 networks hold mapped. */
+function ipv4RangesOf(entries: readonly ListEntry[]): Ranges {
+  const ranges: [number, number][] = [];
+  for (const entry of entries) {
+    const slash = entry.indexOf('/');
+    const range = slash < 0 ? (ipFamily(entry) === 'ipv4' ? [parseIpv4(entry), parseIpv4(entry)] : undefined) : ipv4RangeOf(entry.slice(0, slash), Number(entry.slice(slash + 1)));
+    if (range) ranges.push(range as [number, number]);
+  }
   ranges.sort((a, b) => a[0] - b[0]);
   const merged: [number, number][] = [];
   for (const [start, end] of ranges) {
@@ -126,10 +121,24 @@ function mergedRanges(ranges: [number, number][]): { starts: Float64Array; ends:
     if (last !== undefined && start <= last[1] + 1) last[1] = Math.max(last[1], end);
     else merged.push([start, end]);
   }
-  return { starts: Float64Array.from(merged, ([start]) => start), ends: Float64Array.from(merged, ([, end]) => end) };
+  return { starts: Uint32Array.from(merged, ([start]) => start), ends: Uint32Array.from(merged, ([, end]) => end) };
 }
 
-function inRanges({ starts, ends }: { starts: Float64Array; ends: Float64Array }, value: number): boolean {
+/** The IPv4 addresses in the canonical network `network`/`prefix`, as a range of numbers, or undefined for none. */
+function ipv4RangeOf(network: string, prefix: number): [number, number] | undefined {
+  if (ipFamily(network) === 'ipv4') {
+    const start = parseIpv4(network);
+    return [start, (start + 2 ** (32 - prefix) - 1) >>> 0];
+  }
+  // An IPv6 network: the part of ::ffff:0:0/96 it covers.
+  const groups = parseIpv6(network) as number[];
+  for (let i = 0; i < IPV4_MAPPED.length; i++) if ((groups[i] & groupMask(prefix, i)) !== (IPV4_MAPPED[i] & groupMask(prefix, i))) return undefined;
+  if (prefix <= 96) return [0, 0xffffffff];
+  const low = ((groups[6] << 16) | groups[7]) >>> 0;
+  return [low, (low + 2 ** (128 - prefix) - 1) >>> 0];
+}
+
+function inRanges({ starts, ends }: Ranges, value: number): boolean {
   // The last range starting at or before the value.
   let low = 0;
   let high = starts.length;
@@ -162,17 +171,16 @@ const NON_GLOBAL_NETWORKS: readonly ListEntry[] = [
   'ff00::/8',
 ];
 let nonGlobal: AddressList | undefined;
+const nonGlobalList = () => (nonGlobal ??= buildAddressList(NON_GLOBAL_NETWORKS));
 
 /** True for private, loopback, link-local, shared (CGN), multicast and reserved addresses. */
 export function isNonGlobal(address: string): boolean {
-  nonGlobal ??= buildAddressList(NON_GLOBAL_NETWORKS);
-  return nonGlobal.has(address);
+  return nonGlobalList().has(address);
 }
 
 /** As isNonGlobal, for an IPv4 address given as its 32-bit number. */
 export function isNonGlobalIpv4(value: number): boolean {
-  nonGlobal ??= buildAddressList(NON_GLOBAL_NETWORKS);
-  return nonGlobal.hasIpv4(value);
+  return nonGlobalList().hasIpv4(value);
 }
 
 /**
