@@ -17,7 +17,12 @@ export interface ClientPrefixes {
 export const PER_ADDRESS: ClientPrefixes = { ipv4: 32, ipv6: 128 };
 
 export function countsPerAddress(prefixes: ClientPrefixes): boolean {
-  return prefixes.ipv4 === 32 && prefixes.ipv6 === 128;
+  return keepsIpv4Addresses(prefixes) && prefixes.ipv6 === 128;
+}
+
+/** Whether every IPv4 address is its own key, as clientKeyFunction makes them: a dotted quad needs no string to be counted. */
+export function keepsIpv4Addresses(prefixes: ClientPrefixes): boolean {
+  return prefixes.ipv4 === 32;
 }
 
 /**

@@ -2,8 +2,8 @@
  * The read stage's entry point: the window's statistics from the log and its
  * previous generations, with the reader configured from the settings.
  */
-import { buildAddressList, isNonGlobal, isNonGlobalIpv4 } from '../address/address-list.js';
-import { clientKeyFunction } from '../address/client-key.js';
+import { type AddressList, buildAddressList, isNonGlobal, isNonGlobalIpv4 } from '../address/address-list.js';
+import { clientKeyFunction, keepsIpv4Addresses } from '../address/client-key.js';
 import type { Settings } from '../settings/settings.js';
 import { ClientResolver } from './client-address.js';
 import { compileLogFormats, clientFieldOf } from './log-format.js';
@@ -112,12 +112,9 @@ export function newClientTable(settings: Settings): ClientTable {
 
 /** Which clients get no statistics, and the key each other one is counted under. */
 function clientTableOptions(settings: Settings): Pick<WindowReaderOptions, 'isListed' | 'isListedIpv4' | 'clientKey'> {
-  const matcher = listMatcher(settings);
-  return {
-    isListed: matcher.isListed,
-    isListedIpv4: settings.IPV4_PREFIX === 32 ? matcher.isListedIpv4 : undefined,
-    clientKey: clientKeyFunction({ ipv4: settings.IPV4_PREFIX, ipv6: settings.IPV6_PREFIX }),
-  };
+  const { isListed, isListedIpv4 } = listsOf(settings);
+  const prefixes = { ipv4: settings.IPV4_PREFIX, ipv6: settings.IPV6_PREFIX };
+  return { isListed, isListedIpv4: keepsIpv4Addresses(prefixes) ? isListedIpv4 : undefined, clientKey: clientKeyFunction(prefixes) };
 }
 
 /**
@@ -141,7 +138,7 @@ export function newWindowReader(
 export function windowReaderOptions(settings: Settings, formats: readonly string[]): Omit<WindowReaderOptions, 'window'> {
   // Settings were validated: the client field parses and the formats compile.
   const clientField = clientFieldOf(settings.CLIENT_ADDRESS);
-  const trusted = settings.TRUSTED_PROXIES.length > 0 ? buildAddressList(settings.TRUSTED_PROXIES) : undefined;
+  const { trusted } = listsOf(settings);
   return {
     ...clientTableOptions(settings),
     classifier: newRequestClassifier(settings.API_ENDPOINTS),
@@ -154,29 +151,33 @@ export function windowReaderOptions(settings: Settings, formats: readonly string
 }
 
 /**
- * Clients that get no statistics: whitelisted, blacklisted, and non-global
- * ones when so configured. Built once per settings: every log's reader and
- * the run's table ask for it, and a large BLACKLIST_FILE took a build each.
+ * The lists the read stage matches addresses against, built once per
+ * settings: every log's reader and the run's table ask for them, and a large
+ * BLACKLIST_FILE took a build each.
  */
-function listMatcher(settings: Settings): ListMatcher {
-  let matcher = listMatchers.get(settings);
-  if (matcher === undefined) listMatchers.set(settings, (matcher = buildListMatcher(settings)));
-  return matcher;
+function listsOf(settings: Settings): ReadLists {
+  let lists = readLists.get(settings);
+  if (lists === undefined) readLists.set(settings, (lists = buildReadLists(settings)));
+  return lists;
 }
 
-interface ListMatcher {
+interface ReadLists {
+  /** Clients that get no statistics: whitelisted, blacklisted, and non-global ones when so configured. */
   isListed(address: string): boolean;
   /** The same, for an IPv4 address as its number. */
   isListedIpv4(value: number): boolean;
+  /** TRUSTED_PROXIES, when there are any. */
+  trusted: AddressList | undefined;
 }
 
-const listMatchers = new WeakMap<Settings, ListMatcher>();
+const readLists = new WeakMap<Settings, ReadLists>();
 
-function buildListMatcher(settings: Settings): ListMatcher {
+function buildReadLists(settings: Settings): ReadLists {
   const listed = buildAddressList([...settings.WHITELIST, ...settings.BLACKLIST]);
   const excludeNonGlobal = settings.EXCLUDE_NON_GLOBAL;
   return {
     isListed: (address) => listed.has(address) || (excludeNonGlobal && isNonGlobal(address)),
     isListedIpv4: (value) => listed.hasIpv4(value) || (excludeNonGlobal && isNonGlobalIpv4(value)),
+    trusted: settings.TRUSTED_PROXIES.length > 0 ? buildAddressList(settings.TRUSTED_PROXIES) : undefined,
   };
 }
