@@ -65,7 +65,8 @@ export async function readWindowsIncremental(logs: readonly LogToRead[], setting
     }
     if (options.write) {
       try {
-        // Every client's address, as the log has them: for the run's user alone, where the map is for the web server.
+        // Every client's address, as the log has them: made for the run's user alone, where the map is for the web
+        // server (a state an older version made keeps its mode, as every file writeFileAtomic replaces does).
         // Not synced: after a crash of the machine a state cut short or empty fails its hash, and the window is read whole.
         writeFileAtomic(options.stateFile, stateBytes(result.state, result.clients as ClientTable), { firstMode: 0o600, durable: false });
       } catch (error) {

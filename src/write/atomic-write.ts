@@ -55,7 +55,7 @@ export function writeFileAtomic(target: string, content: string | Uint8Array | I
     fs.fchmodSync(fd, previous ? previous.mode & 0o777 : firstMode);
     if (typeof content === 'string') writeAll(fd, Buffer.from(content, 'utf8'));
     else if (content instanceof Uint8Array) writeAll(fd, content);
-    // Chunks made as they are written (an incremental state's million rows), never all in memory.
+    // Parts written one after the other (an incremental state's views of its table), never joined into one copy.
     else for (const chunk of content) writeAll(fd, chunk);
     if (durable) fs.fsyncSync(fd);
     fs.closeSync(fd);
@@ -266,7 +266,8 @@ export function removeStaleTempFiles(targets: readonly string[]): string[] {
     }
   }
   const removed: string[] = [];
-  for (const [directory, ours] of prefixes) {
+  for (const [directory, prefixSet] of prefixes) {
+    const ours = [...prefixSet];
     let names: string[];
     try {
       names = fs.readdirSync(directory);
@@ -274,7 +275,7 @@ export function removeStaleTempFiles(targets: readonly string[]): string[] {
       continue;
     }
     for (const name of names) {
-      if (![...ours].some((prefix) => name.startsWith(prefix))) continue;
+      if (!ours.some((prefix) => name.startsWith(prefix))) continue;
       const stale = path.join(directory, name);
       fs.rmSync(stale, { force: true });
       removed.push(stale);
