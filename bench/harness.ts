@@ -24,8 +24,8 @@ function positiveInt(text: string | undefined, fallback: number): number {
   return Number.isInteger(n) && n > 0 ? n : fallback;
 }
 
-export function mb(bytes: number): string {
-  return (bytes / 1e6).toFixed(0);
+export function mb(bytes: number, digits = 0): string {
+  return (bytes / 1e6).toFixed(digits);
 }
 
 export function pad(text: string, width: number, right = false): string {

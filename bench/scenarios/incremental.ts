@@ -15,7 +15,7 @@ import path from 'node:path';
 import { seekToTime } from '../../src/read/seek-to-time.js';
 import { formatStartDate } from '../../test/support/log-generator.js';
 import { CLI } from '../../test/support/paths.js';
-import { CACHE_DIR, type ChildOutcome, type Scenario, ratioTarget, runChild } from '../harness.js';
+import { CACHE_DIR, type ChildOutcome, type Scenario, mb, ratioTarget, runChild } from '../harness.js';
 import { WINDOW_END } from '../logs.js';
 import type { BenchSetup } from '../setup.js';
 
@@ -23,6 +23,8 @@ const MINUTES = [1, 5, 15];
 const MIN_SPEEDUP = 40;
 const MAX_RSS_MB = 150;
 const DIR = path.join(CACHE_DIR, 'incremental');
+/** What a real run overwrites. */
+const KEPT = ['ip_blocks.map', 'ip_blocks.map.state', 'restricted_ip.log'];
 
 function run(what: string, dir: string, now: number, extra: string[]): Promise<ChildOutcome> {
   const args = ['--settings', path.join(DIR, 'incremental.conf'), '--map', path.join(dir, 'ip_blocks.map'), '--changelog', path.join(dir, 'restricted_ip.log'), '--loadavg', '1', '--now', formatStartDate(now), ...extra, path.join(dir, 'access.log')];
@@ -49,33 +51,28 @@ async function prepareCopy(source: string, minutes: number, name = `${minutes}m`
   } finally {
     fs.closeSync(fd);
   }
-  // What a real run overwrites, to put back before the next round.
-  for (const name of KEPT) fs.copyFileSync(path.join(dir, name), path.join(dir, `${name}.prepared`));
+  // What a real run overwrites, to put back after it.
+  for (const file of KEPT) fs.copyFileSync(path.join(dir, file), path.join(dir, `${file}.prepared`));
   return dir;
 }
 
-const KEPT = ['ip_blocks.map', 'ip_blocks.map.state', 'restricted_ip.log'];
-
 /**
  * A real run at the hour's end from the prepared step's files, which it
- * keeps its own state over; put back after it too, for the dry runs on the
- * same copy, which would otherwise continue from this run's state (none of
- * the minutes since).
+ * keeps its own state over; they are put back after it, for the next round
+ * and for the dry runs on the same copy, which would otherwise continue from
+ * this run's state (none of the minutes since). Only real runs change them,
+ * and each puts them back, so none is needed before one.
  */
 async function liveRun(what: string, dir: string): Promise<ChildOutcome> {
-  const restore = () => {
-    for (const name of KEPT) fs.copyFileSync(path.join(dir, `${name}.prepared`), path.join(dir, name));
-  };
-  restore();
   try {
     return await run(what, dir, WINDOW_END, ['--verbose']);
   } finally {
-    restore();
+    for (const file of KEPT) fs.copyFileSync(path.join(dir, `${file}.prepared`), path.join(dir, file));
   }
 }
 
 function megabytes(file: string): string {
-  return `${(fs.statSync(file).size / 1e6).toFixed(1)} MB`;
+  return `${mb(fs.statSync(file).size, 1)} MB`;
 }
 
 export async function incremental(setup: BenchSetup): Promise<Scenario> {

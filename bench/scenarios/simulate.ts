@@ -13,12 +13,13 @@ import { SIMULATED_HOURS, WINDOW_END, ensureSimulationLog } from '../logs.js';
 import { type BenchSetup, runIpanalyse } from '../setup.js';
 
 /**
- * The issue's "a few times one full-window run, not one per step". The
- * period holds seven hours of lines to a run's one, and no simulation
- * reads less than every line once: reading them at a run's pace is already
- * some 5.5 runs. The bound is therefore per hour of lines read, half as
- * much again as reading them, for the 360 steps and the rest: 10.5 runs
- * for six hours (36 cron runs' worth for a day, against 1,440 runs).
+ * A simulation should cost a few full-window runs, not one per step. The
+ * period holds an hour of lines more than it spans (the first step's
+ * window), seven hours for six, and no simulation reads less than every
+ * line once: at a run's pace that alone is about six runs. The bound is
+ * therefore per hour of lines read, half as much again as reading them, for
+ * the steps and the rest: 10.5 runs for six hours, 37.5 for a day (against
+ * 1,440 cron runs).
  */
 const MAX_RUNS_PER_HOUR_READ = 1.5;
 const STEPS = SIMULATED_HOURS * 60;
