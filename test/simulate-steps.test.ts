@@ -19,7 +19,7 @@ import { DISORDER_SECONDS } from '../src/read/read-window.js';
 import { runAnalysis } from '../src/run.js';
 import type { Settings } from '../src/settings/settings.js';
 import { PeriodLines } from '../src/simulate/period-lines.js';
-import { simulate } from '../src/simulate/simulation.js';
+import { simulate, stepTimes } from '../src/simulate/simulation.js';
 import { SlidingWindow } from '../src/simulate/sliding-window.js';
 import { formatStartDate, mulberry32 } from './support/log-generator.js';
 import { FIXTURES } from './support/paths.js';
@@ -127,12 +127,6 @@ function logAsItStood(text: string, file: string): (time: number) => string {
 function assertSameSteps(simulated: Step[], single: Step[]): void {
   assert.equal(simulated.length, single.length);
   for (let i = 0; i < simulated.length; i++) assert.deepEqual(simulated[i], single[i], `step ${i + 1}, ${simulated[i].time}`);
-}
-
-function stepTimes(from: number, to: number, every: number): number[] {
-  const times: number[] = [];
-  for (let t = from; t <= to; t += every) times.push(t);
-  return times;
 }
 
 describe('simulate: every step is the run at that time', () => {

@@ -73,8 +73,8 @@ export async function simulateCommand(args: SimulateArgs, out: Output): Promise<
   const second = args.compare ? await run(args.compare, 'B') : undefined;
   const names = [args.settings ?? 'settings', args.compare ?? ''];
   const runs = second ? [first, second] : [first];
-  // Once each: the text and the HTML report show the same summaries.
-  const summaries = args.json && !args.html ? [] : runs.map((sim) => summarize(sim, flapSteps));
+  // Once each: the text and the HTML report show the same summaries (a pass over the steps, cheap beside them).
+  const summaries = runs.map((sim) => summarize(sim, flapSteps));
 
   if (args.json) {
     for (const step of first.steps) out.stdout(renderStepJson(step, second ? names[0] : undefined));

@@ -25,7 +25,7 @@ const ROW_INTS = 8;
  */
 export class SlidingClients extends ClientTable {
   private readonly rows: Int32Array;
-  live = 0;
+  private live = 0;
   /**
    * Address to index: of the clients entriesOver yielded, which are nearly
    * every address a map or a step names; of every client only once one is
@@ -112,7 +112,7 @@ export class SlidingClients extends ClientTable {
     return i < 0 || this.rows[i * ROW_INTS + LONG_TOTAL] === 0 ? undefined : this.clientStats(i);
   }
 
-  clientStats(i: number): ClientStats {
+  private clientStats(i: number): ClientStats {
     const rows = this.rows;
     const row = i * ROW_INTS;
     return { longTotal: rows[row + LONG_TOTAL], longApi: rows[row + LONG_API], shortTotal: rows[row + SHORT_TOTAL], shortApi: rows[row + SHORT_API], badUa: rows[row + BAD_UA] > 0 };
