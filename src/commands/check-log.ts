@@ -3,7 +3,7 @@ import type { Argv } from 'yargs';
 import type { Problem } from '../errors.js';
 import { compileLogFormats, clientFieldOf } from '../read/log-format.js';
 import { readLogSample } from '../read/log-sample.js';
-import { checkLog, formatSetting, renderLogCheck, renderLogCheckJson } from '../report/check-log.js';
+import { checkLog, renderLogCheck, renderLogCheckJson, suggestedSetting } from '../report/check-log.js';
 import { JSON_OPTION, type Output, SETTINGS_OPTION, ownLogFormats, resolveNow, resolveSettings } from './common.js';
 
 export function checkLogOptions<T>(y: Argv<T>) {
@@ -29,5 +29,5 @@ export async function checkLogCommand(args: CheckLogArgs, out: Output): Promise<
   const sample = readLogSample(file);
   const check = checkLog({ file, ...sample, formats, formatNames, fromLogFiles: own !== undefined, maxUnreadableShare: settings.MAX_UNREADABLE_SHARE, now });
   out.stdout(args.json ? renderLogCheckJson(check) : renderLogCheck(check));
-  return check.readable ? [] : [{ kind: 'blind', message: `${file}: the formats in force do not read this log${check.suggestions.length > 0 ? `; ${formatSetting(check, check.suggestions[0])} does` : ''}` }];
+  return check.readable ? [] : [{ kind: 'blind', message: `${file}: the formats in force do not read this log${check.suggestions.length > 0 ? `; ${suggestedSetting(check)} does` : ''}` }];
 }

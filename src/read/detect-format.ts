@@ -23,7 +23,7 @@ export function presetsReading(lines: readonly Buffer[]): string[] {
   return Object.keys(PRESETS).filter((name) => linesRead(compileLogFormat(name), lines) === lines.length);
 }
 
-/** What an operator would write in ip_blocks.conf to use `preset`. */
-export function formatSetting(preset: string): string {
-  return `LOG_FORMAT = '${preset}'`;
+/** What an operator would write in ip_blocks.conf to use `preset`: for `ownLog`, a log with its own formats, its entry in LOG_FILES. */
+export function formatSetting(preset: string, ownLog?: string): string {
+  return ownLog === undefined ? `LOG_FORMAT = '${preset}'` : `('${ownLog}', '${preset}') in LOG_FILES`;
 }

@@ -1,5 +1,5 @@
 /** `check-log`: which format reads a log's sample, what cannot be read, and how old the log is. Pure. */
-import { linesRead, presetsReading } from '../read/detect-format.js';
+import { formatSetting, linesRead, presetsReading } from '../read/detect-format.js';
 import { CR } from '../read/line-fields.js';
 import { type LineFormat, PRESETS, compileLogFormat, lineTimeOf } from '../read/log-format.js';
 import { formatLocalTime } from '../local-time.js';
@@ -83,7 +83,7 @@ export function renderLogCheck(c: LogCheck): string {
   for (const sample of c.unreadableSamples) out.push(`           unreadable: ${sample}`);
   const reading = c.presets.filter((p) => p.readShare > 0).map((p) => `${p.name} ${percent(p.readShare)}`);
   out.push(`presets:   ${reading.length > 0 ? reading.join(', ') : 'none reads any line'}`);
-  if (!c.readable && c.suggestions.length > 0) out.push(`use:       ${formatSetting(c, c.suggestions[0])}${c.fromLogFiles ? '' : ` (or --log-format ${c.suggestions[0]})`}`);
+  if (!c.readable && c.suggestions.length > 0) out.push(`use:       ${suggestedSetting(c)}${c.fromLogFiles ? '' : ` (or --log-format ${c.suggestions[0]})`}`);
   if (c.firstLineTime !== null && c.newestLineTime !== null && c.newestLineAgeSeconds !== null) {
     const age = c.newestLineAgeSeconds < 0 ? `stamped ${-c.newestLineAgeSeconds} s ahead of the clock` : `${formatAge(c.newestLineAgeSeconds)} old`;
     out.push(`time:      ${formatLocalTime(c.firstLineTime)} .. ${formatLocalTime(c.newestLineTime)} (local time); the newest line is ${age}`);
@@ -91,9 +91,9 @@ export function renderLogCheck(c: LogCheck): string {
   return `${out.join('\n')}\n`;
 }
 
-/** The setting that would give the checked log the format `name`: its entry in LOG_FILES when it has one, else LOG_FORMAT. */
-export function formatSetting(c: LogCheck, name: string): string {
-  return c.fromLogFiles ? `('${c.file}', '${name}') in LOG_FILES` : `LOG_FORMAT = '${name}'`;
+/** The setting that gives the checked log the first preset that reads it: its entry in LOG_FILES when it has one, else LOG_FORMAT. */
+export function suggestedSetting(c: LogCheck): string {
+  return formatSetting(c.suggestions[0], c.fromLogFiles ? c.file : undefined);
 }
 
 export function renderLogCheckJson(c: LogCheck): string {
