@@ -17,7 +17,7 @@ import { type BlockState, type FileState, type IncrementalState, type LogState, 
 import { type Generation, type LogFileRead, closeGenerations, fdOf, findGenerations, generationsToRead, isReplaced, lastLineTime, seekInGeneration } from './log-source.js';
 import { DISORDER_SECONDS, type LogRead, type LogToRead, type WindowsRead, newClientTable, readWindows, windowReaderOptions } from './read-window.js';
 import { ARENA_PAGE_BYTES } from './address-table.js';
-import { lineTimeOf } from './log-format.js';
+import { formatsOrDefault, lineTimeOf } from './log-format.js';
 import { type AnalysisWindow, ClientTable, LISTED, MAX_GARBAGE_SAMPLES, MAX_RAW_SAMPLES, ROW_PAGE_INTS, type WindowReaderOptions, type WindowStats, WindowReader, emptyWindowStats, mergeWindowStats } from './window-stats.js';
 
 /** Blocks of about this size: what a moved boundary makes a run read again. */
@@ -351,7 +351,7 @@ class Slicer {
     private readonly options: Omit<WindowReaderOptions, 'window'>,
     private readonly counting: Counting,
   ) {
-    this.lineTime = lineTimeOf(options.formats);
+    this.lineTime = lineTimeOf(formatsOrDefault(options.formats));
   }
 
   /**

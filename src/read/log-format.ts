@@ -719,16 +719,16 @@ export function formatsOrDefault(formats: readonly LineFormat[] | undefined): re
 }
 
 /**
- * A line's time by the first of `formats` (or the default format) that
- * reads one, or NaN: for seeking, finding a file's first line, and telling
- * a log's newest line. One format's own function when there is one.
+ * A line's time by the first of `formats` that reads one, or NaN: for
+ * seeking, finding a file's first line, and telling a log's newest line.
+ * One format's own function when there is one. The formats as given: a
+ * caller without any asks formatsOrDefault first.
  */
-export function lineTimeOf(formats: readonly LineFormat[] | undefined): LineFormat['lineTime'] {
-  const all = formatsOrDefault(formats);
-  if (all.length === 1) return all[0].lineTime;
+export function lineTimeOf(formats: readonly LineFormat[]): LineFormat['lineTime'] {
+  if (formats.length === 1) return formats[0].lineTime;
   return (buf, start, end) => {
-    for (let i = 0; i < all.length; i++) {
-      const time = all[i].lineTime(buf, start, end);
+    for (let i = 0; i < formats.length; i++) {
+      const time = formats[i].lineTime(buf, start, end);
       if (time === time) return time;
     }
     return NaN;

@@ -39,7 +39,6 @@ function withoutCr(line: Buffer): Buffer {
 }
 
 function lineTimes(formats: LineFormat[], lines: Buffer[]): number[] {
-  if (formats.length === 0) return [];
   const lineTime = lineTimeOf(formats);
   const times: number[] = [];
   for (const line of lines) {
