@@ -13,7 +13,6 @@ import { readWindowsIncremental } from './read/incremental.js';
 import { type LogRead, type LogToRead, type WindowsRead, analysisWindow, readWindows } from './read/read-window.js';
 import type { AnalysisWindow, WindowStats } from './read/window-stats.js';
 import { type DecidePlan, type Plan, type ReadFacts, nothingToDecide, planRun } from './decide/plan.js';
-import { presetsReading } from './read/detect-format.js';
 import type { Limits } from './decide/limits.js';
 import type { Changes, MapState } from './decide/policy.js';
 import type { Settings } from './settings/settings.js';
@@ -141,7 +140,7 @@ async function analyse(options: RunOptions, warnings: string[]): Promise<RunRepo
   const logs = options.logs ?? [{ path: options.logFile as string, formats: settings.LOG_FORMAT }];
   // ClickHouse, when configured, stands in for the logs: everything after the read is the same.
   const { logs: reads, stats, logBytes, note } = await readAll(options, logs, window, warnings);
-  const read: ReadFacts = { replay: options.startDate !== undefined, logs: reads.map((log) => factsOf(log, settings.MAX_UNREADABLE_SHARE)) };
+  const read: ReadFacts = { replay: options.startDate !== undefined, logs: reads.map(factsOf) };
   const previous = readPreviousMap(mapFile);
   if (previous.warning) warnings.push(previous.warning);
   const previousMapText = previous.text;
@@ -276,17 +275,15 @@ async function reloadIfNeeded(settings: Settings, rewrote: boolean, report: RunR
   );
 }
 
-function factsOf(log: LogRead, maxUnreadableShare: number): ReadFacts['logs'][number] {
+function factsOf(log: LogRead): ReadFacts['logs'][number] {
   const linesRead = log.stats?.linesRead ?? 0;
   const garbageLines = log.stats?.garbageLines ?? 0;
-  // Which preset would read the log is asked only of a log the run refuses: a few garbage lines need no hint.
-  const refused = linesRead > 0 && garbageLines / linesRead > maxUnreadableShare;
   return {
     logFile: log.logFile,
     formats: log.formats,
     newestLineTime: log.newestLineTime,
     changed: describeChange(log.files),
-    presetsReadingUnreadable: refused ? presetsReading(log.unreadableSamples) : [],
+    unreadableSamples: log.unreadableSamples,
     linesRead,
     garbageLines,
     garbageSample: log.stats?.garbageSamples[0],

@@ -7,7 +7,7 @@ import { formatDistanceStrict } from 'date-fns/formatDistanceStrict';
 import { buildAddressList, isNonGlobal } from '../address/address-list.js';
 import type { Problem } from '../errors.js';
 import { formatLocalTime } from '../local-time.js';
-import { formatSetting } from '../read/detect-format.js';
+import { formatSetting, presetsReading } from '../read/detect-format.js';
 import { PRESETS } from '../read/log-format.js';
 import type { ClientStats, WindowStats } from '../read/window-stats.js';
 import type { Settings } from '../settings/settings.js';
@@ -26,8 +26,8 @@ export interface LogFacts {
   newestLineTime: number;
   /** Why the read is partial (the log shrank or was replaced while it was read); undefined when it is whole. */
   changed?: string;
-  /** Presets that read the unreadable lines, to name in the message. */
-  presetsReadingUnreadable: string[];
+  /** A few lines no format in force reads as they are: a log the run refuses is told which preset reads them. */
+  unreadableSamples: readonly Buffer[];
   /** This log's own lines read and unreadable lines (0 when nothing was read), and the first of those. */
   linesRead: number;
   garbageLines: number;
@@ -149,7 +149,8 @@ export function nothingToDecide(input: SkipInput): { skipped: string; problem?: 
   const blind = refuse('blind', (log) => {
     const unreadable = log.linesRead > 0 ? log.garbageLines / log.linesRead : 0;
     if (!(unreadable > settings.MAX_UNREADABLE_SHARE)) return undefined;
-    const hint = log.presetsReadingUnreadable.length > 0 ? `; ${formatSetting(log.presetsReadingUnreadable[0])} reads them` : '';
+    const [preset] = presetsReading(log.unreadableSamples);
+    const hint = preset !== undefined ? `; ${formatSetting(preset)} reads them` : '';
     return (
       `${log.logFile}: ${log.garbageLines} of ${log.linesRead} lines read (${percent(unreadable)}) cannot be read as ${describeFormats(log.formats)}, ` +
       `more than MAX_UNREADABLE_SHARE ${settings.MAX_UNREADABLE_SHARE}${hint}; nothing decided, the map is left as it is` +

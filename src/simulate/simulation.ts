@@ -126,7 +126,7 @@ export function simulate(input: SimulationInput): Simulation {
             logFile: input.logFile,
             formats: settings.LOG_FORMAT,
             newestLineTime: stats.newestLineTime,
-            presetsReadingUnreadable: [],
+            unreadableSamples: [],
             linesRead: stats.linesRead,
             garbageLines: stats.garbageLines,
             garbageSample: stats.garbageSamples[0],
