@@ -666,12 +666,13 @@ export class WindowReader {
     const isApi = entry.requestForm === REQUEST_LINE ? isApiRequest(buf, entry.requestStart, entry.requestEnd, this.classifier) : classifyRequest(buf, entry, this.classifier);
     stats.linesInWindow += weight;
     stats.total200 += isApi && status === 200 && isShort ? weight : 0;
-    if (this.onLine !== undefined) this.onLine(time, index, isApi, status, index >= 0 && this.userAgentIsBad(buf, end), buf, start, ipEnd);
+    // Looked at once a line, for a listener and for the counts alike.
+    const badUa = index >= 0 && (weight !== 0 || takenBack || this.onLine !== undefined) && this.userAgentIsBad(buf, end);
+    if (this.onLine !== undefined) this.onLine(time, index, isApi, status, badUa, buf, start, ipEnd);
     if (index === LISTED) {
       stats.listedLines += weight;
       return;
     }
-    const badUa = (weight !== 0 || takenBack) && this.userAgentIsBad(buf, end);
     clients.count(index, weight, isApi, isShort, weight !== 0 && badUa);
     if (takenBack) clients.count(index, -1, isApi, time > (takeBack as AnalysisWindow).shortStart, badUa);
   }
