@@ -9,7 +9,7 @@ import type { Problem } from './errors.js';
 import { readClickHouse } from './read/clickhouse-source.js';
 import { readLoadAverage } from './read/load-average.js';
 import type { LogFileRead, ProgressListener } from './read/log-source.js';
-import { readWindowsIncremental } from './read/incremental.js';
+import { digestFileOf, readWindowsIncremental, removeState } from './read/incremental.js';
 import { type LogRead, type LogToRead, type WindowsRead, analysisWindow, readWindows } from './read/read-window.js';
 import type { AnalysisWindow, WindowStats } from './read/window-stats.js';
 import { type DecidePlan, type Plan, type ReadFacts, nothingToDecide, planRun } from './decide/plan.js';
@@ -125,7 +125,7 @@ export async function runAnalysis(options: RunOptions): Promise<RunReport> {
   try {
     const warnings = lock.warning ? [lock.warning] : [];
     const { BLOCKEDFILE, LOGFILE, GEO_FILE, NFT_FILE, IPSET_FILE } = options.settings;
-    const outputs = [BLOCKEDFILE, stateFileOf(BLOCKEDFILE), LOGFILE, GEO_FILE, NFT_FILE, IPSET_FILE].filter((file): file is string => Boolean(file));
+    const outputs = [BLOCKEDFILE, stateFileOf(BLOCKEDFILE), digestFileOf(stateFileOf(BLOCKEDFILE)), LOGFILE, GEO_FILE, NFT_FILE, IPSET_FILE].filter((file): file is string => Boolean(file));
     for (const stale of removeStaleTempFiles(outputs)) warnings.push(`removed ${stale}, left by a run that was killed`);
     return await analyse(options, warnings);
   } finally {
@@ -209,7 +209,7 @@ async function readAll(options: RunOptions, logs: readonly LogToRead[], window: 
   const stateFile = stateFileOf(settings.BLOCKEDFILE);
   if (options.full) return { ...(await readWindows(logs, settings, window, warnings, options.progress)), note: 'state: ignored (--full)' };
   if (options.startDate) {
-    if (!options.dryRun) fs.rmSync(stateFile, { force: true });
+    if (!options.dryRun) removeState(stateFile);
     return { ...(await readWindows(logs, settings, window, warnings, options.progress)), note: 'state: discarded (a replay)' };
   }
   return readWindowsIncremental(logs, settings, window, warnings, { stateFile, write: !options.dryRun });

@@ -59,7 +59,7 @@ function assertOneLine(stderr: string, what: string): void {
 
 /** Files other than the map, the change log and the incremental state a run keeps beside the map. */
 function leftovers(directory: string): string[] {
-  return fs.readdirSync(directory).filter((name) => name !== MAP && name !== CHANGES && name !== `${MAP}.state`);
+  return fs.readdirSync(directory).filter((name) => name !== MAP && name !== CHANGES && name !== `${MAP}.state` && name !== `${MAP}.state.lines`);
 }
 
 function tempFiles(directory: string): string[] {

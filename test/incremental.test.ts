@@ -16,7 +16,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { spawn, spawnSync } from 'node:child_process';
 import { test } from 'node:test';
-import { readWindowsIncremental } from '../src/read/incremental.js';
+import { digestFileOf, readWindowsIncremental } from '../src/read/incremental.js';
 import { analysisWindow, readWindows } from '../src/read/read-window.js';
 import type { WindowStats } from '../src/read/window-stats.js';
 import { type RunReport, runAnalysis, stateFileOf } from '../src/run.js';
@@ -42,6 +42,9 @@ class Traffic {
   private readonly heavy = ['203.0.113.7', '203.0.113.8', '2001:db8:ff::1', '203.0.113.9'];
   private oneOff = 0;
 
+  /** `tidy`: without the lines a block's digest cannot hold (garbage, no address, stamped ahead of the clock). */
+  constructor(private readonly tidy = false) {}
+
   /** The lines a server writes between `from` (exclusive) and `to`, as bytes, in the order it writes them. */
   minute(from: number, to: number, run: number): string {
     const lines: string[] = [];
@@ -51,7 +54,7 @@ class Traffic {
       for (let i = 0; i < count; i++) {
         // Mostly now; some logged late (slow requests), a few far in the past, a few ahead of the clock.
         const roll = r();
-        const stamp = roll < 0.15 ? t - Math.floor(r() * 110) : roll < 0.152 ? t - 600 - Math.floor(r() * 3000) : roll < 0.153 ? t + 60 + Math.floor(r() * 600) : t;
+        const stamp = roll < 0.15 ? t - Math.floor(r() * 110) : roll < 0.152 ? t - 600 - Math.floor(r() * 3000) : roll < 0.153 && !this.tidy ? t + 60 + Math.floor(r() * 600) : t;
         lines.push(this.line(stamp, this.quiet[Math.floor(r() * this.quiet.length)], r() < 0.3, r() < 0.02));
       }
       // Heavy clients come and go, so that bulks and blocks are made and released.
@@ -65,8 +68,8 @@ class Traffic {
       if (r() < 0.01) lines.push(this.line(t - (r() < 0.2 ? Math.floor(r() * 100) : 0), `192.0.2.${128 + Math.floor(r() * 128)}`, false, false));
       // Clients seen once: their rows outlive their lines in an incremental run's table, until it is made again.
       if (r() < 0.3) lines.push(this.line(t, `10.${(this.oneOff >> 16) & 255}.${(this.oneOff >> 8) & 255}.${this.oneOff++ & 255}`, r() < 0.5, false));
-      if (r() < 0.01) lines.push('garbage that is no log line at all');
-      if (r() < 0.01) lines.push(`not-an-address - - [${clfTime(t)}] "GET /search?q=1 HTTP/1.1" 200 12 "-" "curl/8"`);
+      if (r() < 0.01 && !this.tidy) lines.push('garbage that is no log line at all');
+      if (r() < 0.01 && !this.tidy) lines.push(`not-an-address - - [${clfTime(t)}] "GET /search?q=1 HTTP/1.1" 200 12 "-" "curl/8"`);
     }
     return lines.map((line) => `${line}\n`).join('');
   }
@@ -78,6 +81,13 @@ class Traffic {
     const agent = badUa ? '-' : mayBeBot && r() < 0.01 ? 'BadBot/1.0' : 'Mozilla/5.0 (X11; Linux x86_64)';
     return `${address} - - [${clfTime(time)}] "GET ${path} HTTP/1.1" ${status} ${100 + Math.floor(r() * 900)} "-" "${agent}"`;
   }
+}
+
+/** Changes a byte `fromEnd` bytes before the end of `file`. */
+function flipByte(file: string, fromEnd: number): void {
+  const bytes = fs.readFileSync(file);
+  bytes[bytes.length - fromEnd] ^= 0x01;
+  fs.writeFileSync(file, bytes);
 }
 
 function settingsFor(dir: string): Settings {
@@ -175,9 +185,10 @@ test('incremental runs: the same map, change log and summary as full reads, run 
       if (run === 260) {
         // A byte of the client table changed on disk: its header still fits, its table does not.
         const bytes = fs.readFileSync(stateFile);
-        bytes[bytes.length - 3] ^= 0x01;
+        bytes[bytes.indexOf(0x0a) + 7] ^= 0x01;
         fs.writeFileSync(stateFile, bytes);
       }
+      if (run === 262) flipByte(digestFileOf(stateFile), 3);
       const clockStep = run === 270 ? -120 : 0; // the clock stepped back for a run
       const at = new Date((now + clockStep) * 1000);
       if (run === 120 || run === 300) {
@@ -211,11 +222,81 @@ test('incremental runs: the same map, change log and summary as full reads, run 
     // The simulation must exercise what it is about: runs continued from a state, and changes made.
     const continued = notes.get('state: continued from the run') ?? 0;
     assert.ok(continued > RUNS / 2, `only ${continued} runs continued from a state: ${JSON.stringify([...notes])}`);
-    assert.ok(remade >= 2, `the table was made again only ${remade} times`);
+    assert.ok(remade >= 2, `the table was made again only ${remade} times: ${JSON.stringify([...notes])}`);
     const changeLog = readIfExists(full.LOGFILE) ?? '';
     for (const kind of ['new bulks', 'new block', 'unblocked', 'debulked']) assert.match(changeLog, new RegExp(kind), `no ${kind} in the change log`);
     assert.ok(compared >= RUNS - 2);
     if (process.env.INCREMENTAL_NOTES) console.log([...notes], changeLog);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
+/** One cron minute on a tidy log, run incrementally and with --full: they must agree. The incremental run's report. */
+async function minuteBoth(incremental: Settings, full: Settings, logFile: string, now: number, run: number): Promise<RunReport> {
+  const at = new Date(now * 1000);
+  const a = await runAnalysis({ settings: incremental, logFile, now: at, loadAverage: 1, format: 'nginx', dryRun: false });
+  const b = await runAnalysis({ settings: full, logFile, now: at, loadAverage: 1, format: 'nginx', dryRun: false, full: true });
+  if (run > 0) assert.match(a.stateNote ?? '', /continued from the run/, `run ${run}`);
+  assert.deepEqual(summaryOf(a), summaryOf(b), `run ${run}: summaries differ (${a.stateNote})`);
+  assert.equal(readIfExists(incremental.BLOCKEDFILE), readIfExists(full.BLOCKEDFILE), `run ${run}: maps differ`);
+  assert.equal(readIfExists(incremental.LOGFILE), readIfExists(full.LOGFILE), `run ${run}: change logs differ`);
+  return a;
+}
+
+test('incremental runs on a tidy log: the blocks a boundary moves over are counted again from their digests, exactly', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ipanalyse-incremental-digests-'));
+  try {
+    const logFile = path.join(root, 'access.log');
+    const incremental = settingsFor(path.join(root, 'incremental'));
+    const full = settingsFor(path.join(root, 'full'));
+    const traffic = new Traffic(true);
+    let written = START - 3600;
+    fs.writeFileSync(logFile, traffic.minute(written - 600, written, 0));
+    let fromDigests = 0;
+    let remade = 0;
+    let now = START;
+    for (let run = 0; run < 200; run++, now += 60) {
+      fs.appendFileSync(logFile, traffic.minute(written, now, run));
+      written = now;
+      // The digests lost, or a byte of one changed: their blocks are read from the log, and the runs go on from the state.
+      if (run === 60) fs.rmSync(digestFileOf(stateFileOf(incremental.BLOCKEDFILE)));
+      if (run === 90) flipByte(digestFileOf(stateFileOf(incremental.BLOCKEDFILE)), 2000);
+      const a = await minuteBoth(incremental, full, logFile, now, run);
+      fromDigests += Number(/counted (\d+) lines again/.exec(a.stateNote ?? '')?.[1] ?? 0);
+      if (/dropped \d+ clients/.test(a.stateNote ?? '')) remade++;
+    }
+    // Every line leaves the short window and then the long one: most of them were counted again from a digest, twice.
+    const lines = fs.readFileSync(logFile, 'latin1').split('\n').length;
+    assert.ok(fromDigests > lines, `only ${fromDigests} lines counted from digests, of ${lines}`);
+    // Digests made before the table was made again name its old rows: the runs after it count them renumbered.
+    assert.ok(remade >= 2, `the table was made again only ${remade} times`);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a link planted where the digests are kept is not followed: the runs go on, reading moved blocks from the log', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ipanalyse-incremental-link-'));
+  try {
+    const logFile = path.join(root, 'access.log');
+    const incremental = settingsFor(path.join(root, 'incremental'));
+    const full = settingsFor(path.join(root, 'full'));
+    fs.mkdirSync(path.join(root, 'incremental'));
+    const victim = path.join(root, 'victim');
+    fs.writeFileSync(victim, 'not the run\'s to append to, or to empty\n');
+    fs.symlinkSync(victim, digestFileOf(stateFileOf(incremental.BLOCKEDFILE)));
+    const traffic = new Traffic(true);
+    let written = START - 3600;
+    fs.writeFileSync(logFile, traffic.minute(written - 600, written, 0));
+    for (let run = 0, now = START; run < 20; run++, now += 60) {
+      fs.appendFileSync(logFile, traffic.minute(written, now, run));
+      written = now;
+      const a = await minuteBoth(incremental, full, logFile, now, run);
+      assert.doesNotMatch(a.stateNote ?? '', /counted \d+ lines again/);
+    }
+    assert.equal(fs.readFileSync(victim, 'utf8'), 'not the run\'s to append to, or to empty\n');
+    assert.ok(fs.lstatSync(digestFileOf(stateFileOf(incremental.BLOCKEDFILE))).isSymbolicLink());
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }

@@ -196,7 +196,7 @@ describe('the run lock', () => {
       assert.equal(status, 0, stderr);
       assert.match(stderr, /took over the stale lock/);
       assert.equal(fs.readFileSync(path.join(work, MAP), 'utf8'), EXPECTED);
-      assert.deepEqual(fs.readdirSync(work).sort(), [MAP, `${LOCK}.${run.pid}`, `${MAP}.state`, CHANGES].sort(), 'the run made no other file than its state');
+      assert.deepEqual(fs.readdirSync(work).sort(), [MAP, `${LOCK}.${run.pid}`, `${MAP}.state`, `${MAP}.state.lines`, CHANGES].sort(), 'the run made no other file than its state');
     });
   });
 });

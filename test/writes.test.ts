@@ -80,7 +80,7 @@ describe('writes', () => {
       assert.equal(fs.readFileSync(path.join(etc, 'restricted_ip.log'), 'utf8'), EARLIER + EXPECTED_CHANGES);
       assert.equal(fs.readFileSync(path.join(etc, 'banned.geo'), 'utf8'), EXPECTED_GEO);
       assert.deepEqual(fs.readdirSync(etc).sort(), ['banned.geo', 'ip_blocks.map', 'restricted_ip.log'], 'no temporary file left beside the targets');
-      assert.deepEqual(fs.readdirSync(srv).sort(), ['banned-1.geo', 'banned.geo', 'ip_blocks.map', 'ip_blocks.map.state', 'restricted_ip.log'], 'nothing left beside the links but the state');
+      assert.deepEqual(fs.readdirSync(srv).sort(), ['banned-1.geo', 'banned.geo', 'ip_blocks.map', 'ip_blocks.map.state', 'ip_blocks.map.state.lines', 'restricted_ip.log'], 'nothing left beside the links but the state');
 
       // A link whose target does not exist yet: the first run creates the target, not a file in the link's place.
       fs.rmSync(path.join(etc, 'ip_blocks.map'));

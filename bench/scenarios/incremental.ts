@@ -23,8 +23,8 @@ const MINUTES = [1, 5, 15];
 const MIN_SPEEDUP = 40;
 const MAX_RSS_MB = 150;
 const DIR = path.join(CACHE_DIR, 'incremental');
-/** What a real run overwrites. */
-const KEPT = ['ip_blocks.map', 'ip_blocks.map.state', 'restricted_ip.log'];
+/** What a real run overwrites (the digests: appended to, or made again). */
+const KEPT = ['ip_blocks.map', 'ip_blocks.map.state', 'ip_blocks.map.state.lines', 'restricted_ip.log'];
 
 function run(what: string, dir: string, now: number, extra: string[]): Promise<ChildOutcome> {
   const args = ['--settings', path.join(DIR, 'incremental.conf'), '--map', path.join(dir, 'ip_blocks.map'), '--changelog', path.join(dir, 'restricted_ip.log'), '--loadavg', '1', '--now', formatStartDate(now), ...extra, path.join(dir, 'access.log')];
@@ -82,8 +82,8 @@ export async function incremental(setup: BenchSetup): Promise<Scenario> {
   for (const minutes of MINUTES) dirs.set(minutes, await prepareCopy(setup.logs.realistic.file, minutes));
   const floodDir = await prepareCopy(setup.logs.flood.file, 1, 'flood-1m');
   const checks: string[] = [
-    `state files: realistic hour ${megabytes(path.join(dirs.get(1) as string, 'ip_blocks.map.state.prepared'))} (${setup.probes.realistic.clients} clients), ` +
-      `flood ${megabytes(path.join(floodDir, 'ip_blocks.map.state.prepared'))} (${setup.probes.flood.clients} clients)`,
+    `state files (and their digests): realistic hour ${megabytes(path.join(dirs.get(1) as string, 'ip_blocks.map.state.prepared'))} (${megabytes(path.join(dirs.get(1) as string, 'ip_blocks.map.state.lines.prepared'))}; ${setup.probes.realistic.clients} clients), ` +
+      `flood ${megabytes(path.join(floodDir, 'ip_blocks.map.state.prepared'))} (${megabytes(path.join(floodDir, 'ip_blocks.map.state.lines.prepared'))}; ${setup.probes.flood.clients} clients)`,
   ];
   const lines = setup.probes.realistic.linesRead;
   return {

@@ -9,14 +9,15 @@
  * added to the run's statistics. A line counts by its own time alone, so a
  * block whose time range meets none of the instants that moved counts the
  * same in the new window, whatever disorder its lines have: only the blocks
- * that meet a moved boundary are read again (the old window's counts taken
- * back, the new one's added), and only the bytes appended since are read
- * for the first time.
+ * that meet a moved boundary are counted again (the old window's counts
+ * taken back, the new one's added: from the block's digest of its lines
+ * where it has one, else from the log), and only the bytes appended since
+ * are read for the first time.
  */
 import type { AnalysisWindow } from './window-stats.js';
 
 /** Bumped whenever the format or the meaning of a field changes: an older state is discarded. */
-export const STATE_VERSION = 6;
+export const STATE_VERSION = 7;
 
 /** One block of whole lines (or, last in a file, the line the server was still writing). */
 export interface BlockState {
@@ -38,6 +39,22 @@ export interface BlockState {
   garbageSamples: string[];
   /** The block's first unreadable lines as read, base64. */
   rawSamples: string[];
+  /**
+   * Where the block's lines can be counted again without the log: its
+   * LineDigest (line-digest.ts), in the digest file beside the state.
+   * Absent when the block has a line a digest cannot hold; the block is
+   * then read from the log.
+   */
+  digest?: DigestState;
+}
+
+export interface DigestState {
+  /** Its offset in the digest file. */
+  at: number;
+  lines: number;
+  /** hashDigest of its bytes: a digest is checked when it is used, not each time it is copied on. */
+  hash: string;
+  listed: string[];
 }
 
 export interface FileState {
@@ -141,9 +158,14 @@ function isFile(file: FileState): boolean {
     if (typeof block !== 'object' || block === null || block.from !== at || !(block.to > block.from)) return false;
     if (block.partial && i !== file.blocks.length - 1) return false;
     if (!Array.isArray(block.garbageSamples) || !Array.isArray(block.rawSamples)) return false;
+    if (block.digest !== undefined && !isDigest(block.digest)) return false;
     at = block.to;
   }
   return at === file.size;
+}
+
+function isDigest(digest: DigestState): boolean {
+  return typeof digest === 'object' && digest !== null && isCount(digest.at) && isCount(digest.lines) && typeof digest.hash === 'string' && Array.isArray(digest.listed) && digest.listed.every((address) => typeof address === 'string');
 }
 
 /**
@@ -153,12 +175,13 @@ function isFile(file: FileState): boolean {
  * Closed intervals, so that a line on a boundary is always read again.
  */
 export function blockMoved(block: BlockState, previous: Required<AnalysisWindow>, next: Required<AnalysisWindow>, disorderSeconds: number): boolean {
-  if (block.minTime === null || block.maxTime === null) return false; // no readable line: counts the same in any window
-  const meets = (from: number, to: number) => block.minTime! <= to && block.maxTime! >= from;
+  const { minTime, maxTime } = block;
+  if (minTime === null || maxTime === null) return false; // no readable line: counts the same in any window
+  // Asked of every block of the window by every run: without a closure for each.
   return (
-    meets(previous.start, next.start) ||
-    meets(previous.shortStart, next.shortStart) ||
+    (minTime <= next.start && maxTime >= previous.start) ||
+    (minTime <= next.shortStart && maxTime >= previous.shortStart) ||
     // Into the window at its end, and out of the future (which also moves the newest line's time).
-    meets(previous.end, Math.max(next.end, next.now + disorderSeconds))
+    (minTime <= Math.max(next.end, next.now + disorderSeconds) && maxTime >= previous.end)
   );
 }

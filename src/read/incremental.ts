@@ -14,11 +14,12 @@ import { canonicalizeIp } from '../address/ip-address.js';
 import type { Settings } from '../settings/settings.js';
 import { writeFileAtomic } from '../write/atomic-write.js';
 import { type BlockState, type FileState, type IncrementalState, type LogState, STATE_VERSION, blockMoved, parseState, stateHeader } from './incremental-state.js';
+import { DIGEST_LINE_BYTES, DigestBuilder, DigestMismatch, type LineDigest, countDigest, digestFromBytes, digestParts, hashDigest, renumberDigest } from './line-digest.js';
 import { type Generation, type LogFileRead, closeGenerations, fdOf, findGenerations, generationsToRead, isReplaced, lastLineTime, seekInGeneration } from './log-source.js';
 import { DISORDER_SECONDS, type LogRead, type LogToRead, type WindowsRead, newClientTable, readWindows, windowReaderOptions } from './read-window.js';
 import { ARENA_PAGE_BYTES } from './address-table.js';
 import { formatsOrDefault, lineTimeOf } from './log-format.js';
-import { type AnalysisWindow, ClientTable, LISTED, MAX_GARBAGE_SAMPLES, MAX_RAW_SAMPLES, ROW_PAGE_INTS, type WindowReaderOptions, type WindowStats, WindowReader, emptyWindowStats, mergeWindowStats } from './window-stats.js';
+import { type AnalysisWindow, ClientTable, LISTED, MAX_GARBAGE_SAMPLES, MAX_RAW_SAMPLES, NOT_AN_ADDRESS, ROW_PAGE_INTS, type WindowReaderOptions, type WindowStats, WindowReader, emptyWindowStats, mergeWindowStats } from './window-stats.js';
 
 /** Blocks of about this size: what a moved boundary makes a run read again. */
 const BLOCK_BYTES = 128 * 1024;
@@ -52,15 +53,18 @@ export async function readWindowsIncremental(logs: readonly LogToRead[], setting
   const hash = settingsHash(settings, logs);
   const loaded = loadState(options.stateFile, hash, now);
   const ownWarnings: string[] = [];
+  const previous = typeof loaded === 'string' ? undefined : loaded;
+  const digests = new Digests(digestFileOf(options.stateFile), options.write, previous !== undefined);
   try {
-    const result = await readWithState(logs, settings, now, ownWarnings, typeof loaded === 'string' ? undefined : loaded, hash).finally(() => {
-      if (typeof loaded !== 'string') fs.closeSync(loaded.fd);
+    const result = await readWithState(logs, settings, now, ownWarnings, previous, hash, digests).finally(() => {
+      if (previous) fs.closeSync(previous.fd);
     });
     const windowBytes = result.read.logs.reduce((sum, log) => sum + log.files.reduce((bytes, file) => bytes + file.bytesRead, 0), 0);
-    const read = `read ${result.bytesRead ?? windowBytes} of the window's ${windowBytes} bytes${result.dropped ? `; dropped ${result.dropped} clients whose lines all left` : ''}`;
+    const again = result.linesCounted ? `; counted ${result.linesCounted} lines again from the state` : '';
+    const read = `read ${result.bytesRead ?? windowBytes} of the window's ${windowBytes} bytes${again}${result.dropped ? `; dropped ${result.dropped} clients whose lines all left` : ''}`;
     warnings.push(...ownWarnings);
     if (result.state === undefined) {
-      if (options.write) fs.rmSync(options.stateFile, { force: true });
+      if (options.write) removeState(options.stateFile);
       return { ...result.read, note: `state: not kept (${result.why})` };
     }
     if (options.write) {
@@ -68,6 +72,7 @@ export async function readWindowsIncremental(logs: readonly LogToRead[], setting
         // Every client's address, as the log has them: made for the run's user alone, where the map is for the web
         // server (a state an older version made keeps its mode, as every file writeFileAtomic replaces does).
         // Not synced: after a crash of the machine a state cut short or empty fails its hash, and the window is read whole.
+        digests.settle(result.state.logs.flatMap((log) => log.files.flatMap((file) => file.blocks)), result.newIndex);
         writeFileAtomic(options.stateFile, stateBytes(result.state, result.clients as ClientTable), { firstMode: 0o600, durable: false });
       } catch (error) {
         // The run has what it read; only the next one reads more.
@@ -76,10 +81,12 @@ export async function readWindowsIncremental(logs: readonly LogToRead[], setting
     }
     return { ...result.read, note: typeof loaded === 'string' ? `state: ${loaded}; the window was read whole` : `state: continued from the run at ${new Date(loaded.window.now * 1000).toISOString()}; ${read}` };
   } catch (error) {
-    if (!(error instanceof Untrusted)) throw error;
-    if (options.write) fs.rmSync(options.stateFile, { force: true });
+    if (!(error instanceof Untrusted || error instanceof DigestMismatch)) throw error;
+    if (options.write) removeState(options.stateFile);
     const read = await readWindows(logs, settings, window, warnings);
     return { ...read, note: `state: discarded (${error.message}); the window was read whole` };
+  } finally {
+    digests.close();
   }
 }
 
@@ -178,12 +185,12 @@ function* stateBytes(state: Omit<IncrementalState, 'clientsHash' | 'table'>, cli
  * they outnumber the others, its cost (about 0.5 µs a row) is spread over
  * the many runs that added them.
  */
-function compacted(clients: ClientTable, settings: Settings): ClientTable {
+function compacted(clients: ClientTable, settings: Settings): { clients: ClientTable; newIndex?: Int32Array } {
   const live = clients.size;
-  if (clients.rowCount - live <= live) return clients;
+  if (clients.rowCount - live <= live) return { clients };
   const fresh = newClientTable(settings);
-  clients.copyClientsWithLinesTo(fresh);
-  return fresh;
+  const newIndex = clients.copyClientsWithLinesTo(fresh);
+  return { clients: fresh, newIndex };
 }
 
 /**
@@ -205,6 +212,7 @@ interface Counting {
   clients: ClientTable;
   /** Listed addresses and their lines in the window: ClientTable keeps only whether one was seen. */
   listed: Map<string, number>;
+  digests: Digests;
 }
 
 async function readWithState(
@@ -215,7 +223,8 @@ async function readWithState(
   warnings: string[],
   state: Loaded | undefined,
   hash: string,
-): Promise<{ read: WindowsRead; state?: Omit<IncrementalState, 'clientsHash' | 'table'>; clients?: ClientTable; why?: string; bytesRead?: number; dropped?: number }> {
+  digests: Digests,
+): Promise<{ read: WindowsRead; state?: Omit<IncrementalState, 'clientsHash' | 'table'>; clients?: ClientTable; newIndex?: Int32Array; why?: string; bytesRead?: number; linesCounted?: number; dropped?: number }> {
   const opened: Generation[][] = [];
   try {
     for (const log of logs) opened.push(findGenerations(log.path, settings.ROTATED_LOGS, warnings));
@@ -223,12 +232,13 @@ async function readWithState(
     const logBytes = sizes.reduce((sum, size) => sum + size, 0);
     // Too small to decide on, or a window in a compressed generation: the whole read is as cheap, and no state is kept.
     if (logBytes < settings.MIN_LOG_SIZE) return { read: await wholeRead(logs, settings, window, warnings), why: 'the logs are smaller than MIN_LOG_SIZE' };
-    const counting: Counting = { clients: newClientTable(settings), listed: new Map() };
+    const counting: Counting = { clients: newClientTable(settings), listed: new Map(), digests };
     if (state) readTable(state, counting.clients);
     if (state) for (const [address, lines] of state.listed) counting.listed.set(address, lines);
     const reads: LogRead[] = [];
     const logStates: LogState[] = [];
     let bytesRead = 0;
+    let linesCounted = 0;
     for (const [i, log] of logs.entries()) {
       const previous = state?.logs[i];
       const read = await readLog(log, opened[i], settings, window, counting, previous, state?.window, warnings);
@@ -236,9 +246,10 @@ async function readWithState(
       reads.push({ ...read.read, logBytes: sizes[i] });
       logStates.push(read.state);
       bytesRead += read.bytesRead;
+      linesCounted += read.linesCounted;
     }
     if (!counting.clients.rowsAreCounts()) throw new Untrusted('counts below zero, or without lines');
-    const clients = compacted(counting.clients, settings);
+    const { clients, newIndex } = compacted(counting.clients, settings);
     const dropped = counting.clients.rowCount - clients.rowCount;
     // As a full read leaves them: the listed addresses with a line in the window, not those only read in a slice that left it.
     clients.listedAddresses.clear();
@@ -255,7 +266,7 @@ async function readWithState(
       logs: logStates,
       listed: [...counting.listed].filter(([, lines]) => lines > 0),
     };
-    return { read: { logs: reads, stats, logBytes }, state: newState, clients, bytesRead, dropped };
+    return { read: { logs: reads, stats, logBytes }, state: newState, clients, newIndex, bytesRead, linesCounted, dropped };
   } finally {
     for (const generations of opened) closeGenerations(generations);
   }
@@ -271,7 +282,7 @@ async function readLog(
   previous: LogState | undefined,
   previousWindow: Required<AnalysisWindow> | undefined,
   warnings: string[],
-): Promise<{ read: Omit<LogRead, 'logBytes'>; state: LogState; bytesRead: number } | undefined> {
+): Promise<{ read: Omit<LogRead, 'logBytes'>; state: LogState; bytesRead: number; linesCounted: number } | undefined> {
   if (previous && (previous.path !== log.path || JSON.stringify(previous.formats) !== JSON.stringify(log.formats))) throw new Untrusted('of other logs');
   const slicer = new Slicer(windowReaderOptions(settings, log.formats), counting);
   const seekTarget = window.start - DISORDER_SECONDS;
@@ -295,7 +306,7 @@ async function readLog(
   const stats = sumBlocks(fileStates.flatMap((file) => file.blocks), counting.clients);
   const newestLineTime = stats.newestLineTime === stats.newestLineTime ? stats.newestLineTime : lastLineTime(generations, slicer.lineTime);
   const unreadableSamples = fileStates.flatMap((file) => file.blocks.flatMap((block) => block.rawSamples)).slice(0, MAX_RAW_SAMPLES).map((sample) => Buffer.from(sample, 'base64'));
-  return { read: { logFile: log.path, formats: log.formats, stats, files, newestLineTime, unreadableSamples }, state: { path: log.path, formats: [...log.formats], files: fileStates }, bytesRead: slicer.bytesRead };
+  return { read: { logFile: log.path, formats: log.formats, stats, files, newestLineTime, unreadableSamples }, state: { path: log.path, formats: [...log.formats], files: fileStates }, bytesRead: slicer.bytesRead, linesCounted: slicer.linesCounted };
 }
 
 /** A log's statistics from its blocks, as one reader of all its lines would have them. */
@@ -314,6 +325,138 @@ function sumBlocks(blocks: BlockState[], clients: ClientTable): WindowStats {
   }
   if (newest > -Infinity) stats.newestLineTime = newest;
   return stats;
+}
+
+/** Where the blocks' digests are kept: beside the state, appended to by every run that keeps one. */
+export function digestFileOf(stateFile: string): string {
+  return `${stateFile}.lines`;
+}
+
+/** Removes the state and its digests: for a run that keeps none, or one whose state describes another window. */
+export function removeState(stateFile: string): void {
+  fs.rmSync(stateFile, { force: true });
+  fs.rmSync(digestFileOf(stateFile), { force: true });
+}
+
+/** The digest file is made again when more than half of it is digests no block names any more, and it is larger than this. */
+const DIGEST_FILE_SLACK = 4 << 20;
+
+/**
+ * The blocks' digests, in the file beside the state (digestFileOf): each
+ * run appends those of the blocks it reads, and a block's digest is read
+ * back, and checked against its hash, only when a boundary moves over it.
+ * Nothing is copied from run to run: a step writes the digests of its
+ * minute, where a state holding them all wrote the window's every time,
+ * which cost what reading them saved. A digest that fails its check (a run
+ * killed while making the file again, a file lost) only makes its block
+ * read from the log.
+ */
+class Digests {
+  private fd: number | undefined;
+  /** Where the next digest goes: the file's end. */
+  private end = 0;
+  private writable: boolean;
+
+  constructor(
+    private readonly file: string,
+    /** Whether the run makes digests of what it reads: when it keeps its state. */
+    private readonly keeping: boolean,
+    /** Whether a state names digests in the file: without one, nothing does, and the file is emptied. */
+    named: boolean,
+  ) {
+    this.writable = keeping;
+    const { O_RDONLY, O_RDWR, O_CREAT, O_APPEND, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
+    try {
+      // Appended to and emptied by a run that may be root's: never through a link, into a pipe, or into a file not the run's own.
+      this.fd = fs.openSync(file, (keeping ? O_RDWR | O_CREAT | O_APPEND : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK, 0o600);
+      const stat = fs.fstatSync(this.fd);
+      if (!stat.isFile() || stat.nlink !== 1 || (process.getuid !== undefined && stat.uid !== process.getuid())) throw new Error(`${file} is not a file of this user's`);
+      if (keeping && !named) fs.ftruncateSync(this.fd, 0);
+      this.end = keeping && !named ? 0 : stat.size;
+    } catch {
+      // None yet, or not one to use: the blocks are read from the log when they move, and the run goes on.
+      this.close();
+      this.writable = false;
+    }
+  }
+
+  get making(): boolean {
+    return this.writable;
+  }
+
+  /** Appends the block's digest to the file and names it in the block. */
+  made(block: BlockState, digest: LineDigest): void {
+    if (!this.writable || this.fd === undefined) return;
+    try {
+      for (const part of digestParts(digest)) writeAll(this.fd, part);
+    } catch {
+      // A disk full, say: where this run's next digests would land is no longer known. They are not made.
+      this.writable = false;
+      return;
+    }
+    block.digest = { at: this.end, lines: digest.times.length, hash: hashDigest(digest), listed: digest.listed };
+    this.end += digest.times.length * DIGEST_LINE_BYTES;
+  }
+
+  /** The block's digest; undefined when it has none, or the bytes in the file are not those it was made with (read from the log instead). */
+  load(block: BlockState): LineDigest | undefined {
+    const state = block.digest;
+    if (state === undefined || this.fd === undefined) return undefined;
+    const bytes = new Uint8Array(state.lines * DIGEST_LINE_BYTES);
+    for (let filled = 0; filled < bytes.length; ) {
+      const got = fs.readSync(this.fd, bytes, filled, bytes.length - filled, state.at + filled);
+      if (got === 0) return undefined;
+      filled += got;
+    }
+    const digest = digestFromBytes(bytes, state.lines, state.listed);
+    return hashDigest(digest) === state.hash ? digest : undefined;
+  }
+
+  /**
+   * Before the new state is written: makes the file again, with only the
+   * digests of `blocks` (the new state's), when the rows they name were
+   * renumbered (`newIndex`: the table made again) or when most of the file
+   * is digests no block names. A digest that fails its check is left out.
+   */
+  settle(blocks: BlockState[], newIndex: Int32Array | undefined): void {
+    if (!this.keeping) return;
+    if (!this.writable) {
+      // The file cannot be made again: digests of the old rows would count the lines of other clients.
+      if (newIndex !== undefined) for (const block of blocks) delete block.digest;
+      return;
+    }
+    let named = 0;
+    for (const block of blocks) named += (block.digest?.lines ?? 0) * DIGEST_LINE_BYTES;
+    if (newIndex === undefined && this.end <= 2 * named + DIGEST_FILE_SLACK) return;
+    const digests = this;
+    function* kept(): Generator<Uint8Array> {
+      let at = 0;
+      for (const block of blocks) {
+        const state = block.digest;
+        if (state === undefined) continue;
+        const digest = digests.load(block);
+        if (digest === undefined) {
+          delete block.digest;
+          continue;
+        }
+        const renumbered = newIndex === undefined ? digest : renumberDigest(digest, newIndex);
+        block.digest = { ...state, at, hash: newIndex === undefined ? state.hash : hashDigest(renumbered) };
+        yield* digestParts(renumbered);
+        at += state.lines * DIGEST_LINE_BYTES;
+      }
+    }
+    // Renamed into place before the state that names it: a kill in between leaves the previous state with digests that fail their check.
+    writeFileAtomic(this.file, kept(), { firstMode: 0o600, durable: false });
+  }
+
+  close(): void {
+    if (this.fd !== undefined) fs.closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let at = 0; at < bytes.length; ) at += fs.writeSync(fd, bytes, at, bytes.length - at);
 }
 
 /** Fingerprints of the first bytes of a file and of the last ones before `size`. */
@@ -339,6 +482,8 @@ class Slicer {
   readonly lineTime: (buf: Buffer, start: number, end: number) => number;
   /** Bytes of the log counted in or out, for the note. */
   bytesRead = 0;
+  /** Lines counted in or out from the digests, for the note. */
+  linesCounted = 0;
   /**
    * Every block is read into this one buffer and counted before the next is
    * read: a buffer per block left a whole window's worth for the garbage
@@ -378,7 +523,7 @@ class Slicer {
         this.take(generation, block, previous);
         blocks.push(...this.readNew(generation, offset, block.to, window));
       } else if (blockMoved(block, previous, window, DISORDER_SECONDS)) {
-        blocks.push(...this.readNew(generation, block.from, block.to, window, previous));
+        blocks.push(...this.countAgain(generation, block, previous, window));
       } else {
         blocks.push(block);
       }
@@ -391,7 +536,24 @@ class Slicer {
   private take(generation: Generation, block: BlockState, window: Required<AnalysisWindow>): void {
     // Lines outside the window were counted with a weight of 0: a block of only such lines left nothing to take back.
     if (block.minTime === null || block.maxTime === null || block.maxTime < window.start || block.minTime > window.end) return;
+    const digest = this.counting.digests.load(block);
+    if (digest !== undefined) {
+      countDigest(digest, this.counting.clients, this.counting.listed, undefined, window, NaN);
+      this.linesCounted += digest.times.length;
+      return;
+    }
     this.count(readBytes(generation, block.from, block.to, this.scratch), window, -1);
+  }
+
+  /** A block a boundary moved over, counted in `window` with its counts in `previous` taken back: from its digest, or read again. */
+  private countAgain(generation: Generation, block: BlockState, previous: Required<AnalysisWindow>, window: Required<AnalysisWindow>): BlockState[] {
+    const digests = this.counting.digests;
+    const digest = digests.load(block);
+    if (digest === undefined) return this.readNew(generation, block.from, block.to, window, previous);
+    const figures = countDigest(digest, this.counting.clients, this.counting.listed, window, previous, window.now + DISORDER_SECONDS);
+    this.linesCounted += digest.times.length;
+    const again = { ...block, ...figures };
+    return [again];
   }
 
   /**
@@ -434,7 +596,7 @@ class Slicer {
    */
   private readonly readers = new Map<string, { reader: WindowReader; stats: WindowStats }>();
   /** The block being counted, for the shared readers' onLine. */
-  private readonly block = { minTime: Infinity, maxTime: -Infinity, newest: -Infinity };
+  private readonly block = { minTime: Infinity, maxTime: -Infinity, newest: -Infinity, digest: new DigestBuilder() };
 
   private readerFor(window: Required<AnalysisWindow>, sign: 1 | -1, takeBack: Required<AnalysisWindow> | undefined): { reader: WindowReader; stats: WindowStats } {
     const key = `${window.start} ${window.shortStart} ${window.end} ${window.now} ${sign} ${takeBack === undefined ? '' : `${takeBack.start} ${takeBack.shortStart} ${takeBack.end}`}`;
@@ -443,24 +605,33 @@ class Slicer {
       const listed = this.counting.listed;
       const block = this.block;
       const futureAfter = window.now + DISORDER_SECONDS;
+      // Lines taken out with a sign of -1 leave the window with their block: the next state has no digest of them.
+      const collecting = this.counting.digests.making && sign === 1;
+      const digest = block.digest;
       const reader = new WindowReader({
         ...this.options,
         window,
         clients: this.counting.clients,
         sign,
         takeBack,
-        onLine: (time, client, _isApi, _status, _badUa, buf, ipStart, ipEnd) => {
-          if (time !== time) return;
-          if (time < block.minTime) block.minTime = time;
-          if (time > block.maxTime) block.maxTime = time;
-          // As WindowReader's newest line: any line with a time, but a future one.
-          if (time > block.newest && time <= futureAfter) block.newest = time;
-          if (client !== LISTED) return;
-          const lines = (time >= window.start && time <= window.end ? sign : 0) - (takeBack !== undefined && time >= takeBack.start && time <= takeBack.end ? 1 : 0);
-          if (lines !== 0) {
-            const address = canonicalizeIp(buf.toString('latin1', ipStart, ipEnd)) as string;
-            listed.set(address, (listed.get(address) ?? 0) + lines);
+        onLine: (time, client, isApi, status, badUa, buf, ipStart, ipEnd) => {
+          if (time === time) {
+            if (time < block.minTime) block.minTime = time;
+            if (time > block.maxTime) block.maxTime = time;
+            // As WindowReader's newest line: any line with a time, but a future one.
+            if (time > block.newest && time <= futureAfter) block.newest = time;
           }
+          // A line stamped after the window was not looked up in the table: its row is not known when it comes in.
+          if (collecting && (client === NOT_AN_ADDRESS || time > window.end)) digest.giveUp();
+          if (client !== LISTED) {
+            if (collecting) digest.add(time, client, isApi, status === 200, badUa);
+            return;
+          }
+          const lines = (time >= window.start && time <= window.end ? sign : 0) - (takeBack !== undefined && time >= takeBack.start && time <= takeBack.end ? 1 : 0);
+          if (lines === 0 && !collecting) return;
+          const address = canonicalizeIp(buf.toString('latin1', ipStart, ipEnd)) as string;
+          if (lines !== 0) listed.set(address, (listed.get(address) ?? 0) + lines);
+          if (collecting) digest.addListed(time, address, isApi, status === 200);
         },
       });
       entry = { reader, stats: reader.finish() };
@@ -476,13 +647,14 @@ class Slicer {
     block.minTime = Infinity;
     block.maxTime = -Infinity;
     block.newest = -Infinity;
+    block.digest.begin();
     const before = { ...stats };
     reader.push(bytes);
     // The last line of a file may lack its newline; the next block is of another file, or of this one read again.
     reader.endOfFile();
     this.bytesRead += bytes.length;
     const known = block.minTime <= block.maxTime;
-    return {
+    const made: BlockState = {
       from,
       to: from + bytes.length,
       minTime: known ? block.minTime : null,
@@ -499,5 +671,9 @@ class Slicer {
       garbageSamples: stats.garbageSamples.splice(0),
       rawSamples: reader.unreadableSamples.splice(0).map((sample) => sample.toString('base64')),
     };
+    // A line too long to read is garbage without a listener's call: the block has none for its digest to leave out.
+    const digest = sign === 1 && !partial && made.garbageLines === 0 && this.counting.digests.making ? block.digest.finish() : undefined;
+    if (digest !== undefined) this.counting.digests.made(made, digest);
+    return made;
   }
 }

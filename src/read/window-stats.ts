@@ -332,9 +332,11 @@ export class ClientTable {
    * Adds this table's clients with a line in the window, their keys and
    * counts, to `target`: a table without the rows whose lines all left.
    * Other spellings of their addresses are not carried over; a later line
-   * spelt so is canonicalised again.
+   * spelt so is canonicalised again. Returns each row's index in `target`,
+   * -1 for a row left out.
    */
-  copyClientsWithLinesTo(target: ClientTable): void {
+  copyClientsWithLinesTo(target: ClientTable): Int32Array {
+    const newIndex = new Int32Array(this.clientCount).fill(-1);
     target.keys.reserve(target.keys.size + this.clientCount);
     // The key's length byte first, as copyKey writes it.
     const key = Buffer.allocUnsafe(1 + MAX_KEY_BYTES);
@@ -346,9 +348,11 @@ export class ClientTable {
       const hash = hashBytes(key, 1, end);
       const known = target.keys.get(key, 1, end, hash);
       const index = known !== MISSING ? known : target.add(key, 1, end, hash);
+      newIndex[i] = index;
       const targetRow = (index & PAGE_MASK) * ROW_INTS;
       for (let k = 0; k < COUNTS; k++) target.pages[index >>> PAGE_SHIFT][targetRow + k] += page[row + k];
     }
+    return newIndex;
   }
 
   /** The table's parts as they are (views, not copies): its keys and its rows, for adopt(). */
