@@ -90,10 +90,10 @@ export class DigestBuilder {
     this.count++;
   }
 
-  /** The block's digest (its own copy), or undefined when it was given up. */
+  /** The block's digest, or undefined when it was given up: views of the builder's own arrays, until the next begin(). */
   finish(): LineDigest | undefined {
     if (!this.usable) return undefined;
-    return { times: this.times.slice(0, this.count), codes: this.codes.slice(0, this.count), listed: this.listed };
+    return { times: this.times.subarray(0, this.count), codes: this.codes.subarray(0, this.count), listed: this.listed };
   }
 }
 
