@@ -20,7 +20,7 @@ import { appendChangeLines, removeStaleTempFiles, writeFileAtomic } from './writ
 import { firewallEntries, renderIpsetRestore, renderNftSets } from './write/firewall-sets.js';
 import { type MapFormat, countStates } from './write/map-file.js';
 import { readPreviousMap, writeIfChanged } from './write/map-store.js';
-import { clearPendingReload, markReloadPending, readPendingReload, runOnChange } from './write/on-change.js';
+import { clearPendingReload, markReloadPending, pendingReloadFile, readPendingReload, runOnChange } from './write/on-change.js';
 import { acquireRunLock } from './write/run-lock.js';
 
 export interface RunOptions {
@@ -125,7 +125,8 @@ export async function runAnalysis(options: RunOptions): Promise<RunReport> {
   try {
     const warnings = lock.warning ? [lock.warning] : [];
     const { BLOCKEDFILE, LOGFILE, GEO_FILE, NFT_FILE, IPSET_FILE } = options.settings;
-    const outputs = [BLOCKEDFILE, stateFileOf(BLOCKEDFILE), digestFileOf(stateFileOf(BLOCKEDFILE)), LOGFILE, GEO_FILE, NFT_FILE, IPSET_FILE].filter((file): file is string => Boolean(file));
+    // Every file a run writes by rename, each of which a kill can leave a temporary copy of.
+    const outputs = [BLOCKEDFILE, stateFileOf(BLOCKEDFILE), digestFileOf(stateFileOf(BLOCKEDFILE)), pendingReloadFile(BLOCKEDFILE), LOGFILE, GEO_FILE, NFT_FILE, IPSET_FILE].filter((file): file is string => Boolean(file));
     for (const stale of removeStaleTempFiles(outputs)) warnings.push(`removed ${stale}, left by a run that was killed`);
     return await analyse(options, warnings);
   } finally {

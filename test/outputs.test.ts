@@ -80,6 +80,17 @@ describe('ON_CHANGE', () => {
     assert.equal(read(dir, 'reloads.txt'), reloadsAfterSuccess, 'no reload once nothing is pending and nothing changed');
     assert.ok(!fs.existsSync(path.join(dir, 'ip_blocks.map.reload-pending')));
   });
+  test('the temporary copies a killed run left of the pending-reload marker and of the digests are removed, each with a warning', () => {
+    const dir = setUp();
+    const left = ['.ip_blocks.map.reload-pending.ipanalyse-tmp-4242-abcdef', '.ip_blocks.map.state.lines.ipanalyse-tmp-4242-abcdef'];
+    for (const name of left) fs.writeFileSync(path.join(dir, name), 'half written');
+    const result = run(dir);
+    assert.equal(result.status, 0, result.stderr);
+    for (const name of left) {
+      assert.ok(!fs.existsSync(path.join(dir, name)), name);
+      assert.equal(result.stderr.split(name).length - 1, 1, `one warning for ${name}:\n${result.stderr}`);
+    }
+  });
   test('a command that hangs and ignores SIGTERM is killed with its whole process group', () => {
     const dir = setUp("ON_CHANGE_TIMEOUT = 1\nON_CHANGE = 'trap \"\" TERM; sleep 60 & echo $! > child.pid; wait'\n");
     const started = Date.now();
