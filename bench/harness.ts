@@ -278,17 +278,20 @@ export function report({ rows, scenarios, measureMs }: Measured, facts: RunFacts
   const checks = scenarios.flatMap((scenario) => scenario.checks ?? []);
   for (const c of checks) console.log(`check: ${c}`);
 
-  // With BENCH_ONLY, a target or figure may need rows of a scenario not run: it is left out.
+  // With BENCH_ONLY, a target or figure may need rows of a scenario not run: it is left out, and the list says so.
+  const notRun = new Set<string>();
   const unmeasured = (rows: () => Target[] | string[] | undefined) => {
     try {
       return rows() ?? [];
     } catch (error) {
-      if (error instanceof RowNotMeasured) return [];
-      throw error;
+      if (!(error instanceof RowNotMeasured)) throw error;
+      notRun.add(error.message);
+      return [];
     }
   };
   const targets = scenarios.flatMap((scenario) => unmeasured(() => scenario.targets?.(s)) as Target[]);
   console.log('\ntargets, judged on the wall-clock medians [and on the CPU-time medians]');
+  if (notRun.size > 0) console.log(`  (some left out: they need rows not run, ${[...notRun].join(', ')}; see BENCH_ONLY)`);
   for (const t of targets) {
     const verdict = t.pass === undefined ? 'SKIP' : t.pass ? 'PASS' : 'FAIL';
     const cpu = t.cpuValue === undefined ? '' : ` [CPU ${t.cpuValue.toFixed(2)} ${t.cpuPass ? 'PASS' : 'FAIL'}]`;
