@@ -552,8 +552,7 @@ class Slicer {
     if (digest === undefined) return this.readNew(generation, block.from, block.to, window, previous);
     const figures = countDigest(digest, this.counting.clients, this.counting.listed, window, previous, window.now + DISORDER_SECONDS);
     this.linesCounted += digest.times.length;
-    const again = { ...block, ...figures };
-    return [again];
+    return [{ ...block, ...figures }];
   }
 
   /**
