@@ -206,8 +206,12 @@ export function stateFileOf(mapFile: string): string {
 async function readAll(options: RunOptions, logs: readonly LogToRead[], window: AnalysisWindow, warnings: string[]): Promise<WindowsRead & { note?: string }> {
   const { settings } = options;
   if (settings.CLICKHOUSE_URL) return readClickHouse(settings, window);
-  if (!settings.INCREMENTAL) return readWindows(logs, settings, window, warnings, options.progress);
   const stateFile = stateFileOf(settings.BLOCKEDFILE);
+  if (!settings.INCREMENTAL) {
+    // Left by runs before INCREMENTAL was turned off: tens of megabytes that no run would read again.
+    if (!options.dryRun) removeState(stateFile);
+    return readWindows(logs, settings, window, warnings, options.progress);
+  }
   if (options.full) return { ...(await readWindows(logs, settings, window, warnings, options.progress)), note: 'state: ignored (--full)' };
   if (options.startDate) {
     if (!options.dryRun) removeState(stateFile);

@@ -302,6 +302,26 @@ test('a link planted where the digests are kept is not followed: the runs go on,
   }
 });
 
+test('INCREMENTAL = False keeps no state: a real run removes the one left from before, a dry run leaves it', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ipanalyse-incremental-off-'));
+  try {
+    const logFile = path.join(root, 'access.log');
+    const settings = settingsFor(root);
+    const stateFile = stateFileOf(settings.BLOCKEDFILE);
+    fs.writeFileSync(logFile, new Traffic(true).minute(START - 600, START, 0));
+    const at = new Date(START * 1000);
+    await runAnalysis({ settings, logFile, now: at, loadAverage: 1, format: 'nginx', dryRun: false });
+    assert.ok(fs.existsSync(stateFile) && fs.existsSync(digestFileOf(stateFile)));
+    const off = { ...settings, INCREMENTAL: false };
+    await runAnalysis({ settings: off, logFile, now: at, loadAverage: 1, format: 'nginx', dryRun: true });
+    assert.ok(fs.existsSync(stateFile) && fs.existsSync(digestFileOf(stateFile)), 'a dry run writes nothing, and removes nothing');
+    await runAnalysis({ settings: off, logFile, now: at, loadAverage: 1, format: 'nginx', dryRun: false });
+    assert.ok(!fs.existsSync(stateFile) && !fs.existsSync(digestFileOf(stateFile)));
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
 /** The settings of settingsFor as a settings file, for runs of bin/ipanalyse. */
 const SETTINGS_FILE = `MIN_LOG_SIZE = 0
 BULKLONG_LIMIT = 300
