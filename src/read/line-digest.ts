@@ -9,7 +9,7 @@
  * Only a block whose lines can be counted again from the digest alone has
  * one: no unreadable line, no line without an address (their samples need
  * the text), no line stamped after the window it was read for (its client
- * was not looked up). Pure: the state file is read and written in
+ * was not looked up). Pure: the digest file is read and written in
  * incremental.ts.
  */
 import { createHash } from 'node:crypto';
