@@ -156,8 +156,10 @@ function packBlock(block: BlockState): PackedBlock {
 function unpackBlock(packed: unknown, from: number): BlockState | undefined {
   if (!Array.isArray(packed) || packed.length !== 14) return undefined;
   const [to, minTime, maxTime, partial, linesRead, garbageLines, linesInWindow, listedLines, futureLines, total200, newestLineTime, garbageSamples, rawSamples, digest] = packed as PackedBlock;
-  if (!isCount(to) || !(to > from) || (partial !== 0 && partial !== 1) || ![minTime, maxTime, newestLineTime].every(isTimeOrNull)) return undefined;
-  if (![linesRead, garbageLines, linesInWindow, listedLines, futureLines, total200].every(isCount) || !isStrings(garbageSamples) || !isStrings(rawSamples)) return undefined;
+  // Asked of every block by every run: tests written out, without an array of the fields for each.
+  if (!isCount(to) || !(to > from) || (partial !== 0 && partial !== 1) || !isTimeOrNull(minTime) || !isTimeOrNull(maxTime) || !isTimeOrNull(newestLineTime)) return undefined;
+  if (!isCount(linesRead) || !isCount(garbageLines) || !isCount(linesInWindow) || !isCount(listedLines) || !isCount(futureLines) || !isCount(total200)) return undefined;
+  if (!isStrings(garbageSamples) || !isStrings(rawSamples)) return undefined;
   const block: BlockState = { from, to, minTime, maxTime, partial: partial === 1, linesRead, garbageLines, linesInWindow, listedLines, futureLines, total200, newestLineTime, garbageSamples, rawSamples };
   if (digest === 0) return block;
   if (!Array.isArray(digest) || digest.length !== 4 || !isCount(digest[0]) || !isCount(digest[1]) || typeof digest[2] !== 'string' || !isStrings(digest[3])) return undefined;

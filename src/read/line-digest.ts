@@ -182,8 +182,11 @@ export function countDigest(
     }
     const index = code & INDEX_MASK;
     if (index === DROPPED || index >= rows) throw new DigestMismatch('a line of a client the table does not have');
+    const isShort = time > nextShort;
+    // Counted in both windows alike, most lines of a block a boundary moved over: added and taken back, its row would end as it was.
+    if (inNext && inPrevious && isShort === time > previousShort) continue;
     const badUa = (code & BAD_UA_BIT) !== 0;
-    if (inNext) clients.count(index, 1, isApi, time > nextShort, badUa);
+    if (inNext) clients.count(index, 1, isApi, isShort, badUa);
     if (inPrevious) clients.count(index, -1, isApi, time > previousShort, badUa);
   }
   if (newest > -Infinity) figures.newestLineTime = newest;
