@@ -41,17 +41,23 @@ export function readBoundedFile(path: string, maxBytes: number, what: string): B
     const stat = fs.fstatSync(fd);
     if (!stat.isFile() || stat.size > maxBytes) throw refusal(`changed while it was opened; it is no longer a regular file of at most ${formatBytes(maxBytes)}`, 'ECHANGED');
     const buffer = Buffer.allocUnsafe(Math.min(stat.size, maxBytes) + 1);
-    let length = 0;
-    while (length < buffer.length) {
-      const read = fs.readSync(fd, buffer, length, buffer.length - length, length);
-      if (read === 0) break;
-      length += read;
-    }
+    const length = readInto(fd, buffer, 0);
     if (length > maxBytes) throw refusal(`grew past ${formatBytes(maxBytes)} while it was read`, 'ETOOLARGE');
     return buffer.subarray(0, length);
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** Fills `into` from `position` of the file, as far as it goes: read(2) may return less than asked. Returns the bytes read, fewer only at the file's end. */
+export function readInto(fd: number, into: Uint8Array, position: number): number {
+  let filled = 0;
+  while (filled < into.length) {
+    const read = fs.readSync(fd, into, filled, into.length - filled, position + filled);
+    if (read === 0) break;
+    filled += read;
+  }
+  return filled;
 }
 
 export function formatBytes(bytes: number): string {

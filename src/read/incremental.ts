@@ -12,7 +12,8 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { canonicalizeIp } from '../address/ip-address.js';
 import type { Settings } from '../settings/settings.js';
-import { writeFileAtomic } from '../write/atomic-write.js';
+import { writeAll, writeFileAtomic } from '../write/atomic-write.js';
+import { readInto } from './bounded-file.js';
 import { type BlockState, type FileState, type IncrementalState, type LogState, STATE_VERSION, blockMoved, parseState, stateHeader } from './incremental-state.js';
 import { DIGEST_LINE_BYTES, DigestBuilder, DigestMismatch, type LineDigest, countDigest, digestFromBytes, digestParts, hashDigest, renumberDigest } from './line-digest.js';
 import { type Generation, type LogFileRead, closeGenerations, fdOf, findGenerations, generationsToRead, isReplaced, lastLineTime, seekInGeneration } from './log-source.js';
@@ -142,12 +143,8 @@ function readTable(state: Loaded, clients: ClientTable): void {
   const digest = createHash('sha256');
   let position = state.tableFrom;
   const fill = (view: Uint8Array) => {
-    for (let at = 0; at < view.length; ) {
-      const got = fs.readSync(state.fd, view, at, view.length - at, position);
-      if (got === 0) throw new Untrusted('a client table cut short');
-      at += got;
-      position += got;
-    }
+    if (readInto(state.fd, view, position) < view.length) throw new Untrusted('a client table cut short');
+    position += view.length;
     digest.update(view);
   };
   const slots = new Int32Array(layout.slots);
@@ -403,11 +400,7 @@ class Digests {
     const state = block.digest;
     if (state === undefined || this.fd === undefined) return undefined;
     const bytes = new Uint8Array(state.lines * DIGEST_LINE_BYTES);
-    for (let filled = 0; filled < bytes.length; ) {
-      const got = fs.readSync(this.fd, bytes, filled, bytes.length - filled, state.at + filled);
-      if (got === 0) return undefined;
-      filled += got;
-    }
+    if (readInto(this.fd, bytes, state.at) < bytes.length) return undefined;
     const digest = digestFromBytes(bytes, state.lines, state.listed);
     return hashDigest(digest) === state.hash ? digest : undefined;
   }
@@ -455,10 +448,6 @@ class Digests {
   }
 }
 
-function writeAll(fd: number, bytes: Uint8Array): void {
-  for (let at = 0; at < bytes.length; ) at += fs.writeSync(fd, bytes, at, bytes.length - at);
-}
-
 /** Fingerprints of the first bytes of a file and of the last ones before `size`. */
 function fingerprints(generation: Generation, size: number): { head: string; tail: string } {
   const digest = (from: number, to: number) => createHash('sha256').update(readBytes(generation, from, to)).digest('base64');
@@ -468,12 +457,7 @@ function fingerprints(generation: Generation, size: number): { head: string; tai
 /** Bytes [from, to) of the file, into `into` when it has room (the slice returned is then a view of it). */
 function readBytes(generation: Generation, from: number, to: number, into?: Buffer): Buffer {
   const buffer = into !== undefined && into.length >= to - from ? into.subarray(0, to - from) : Buffer.allocUnsafe(to - from);
-  let filled = 0;
-  while (filled < buffer.length) {
-    const bytes = fs.readSync(fdOf(generation), buffer, filled, buffer.length - filled, from + filled);
-    if (bytes === 0) throw new Untrusted(`${generation.path} shrank while it was read`);
-    filled += bytes;
-  }
+  if (readInto(fdOf(generation), buffer, from) < buffer.length) throw new Untrusted(`${generation.path} shrank while it was read`);
   return buffer;
 }
 

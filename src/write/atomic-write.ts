@@ -12,6 +12,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ExitError, OutputError, describeSystemError } from '../errors.js';
+import { readInto } from '../read/bounded-file.js';
 import { lockFileWithin, namesOpenFile } from './file-lock.js';
 import { resolveWriteTarget } from './write-target.js';
 
@@ -209,20 +210,14 @@ function startsLikeChangeLine(head: string): boolean {
 
 function readAt(fd: number, position: number, length: number): Buffer {
   const buffer = Buffer.alloc(length);
-  let done = 0;
-  while (done < length) {
-    const read = fs.readSync(fd, buffer, done, length - done, position + done);
-    if (read === 0) break;
-    done += read;
-  }
-  return buffer.subarray(0, done);
+  return buffer.subarray(0, readInto(fd, buffer, position));
 }
 
 /**
  * write(2) may write less than asked when the disk is nearly full; renaming
  * such a file over the map would publish a torn map. Write all, or fail.
  */
-function writeAll(fd: number, bytes: Uint8Array): void {
+export function writeAll(fd: number, bytes: Uint8Array): void {
   for (let offset = 0; offset < bytes.length; ) {
     const written = fs.writeSync(fd, bytes, offset, bytes.length - offset);
     if (written <= 0) throw Object.assign(new Error('short write'), { code: 'ENOSPC' });
