@@ -111,8 +111,9 @@ function ipv4RangesOf(entries: readonly ListEntry[]): Ranges {
   const ranges: [number, number][] = [];
   for (const entry of entries) {
     const slash = entry.indexOf('/');
-    const range = slash < 0 ? (ipFamily(entry) === 'ipv4' ? [parseIpv4(entry), parseIpv4(entry)] : undefined) : ipv4RangeOf(entry.slice(0, slash), Number(entry.slice(slash + 1)));
-    if (range) ranges.push(range as [number, number]);
+    // A single IPv6 address is matched as written (has), never as the IPv4 address it may map.
+    const range = slash >= 0 ? ipv4RangeOf(entry.slice(0, slash), Number(entry.slice(slash + 1))) : ipFamily(entry) === 'ipv4' ? ipv4RangeOf(entry, 32) : undefined;
+    if (range) ranges.push(range);
   }
   ranges.sort((a, b) => a[0] - b[0]);
   const merged: [number, number][] = [];

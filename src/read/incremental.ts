@@ -421,25 +421,26 @@ class Digests {
     let named = 0;
     for (const block of blocks) named += (block.digest?.lines ?? 0) * DIGEST_LINE_BYTES;
     if (newIndex === undefined && this.end <= 2 * named + DIGEST_FILE_SLACK) return;
-    const digests = this;
-    function* kept(): Generator<Uint8Array> {
-      let at = 0;
-      for (const block of blocks) {
-        const state = block.digest;
-        if (state === undefined) continue;
-        const digest = digests.load(block);
-        if (digest === undefined) {
-          delete block.digest;
-          continue;
-        }
-        const renumbered = newIndex === undefined ? digest : renumberDigest(digest, newIndex);
-        block.digest = { ...state, at, hash: newIndex === undefined ? state.hash : hashDigest(renumbered) };
-        yield* digestParts(renumbered);
-        at += state.lines * DIGEST_LINE_BYTES;
-      }
-    }
     // Renamed into place before the state that names it: a kill in between leaves the previous state with digests that fail their check.
-    writeFileAtomic(this.file, kept(), { firstMode: 0o600, durable: false });
+    writeFileAtomic(this.file, this.kept(blocks, newIndex), { firstMode: 0o600, durable: false });
+  }
+
+  /** The new file's bytes: the blocks' digests one after the other, each block named where its digest now is. */
+  private *kept(blocks: BlockState[], newIndex: Int32Array | undefined): Generator<Uint8Array> {
+    let at = 0;
+    for (const block of blocks) {
+      const state = block.digest;
+      if (state === undefined) continue;
+      const digest = this.load(block);
+      if (digest === undefined) {
+        delete block.digest;
+        continue;
+      }
+      const renumbered = newIndex === undefined ? digest : renumberDigest(digest, newIndex);
+      block.digest = { ...state, at, hash: newIndex === undefined ? state.hash : hashDigest(renumbered) };
+      yield* digestParts(renumbered);
+      at += state.lines * DIGEST_LINE_BYTES;
+    }
   }
 
   close(): void {

@@ -102,11 +102,9 @@ export function digestParts(digest: LineDigest): Uint8Array[] {
   return [new Uint8Array(digest.times.buffer, digest.times.byteOffset, digest.times.byteLength), new Uint8Array(digest.codes.buffer, digest.codes.byteOffset, digest.codes.byteLength)];
 }
 
-/** A digest of `lines` lines from its bytes (`bytes` is its own buffer: the views are made on it). */
+/** A digest of `lines` lines from its bytes, as digestParts wrote them: views on `bytes`, which start its own buffer (a float64 is aligned to 8). */
 export function digestFromBytes(bytes: Uint8Array, lines: number, listed: string[]): LineDigest {
-  const buffer = bytes.byteOffset % 8 === 0 ? bytes.buffer : bytes.slice().buffer;
-  const offset = bytes.byteOffset % 8 === 0 ? bytes.byteOffset : 0;
-  return { times: new Float64Array(buffer, offset, lines), codes: new Uint32Array(buffer, offset + lines * 8, lines), listed };
+  return { times: new Float64Array(bytes.buffer, bytes.byteOffset, lines), codes: new Uint32Array(bytes.buffer, bytes.byteOffset + lines * 8, lines), listed };
 }
 
 export function hashDigest(digest: LineDigest): string {
