@@ -232,42 +232,50 @@ test('incremental runs: the same map, change log and summary as full reads, run 
   }
 });
 
-/** One cron minute on a tidy log, run incrementally and with --full: they must agree. The incremental run's report. */
-async function minuteBoth(incremental: Settings, full: Settings, logFile: string, now: number, run: number): Promise<RunReport> {
-  const at = new Date(now * 1000);
-  const a = await runAnalysis({ settings: incremental, logFile, now: at, loadAverage: 1, format: 'nginx', dryRun: false });
-  const b = await runAnalysis({ settings: full, logFile, now: at, loadAverage: 1, format: 'nginx', dryRun: false, full: true });
-  if (run > 0) assert.match(a.stateNote ?? '', /continued from the run/, `run ${run}`);
-  assert.deepEqual(summaryOf(a), summaryOf(b), `run ${run}: summaries differ (${a.stateNote})`);
-  assert.equal(readIfExists(incremental.BLOCKEDFILE), readIfExists(full.BLOCKEDFILE), `run ${run}: maps differ`);
-  assert.equal(readIfExists(incremental.LOGFILE), readIfExists(full.LOGFILE), `run ${run}: change logs differ`);
-  return a;
+/**
+ * Cron minutes on a tidy log in `root` (its access.log, an hour of it
+ * before the first run), each run incrementally (root/incremental) and with
+ * --full (root/full): their maps, change logs and summaries must agree
+ * after every run. `before` comes ahead of each minute's runs. The
+ * incremental runs' reports.
+ */
+async function tidyMinutes(root: string, runs: number, before: (run: number, stateFile: string) => void = () => {}): Promise<RunReport[]> {
+  const logFile = path.join(root, 'access.log');
+  const incremental = settingsFor(path.join(root, 'incremental'));
+  const full = settingsFor(path.join(root, 'full'));
+  const traffic = new Traffic(true);
+  let written = START - 3600;
+  fs.writeFileSync(logFile, traffic.minute(written - 600, written, 0));
+  const reports: RunReport[] = [];
+  for (let run = 0, now = START; run < runs; run++, now += 60) {
+    fs.appendFileSync(logFile, traffic.minute(written, now, run));
+    written = now;
+    before(run, stateFileOf(incremental.BLOCKEDFILE));
+    const at = new Date(now * 1000);
+    const a = await runAnalysis({ settings: incremental, logFile, now: at, loadAverage: 1, format: 'nginx', dryRun: false });
+    const b = await runAnalysis({ settings: full, logFile, now: at, loadAverage: 1, format: 'nginx', dryRun: false, full: true });
+    if (run > 0) assert.match(a.stateNote ?? '', /continued from the run/, `run ${run}`);
+    assert.deepEqual(summaryOf(a), summaryOf(b), `run ${run}: summaries differ (${a.stateNote})`);
+    assert.equal(readIfExists(incremental.BLOCKEDFILE), readIfExists(full.BLOCKEDFILE), `run ${run}: maps differ`);
+    assert.equal(readIfExists(incremental.LOGFILE), readIfExists(full.LOGFILE), `run ${run}: change logs differ`);
+    reports.push(a);
+  }
+  return reports;
 }
 
 test('incremental runs on a tidy log: the blocks a boundary moves over are counted again from their digests, exactly', async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ipanalyse-incremental-digests-'));
   try {
-    const logFile = path.join(root, 'access.log');
-    const incremental = settingsFor(path.join(root, 'incremental'));
-    const full = settingsFor(path.join(root, 'full'));
-    const traffic = new Traffic(true);
-    let written = START - 3600;
-    fs.writeFileSync(logFile, traffic.minute(written - 600, written, 0));
-    let fromDigests = 0;
-    let remade = 0;
-    let now = START;
-    for (let run = 0; run < 200; run++, now += 60) {
-      fs.appendFileSync(logFile, traffic.minute(written, now, run));
-      written = now;
+    const reports = await tidyMinutes(root, 200, (run, stateFile) => {
       // The digests lost, or a byte of one changed: their blocks are read from the log, and the runs go on from the state.
-      if (run === 60) fs.rmSync(digestFileOf(stateFileOf(incremental.BLOCKEDFILE)));
-      if (run === 90) flipByte(digestFileOf(stateFileOf(incremental.BLOCKEDFILE)), 2000);
-      const a = await minuteBoth(incremental, full, logFile, now, run);
-      fromDigests += Number(/counted (\d+) lines again/.exec(a.stateNote ?? '')?.[1] ?? 0);
-      if (/dropped \d+ clients/.test(a.stateNote ?? '')) remade++;
-    }
+      if (run === 60) fs.rmSync(digestFileOf(stateFile));
+      if (run === 90) flipByte(digestFileOf(stateFile), 2000);
+    });
+    const notes = reports.map((report) => report.stateNote ?? '');
+    const fromDigests = notes.reduce((sum, note) => sum + Number(/counted (\d+) lines again/.exec(note)?.[1] ?? 0), 0);
+    const remade = notes.filter((note) => /dropped \d+ clients/.test(note)).length;
     // Every line leaves the short window and then the long one: most of them were counted again from a digest, twice.
-    const lines = fs.readFileSync(logFile, 'latin1').split('\n').length;
+    const lines = fs.readFileSync(path.join(root, 'access.log'), 'latin1').split('\n').length;
     assert.ok(fromDigests > lines, `only ${fromDigests} lines counted from digests, of ${lines}`);
     // Digests made before the table was made again name its old rows: the runs after it count them renumbered.
     assert.ok(remade >= 2, `the table was made again only ${remade} times`);
@@ -279,24 +287,14 @@ test('incremental runs on a tidy log: the blocks a boundary moves over are count
 test('a link planted where the digests are kept is not followed: the runs go on, reading moved blocks from the log', async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ipanalyse-incremental-link-'));
   try {
-    const logFile = path.join(root, 'access.log');
-    const incremental = settingsFor(path.join(root, 'incremental'));
-    const full = settingsFor(path.join(root, 'full'));
-    fs.mkdirSync(path.join(root, 'incremental'));
     const victim = path.join(root, 'victim');
     fs.writeFileSync(victim, 'not the run\'s to append to, or to empty\n');
-    fs.symlinkSync(victim, digestFileOf(stateFileOf(incremental.BLOCKEDFILE)));
-    const traffic = new Traffic(true);
-    let written = START - 3600;
-    fs.writeFileSync(logFile, traffic.minute(written - 600, written, 0));
-    for (let run = 0, now = START; run < 20; run++, now += 60) {
-      fs.appendFileSync(logFile, traffic.minute(written, now, run));
-      written = now;
-      const a = await minuteBoth(incremental, full, logFile, now, run);
-      assert.doesNotMatch(a.stateNote ?? '', /counted \d+ lines again/);
-    }
+    const digestFile = digestFileOf(stateFileOf(settingsFor(path.join(root, 'incremental')).BLOCKEDFILE));
+    fs.mkdirSync(path.dirname(digestFile));
+    fs.symlinkSync(victim, digestFile);
+    for (const report of await tidyMinutes(root, 20)) assert.doesNotMatch(report.stateNote ?? '', /counted \d+ lines again/);
     assert.equal(fs.readFileSync(victim, 'utf8'), 'not the run\'s to append to, or to empty\n');
-    assert.ok(fs.lstatSync(digestFileOf(stateFileOf(incremental.BLOCKEDFILE))).isSymbolicLink());
+    assert.ok(fs.lstatSync(digestFile).isSymbolicLink());
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }
