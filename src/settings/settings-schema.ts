@@ -2,8 +2,10 @@
  * What each setting in ip_blocks.conf may hold, and the words an operator
  * reads when it holds something else.
  */
-// A namespace import lets the bundler keep only the parts of zod in use (a third of the startup it costs otherwise).
-import * as z from 'zod';
+// zod's mini build: a classic schema is made with thirty methods of its own, and making this file's schemas was the
+// largest part of a cron run's start (12 ms of a 1-minute step's 250). The namespace import lets the bundler keep only
+// the parts in use.
+import * as z from 'zod/mini';
 import { parseListEntry } from '../address/address-list.js';
 import { LogFormatError, compileLogFormats, parseClientField } from '../read/log-format.js';
 import { CLICKHOUSE_TABLE_NAME, clickHouseUrlProblem } from '../read/clickhouse-query.js';
@@ -16,37 +18,49 @@ type PlainKey = Exclude<keyof Settings, WindowSecondsKey>;
 /** An error map that says what was expected and shows what the file holds. */
 const expected = (what: string) => (issue: { input?: unknown }) => `expected ${what}, got ${describePyValue(issue.input)}`;
 
-const filePath = z.string({ error: expected('a file path in quotes') }).min(1, { error: expected('a file path in quotes') });
+/** Reports a problem from inside a transform, where the mini build has no addIssue. */
+function addProblem(ctx: z.core.ParsePayload, message: string, input: unknown): void {
+  ctx.issues.push({ code: 'custom', message, input });
+}
 
-const nonNegativeNumber = (what: string) => z.number({ error: expected(what) }).min(0, { error: expected(what) });
+/** A number held to the checks given, each failing with the same words. */
+const numberWhere = (what: string, ...checks: ((error: ReturnType<typeof expected>) => z.core.$ZodCheck<number>)[]) =>
+  z.number({ error: expected(what) }).check(...checks.map((check) => check(expected(what))));
 
-const wholeNumber = (what: string) => z.number({ error: expected(what) }).int({ error: expected(what) }).min(0, { error: expected(what) });
+const filePath = z.string({ error: expected('a file path in quotes') }).check(z.minLength(1, { error: expected('a file path in quotes') }));
+
+const nonNegativeNumber = (what: string) => numberWhere(what, (error) => z.gte(0, { error }));
+
+const wholeNumber = (what: string) => numberWhere(what, (error) => z.int({ error }), (error) => z.gte(0, { error }));
 
 /** One string or a tuple/list of strings, as a list. */
 const stringOrStrings = (what: string) =>
-  z
-    .union([z.string(), z.array(z.string())], { error: expected(what) })
-    .transform((value) => (typeof value === 'string' ? [value] : value));
+  z.pipe(
+    z.union([z.string(), z.array(z.string())], { error: expected(what) }),
+    z.transform((value: string | string[]) => (typeof value === 'string' ? [value] : value)),
+  );
 
 /** The original's space-separated string, or a tuple; every entry an address or a network (CIDR). */
-const addressList = stringOrStrings("addresses or networks, as one space-separated string or a tuple of strings such as ('192.0.2.1', '2001:db8::/32')").transform(
-  (values, ctx) => {
+const addressList = z.pipe(
+  stringOrStrings("addresses or networks, as one space-separated string or a tuple of strings such as ('192.0.2.1', '2001:db8::/32')"),
+  z.transform((values: string[], ctx) => {
     const entries = new Set<string>();
     for (const text of values.flatMap((value) => value.split(/\s+/)).filter(Boolean)) {
       const parsed = parseListEntry(text);
       if ('entry' in parsed) entries.add(parsed.entry);
-      else ctx.addIssue({ code: 'custom', message: parsed.problem, input: text });
+      else addProblem(ctx, parsed.problem, text);
     }
     return [...entries];
-  },
+  }),
 );
 
 /** A whole prefix length; shorter than `min` would count a whole provider as one client. */
 const prefixLength = (max: number, what: string, min: number) =>
-  z.number({ error: expected(what) }).int({ error: expected(what) }).min(min, { error: expected(what) }).max(max, { error: expected(what) });
+  numberWhere(what, (error) => z.int({ error }), (error) => z.gte(min, { error }), (error) => z.lte(max, { error }));
 
 /** A string, or None (or an empty string) for "not set". */
-const optionalString = (what: string) => z.union([z.string(), z.null()], { error: expected(what) }).transform((value) => value || undefined);
+const optionalString = (what: string) =>
+  z.pipe(z.union([z.string(), z.null()], { error: expected(what) }), z.transform((value: string | null) => value || undefined));
 
 const optionalFilePath = optionalString('a file path in quotes, or None');
 
@@ -54,9 +68,9 @@ const LOG_FILES_EXPECTED =
   "log paths, each a string or a pair of path and format, as a tuple such as ('/var/log/nginx/a.log', ('/var/log/nginx/b.log', 'vhost_combined'))";
 
 /** A path alone reads with LOG_FORMAT; a (path, format) or (path, (format, ...)) pair with its own. */
-const logFiles = z
-  .union([z.string(), z.array(z.unknown())], { error: expected(LOG_FILES_EXPECTED) })
-  .transform((value, ctx): LogFileSetting[] => {
+const logFiles = z.pipe(
+  z.union([z.string(), z.array(z.unknown())], { error: expected(LOG_FILES_EXPECTED) }),
+  z.transform((value: string | unknown[], ctx): LogFileSetting[] => {
     const entries = typeof value === 'string' ? [value] : value;
     const files: LogFileSetting[] = [];
     for (const entry of entries) {
@@ -64,18 +78,19 @@ const logFiles = z
       else if (Array.isArray(entry) && entry.length === 2 && typeof entry[0] === 'string' && entry[0] !== '') {
         const formats = typeof entry[1] === 'string' ? [entry[1]] : entry[1];
         if (Array.isArray(formats) && formats.length > 0 && formats.every((format) => typeof format === 'string')) files.push({ path: entry[0], formats });
-        else ctx.addIssue({ code: 'custom', message: `expected a format or a tuple of formats for ${entry[0]}, got ${describePyValue(entry[1])}`, input: entry });
-      } else ctx.addIssue({ code: 'custom', message: expected(LOG_FILES_EXPECTED)({ input: entry }), input: entry });
+        else addProblem(ctx, `expected a format or a tuple of formats for ${entry[0]}, got ${describePyValue(entry[1])}`, entry);
+      } else addProblem(ctx, expected(LOG_FILES_EXPECTED)({ input: entry }), entry);
     }
     const seen = new Set<string>();
     for (const { path } of files) {
-      if (seen.has(path)) ctx.addIssue({ code: 'custom', message: `${path} is listed twice: its requests would be counted twice`, input: path });
+      if (seen.has(path)) addProblem(ctx, `${path} is listed twice: its requests would be counted twice`, path);
       seen.add(path);
     }
     return files;
-  });
+  }),
+);
 
-const PLAIN_SCHEMAS: { [K in PlainKey]: z.ZodType<Settings[K]> } = {
+const PLAIN_SCHEMAS: { [K in PlainKey]: z.ZodMiniType<Settings[K]> } = {
   BLOCKEDFILE: filePath,
   LOGFILE: filePath,
   LOADAVG_FILE: filePath,
@@ -86,9 +101,8 @@ const PLAIN_SCHEMAS: { [K in PlainKey]: z.ZodType<Settings[K]> } = {
   EXCLUDE_NON_GLOBAL: z.boolean({ error: expected('True or False') }),
   IPV6_PREFIX: prefixLength(128, 'an IPv6 prefix length from 16 to 128 (64 for a network per client, 128 per address)', 16),
   IPV4_PREFIX: prefixLength(32, 'an IPv4 prefix length from 8 to 32 (32 per address)', 8),
-  UA_BLOCKLIST: stringOrStrings("user-agent prefixes, as a tuple of strings such as ('curl/', 'python-requests')").refine(
-    (prefixes) => prefixes.every((prefix) => prefix !== ''),
-    { error: 'an empty user-agent prefix would match every client' },
+  UA_BLOCKLIST: stringOrStrings("user-agent prefixes, as a tuple of strings such as ('curl/', 'python-requests')").check(
+    z.refine((prefixes) => prefixes.every((prefix) => prefix !== ''), { error: 'an empty user-agent prefix would match every client' }),
   ),
   BULKLONG_LIMIT: nonNegativeNumber('a number of requests (0 or more)'),
   BULKSHORT_LIMIT: nonNegativeNumber('a number of requests (0 or more)'),
@@ -99,9 +113,8 @@ const PLAIN_SCHEMAS: { [K in PlainKey]: z.ZodType<Settings[K]> } = {
   BULK_LOADFAC: nonNegativeNumber('a number of requests per unit of load (0 or more)'),
   MAX_BULK_IPS: nonNegativeNumber('a number of clients (0 or more)'),
   MIN_LOG_SIZE: wholeNumber('a whole number of bytes (0 or more)'),
-  ROTATED_LOGS: stringOrStrings("file-name suffixes, newest first, as a tuple such as ('.1', '.2.gz'), or () for none").refine(
-    (suffixes) => suffixes.every((suffix) => suffix !== ''),
-    { error: 'an empty suffix would name the log itself' },
+  ROTATED_LOGS: stringOrStrings("file-name suffixes, newest first, as a tuple such as ('.1', '.2.gz'), or () for none").check(
+    z.refine((suffixes) => suffixes.every((suffix) => suffix !== ''), { error: 'an empty suffix would name the log itself' }),
   ),
   INCREMENTAL: z.boolean({ error: expected('True or False') }),
   GEO_FILE: optionalFilePath,
@@ -110,54 +123,58 @@ const PLAIN_SCHEMAS: { [K in PlainKey]: z.ZodType<Settings[K]> } = {
   // ipset names end at 31 characters, and the sets take `4-next` on top.
   FIREWALL_NAME: z
     .string({ error: expected("a name in quotes such as 'ipanalyse'") })
-    .regex(/^[A-Za-z][A-Za-z0-9_]{0,24}$/, { error: expected('a name of at most 25 letters, digits and _, starting with a letter') }),
+    .check(z.regex(/^[A-Za-z][A-Za-z0-9_]{0,24}$/, { error: expected('a name of at most 25 letters, digits and _, starting with a letter') })),
   METRICS_FILE: optionalFilePath,
   ON_CHANGE: optionalString("a shell command in quotes such as 'nginx -t && nginx -s reload', or None"),
-  ON_CHANGE_TIMEOUT: z
-    .number({ error: expected('a number of seconds, above 0') })
-    .gt(0, { error: expected('a number of seconds, above 0') }),
-  STALE_AFTER: z.union([z.null(), z.number().min(0), z.string()], { error: expected("a duration such as '1 hour', a number of seconds (0: never), or None for the long window") }).transform((value, ctx) => {
-    if (value === null) return undefined;
-    if (typeof value === 'number') return value;
-    const parsed = parseDuration(value);
-    if ('seconds' in parsed) return parsed.seconds;
-    ctx.addIssue({ code: 'custom', message: parsed.problem, input: value });
-    return z.NEVER;
-  }),
-  MAX_UNREADABLE_SHARE: z
-    .number({ error: expected('a share of the lines read, from 0 to 1 (1 turns this check off)') })
-    .min(0, { error: expected('a share of the lines read, from 0 to 1 (1 turns this check off)') })
-    .max(1, { error: expected('a share of the lines read, from 0 to 1 (1 turns this check off)') }),
+  ON_CHANGE_TIMEOUT: numberWhere('a number of seconds, above 0', (error) => z.gt(0, { error })),
+  STALE_AFTER: z.pipe(
+    z.union([z.null(), z.number().check(z.gte(0)), z.string()], { error: expected("a duration such as '1 hour', a number of seconds (0: never), or None for the long window") }),
+    z.transform((value: null | number | string, ctx) => {
+      if (value === null) return undefined;
+      if (typeof value === 'number') return value;
+      const parsed = parseDuration(value);
+      if ('seconds' in parsed) return parsed.seconds;
+      addProblem(ctx, parsed.problem, value);
+      return z.NEVER;
+    }),
+  ),
+  MAX_UNREADABLE_SHARE: numberWhere(
+    'a share of the lines read, from 0 to 1 (1 turns this check off)',
+    (error) => z.gte(0, { error }),
+    (error) => z.lte(1, { error }),
+  ),
   MAX_NEW_BLOCKS: wholeNumber('a whole number of clients (0 or more)'),
-  MAX_BLOCKED_SHARE: z
-    .number({ error: expected('a share of all requests, above 0 and at most 1 (1 turns this check off)') })
-    .gt(0, { error: expected('a share of all requests, above 0 and at most 1 (1 turns this check off)') })
-    .max(1, { error: expected('a share of all requests, above 0 and at most 1 (1 turns this check off)') }),
-  LOG_FORMAT: stringOrStrings(
-    "a preset ('combined', 'common', 'vhost_combined', 'caddy'), the server's format string, or a tuple of them",
-  ).refine((formats) => formats.length > 0, { error: 'expected at least one format, got an empty tuple' }),
+  MAX_BLOCKED_SHARE: numberWhere(
+    'a share of all requests, above 0 and at most 1 (1 turns this check off)',
+    (error) => z.gt(0, { error }),
+    (error) => z.lte(1, { error }),
+  ),
+  LOG_FORMAT: stringOrStrings("a preset ('combined', 'common', 'vhost_combined', 'caddy'), the server's format string, or a tuple of them").check(
+    z.refine((formats) => formats.length > 0, { error: 'expected at least one format, got an empty tuple' }),
+  ),
   LOG_FILES: logFiles,
-  CLIENT_ADDRESS: optionalString("a field such as '$http_x_forwarded_for' or '%{X-Forwarded-For}i', or None").superRefine((value, ctx) => {
-    const parsed = value === undefined ? undefined : parseClientField(value);
-    if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed, input: value });
-  }),
+  CLIENT_ADDRESS: optionalString("a field such as '$http_x_forwarded_for' or '%{X-Forwarded-For}i', or None").check(
+    z.superRefine((value, ctx) => {
+      const parsed = value === undefined ? undefined : parseClientField(value);
+      if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed, input: value });
+    }),
+  ),
   TRUSTED_PROXIES: addressList,
   TRUSTED_PROXIES_FILE: optionalFilePath,
-  API_ENDPOINTS: stringOrStrings("path fragments, as a tuple of strings such as ('/search', '/reverse')")
-    .refine((endpoints) => endpoints.length > 0, { error: 'expected at least one path fragment, got an empty tuple' })
-    .refine((endpoints) => endpoints.every((endpoint) => endpoint !== ''), {
-      error: 'an empty path fragment would make every request an API request',
+  API_ENDPOINTS: stringOrStrings("path fragments, as a tuple of strings such as ('/search', '/reverse')").check(
+    z.refine((endpoints) => endpoints.length > 0, { error: 'expected at least one path fragment, got an empty tuple' }),
+    z.refine((endpoints) => endpoints.every((endpoint) => endpoint !== ''), { error: 'an empty path fragment would make every request an API request' }),
+  ),
+  CLICKHOUSE_URL: optionalString("ClickHouse's HTTP interface in quotes such as 'http://127.0.0.1:8123/?database=logs', or None").check(
+    z.superRefine((value, ctx) => {
+      const problem = value === undefined ? undefined : clickHouseUrlProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem, input: value });
     }),
-  CLICKHOUSE_URL: optionalString("ClickHouse's HTTP interface in quotes such as 'http://127.0.0.1:8123/?database=logs', or None").superRefine((value, ctx) => {
-    const problem = value === undefined ? undefined : clickHouseUrlProblem(value);
-    if (problem) ctx.addIssue({ code: 'custom', message: problem, input: value });
-  }),
+  ),
   CLICKHOUSE_TABLE: z
     .string({ error: expected("a table name in quotes such as 'access_log' or 'logs.access_log'") })
-    .regex(CLICKHOUSE_TABLE_NAME, { error: expected("a table name in quotes such as 'access_log' or 'logs.access_log' (letters, digits and _)") }),
-  CLICKHOUSE_TIMEOUT: z
-    .number({ error: expected('a number of seconds, above 0') })
-    .gt(0, { error: expected('a number of seconds, above 0') }),
+    .check(z.regex(CLICKHOUSE_TABLE_NAME, { error: expected("a table name in quotes such as 'access_log' or 'logs.access_log' (letters, digits and _)") })),
+  CLICKHOUSE_TIMEOUT: numberWhere('a number of seconds, above 0', (error) => z.gt(0, { error })),
 };
 
 const UNIT_SECONDS: Record<string, number> = {
@@ -169,37 +186,42 @@ const UNIT_SECONDS: Record<string, number> = {
 };
 const UNIT_HINT = 'use s, min, h, d or w';
 
-const positiveSeconds = z.number().gt(0, { error: (issue) => `expected a duration longer than zero, got ${formatDuration(issue.input as number)}` });
+const positiveSeconds = z.number().check(z.gt(0, { error: (issue) => `expected a duration longer than zero, got ${formatDuration(issue.input as number)}` }));
 
-const timedeltaSeconds = z
-  .object({ timedeltaSeconds: z.number() }, { error: expected('a timedelta such as timedelta(hours=1)') })
-  .transform((delta) => delta.timedeltaSeconds)
-  .pipe(positiveSeconds);
+const timedeltaSeconds = z.pipe(
+  z.pipe(
+    z.object({ timedeltaSeconds: z.number() }, { error: expected('a timedelta such as timedelta(hours=1)') }),
+    z.transform((delta: { timedeltaSeconds: number }) => delta.timedeltaSeconds),
+  ),
+  positiveSeconds,
+);
 
 /** '1 hour', '15 min', '1 hour 30 min', '2.5 days'. */
-const periodSeconds = z
-  .string({ error: expected("a duration in quotes such as '1 hour' or '15 min'") })
-  .transform((text, ctx) => {
-    let seconds = 0;
-    const part = /\s*(\d+(?:\.\d*)?|\.\d+)\s*([A-Za-z]*)\s*/y;
-    let match: RegExpExecArray | null;
-    while (part.lastIndex < text.length && (match = part.exec(text))) {
-      const unit = match[2].toLowerCase();
-      const factor = UNIT_SECONDS[unit];
-      if (factor === undefined) {
-        const problem = unit === '' ? `the number ${match[1]} has no unit` : `unknown unit '${match[2]}'`;
-        ctx.addIssue({ code: 'custom', message: `${problem} in '${text}' (${UNIT_HINT})`, input: text });
-        return z.NEVER;
-      }
-      seconds += Number(match[1]) * factor;
-    }
-    if (part.lastIndex < text.length || text.trim() === '') {
-      ctx.addIssue({ code: 'custom', message: `expected a duration such as '1 hour' or '15 min', got '${text}'`, input: text });
+const periodSeconds = z.pipe(
+  z.pipe(z.string({ error: expected("a duration in quotes such as '1 hour' or '15 min'") }), z.transform(secondsOfPeriod)),
+  positiveSeconds,
+);
+
+function secondsOfPeriod(text: string, ctx: z.core.ParsePayload): number {
+  let seconds = 0;
+  const part = /\s*(\d+(?:\.\d*)?|\.\d+)\s*([A-Za-z]*)\s*/y;
+  let match: RegExpExecArray | null;
+  while (part.lastIndex < text.length && (match = part.exec(text))) {
+    const unit = match[2].toLowerCase();
+    const factor = UNIT_SECONDS[unit];
+    if (factor === undefined) {
+      const problem = unit === '' ? `the number ${match[1]} has no unit` : `unknown unit '${match[2]}'`;
+      addProblem(ctx, `${problem} in '${text}' (${UNIT_HINT})`, text);
       return z.NEVER;
     }
-    return seconds;
-  })
-  .pipe(positiveSeconds);
+    seconds += Number(match[1]) * factor;
+  }
+  if (part.lastIndex < text.length || text.trim() === '') {
+    addProblem(ctx, `expected a duration such as '1 hour' or '15 min', got '${text}'`, text);
+    return z.NEVER;
+  }
+  return seconds;
+}
 
 const WINDOWS = [
   { name: 'long window', prefix: 'BLOCKCOOLOFF', target: 'BLOCKCOOLOFF_SECONDS' },
