@@ -4,7 +4,6 @@
  * comes in as a value from the command; the load average is read here once,
  * unless given.
  */
-import fs from 'node:fs';
 import type { Problem } from './errors.js';
 import { readClickHouse } from './read/clickhouse-source.js';
 import { readLoadAverage } from './read/load-average.js';

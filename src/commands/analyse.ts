@@ -1,5 +1,5 @@
 /** The main job: `ipanalyse [options] LOGFILE... [STARTDATE]`, run by cron. */
-import fs from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import type { Problem } from '../errors.js';
 import type { ProgressListener } from '../read/log-source.js';
@@ -64,7 +64,7 @@ export async function analyseCommand(args: AnalyseArgs, out: Output): Promise<Pr
 /** The metrics file as the last run left it; '' when there is none or it cannot be read (it is rewritten anyway). */
 function readPreviousMetrics(file: string): string {
   try {
-    return fs.readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch {
     return '';
   }

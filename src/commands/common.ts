@@ -1,6 +1,6 @@
 /** What the commands share: the options that locate settings, map and clock, and turning them into values. */
-import fs from 'node:fs';
-import path from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Argv } from 'yargs';
 import { UsageError } from '../errors.js';
@@ -18,12 +18,12 @@ import { type Layout, type LoadedSettings, type Settings, checkoutLayout, system
  * package.json, because this code runs both from dist/src/commands/ (tests)
  * and bundled into dist/ (the CLI).
  */
-export const BASE_DIR = findPackageRoot(path.dirname(fileURLToPath(import.meta.url)));
+export const BASE_DIR = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
 
 function findPackageRoot(start: string): string {
-  for (let dir = start; ; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
-    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${start}: ipanalyse is not installed as built`);
+  for (let dir = start; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no package.json above ${start}: ipanalyse is not installed as built`);
   }
 }
 
@@ -33,10 +33,10 @@ function findPackageRoot(start: string): string {
  * (the only way this code ends up inside a node_modules directory) uses the
  * system's directories, since its own is replaced by every upgrade.
  */
-export const LAYOUT: Layout = BASE_DIR.split(path.sep).includes('node_modules') ? systemLayout(BASE_DIR) : checkoutLayout(BASE_DIR);
+export const LAYOUT: Layout = BASE_DIR.split(sep).includes('node_modules') ? systemLayout(BASE_DIR) : checkoutLayout(BASE_DIR);
 
 /** The installed version, as package.json says. */
-export const VERSION: string = JSON.parse(fs.readFileSync(path.join(BASE_DIR, 'package.json'), 'utf8')).version;
+export const VERSION: string = JSON.parse(readFileSync(join(BASE_DIR, 'package.json'), 'utf8')).version;
 
 /** Where a command writes: the CLI passes process.stdout/stderr, tests may pass anything. */
 export interface Output {
@@ -197,7 +197,7 @@ export function resolveLogs(logFiles: readonly string[], settings: Settings): Lo
   if (named.length === 0) throw new UsageError('no log to read: name the access logs on the command line, or set LOG_FILES');
   const seen = new Set<string>();
   return named.map((logFile) => {
-    const resolved = path.resolve(logFile);
+    const resolved = resolve(logFile);
     if (seen.has(resolved)) throw new UsageError(`${logFile} is given twice: its requests would be counted twice`);
     seen.add(resolved);
     return { path: logFile, formats: ownLogFormats(settings, logFile) ?? settings.LOG_FORMAT };
@@ -206,6 +206,6 @@ export function resolveLogs(logFiles: readonly string[], settings: Settings): Lo
 
 /** The log's own formats, when LOG_FILES gives it some (matched by path). */
 export function ownLogFormats(settings: Settings, logFile: string): string[] | undefined {
-  const resolved = path.resolve(logFile);
-  return settings.LOG_FILES.find((file) => path.resolve(file.path) === resolved)?.formats;
+  const resolved = resolve(logFile);
+  return settings.LOG_FILES.find((file) => resolve(file.path) === resolved)?.formats;
 }

@@ -4,7 +4,7 @@
  * The period's lines are read once; src/simulate/ slides the window over
  * them and decides each step with the plan a run makes.
  */
-import fs from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { InputError, type Problem, UsageError, describeSystemError } from '../errors.js';
 import { CLOCK_STEP_SECONDS, DISORDER_SECONDS, newWindowReader } from '../read/read-window.js';
@@ -88,7 +88,7 @@ export async function simulateCommand(args: SimulateArgs, out: Output): Promise<
       logFile,
     );
     try {
-      fs.writeFileSync(args.html, html);
+      writeFileSync(args.html, html);
     } catch (error) {
       throw new InputError(`cannot write the report ${describeSystemError(error, args.html)}`);
     }
@@ -102,7 +102,7 @@ function seconds(date: Date): number {
 
 function readText(file: string, what: string): string {
   try {
-    return fs.readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (error) {
     throw new InputError(`cannot read ${what} ${describeSystemError(error, file)}`);
   }

@@ -4,7 +4,7 @@
  * the rewrite-map mutex, then waits for one line back; so every answer is
  * written at once, and a lookup never waits for anything but a stat.
  */
-import fs from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import readline from 'node:readline';
 import { parseMap } from '../write/map-file.js';
 import { buildMapLookup, NOT_FOUND } from './map-lookup.js';
@@ -29,10 +29,10 @@ function complain(problem: string): void {
 
 function currentLookup(): (line: string) => string {
   try {
-    const stat = fs.statSync(mapFile);
+    const stat = statSync(mapFile);
     const version = `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
     if (version !== loadedVersion) {
-      const parsed = parseMap(fs.readFileSync(mapFile, 'utf8'));
+      const parsed = parseMap(readFileSync(mapFile, 'utf8'));
       lookup = buildMapLookup(parsed);
       loadedVersion = version;
       lastProblem = '';

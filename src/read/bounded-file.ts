@@ -3,14 +3,14 @@
  * checked before they are opened: a FIFO's open blocks for ever, /dev/zero
  * or /dev/urandom never end, and a file of gigabytes must not be read whole.
  */
-import fs from 'node:fs';
+import { type Stats, closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 
 /** An error whose `code` describeSystemError does not know, so that its message is shown as the cause. */
 export function refusal(message: string, code: string): NodeJS.ErrnoException {
   return Object.assign(new Error(message), { code });
 }
 
-const KINDS: [test: (stat: fs.Stats) => boolean, name: string][] = [
+const KINDS: [test: (stat: Stats) => boolean, name: string][] = [
   [(stat) => stat.isDirectory(), 'a directory'],
   [(stat) => stat.isFIFO(), 'a FIFO'],
   [(stat) => stat.isCharacterDevice(), 'a character device'],
@@ -19,14 +19,14 @@ const KINDS: [test: (stat: fs.Stats) => boolean, name: string][] = [
 ];
 
 /** The refusal for a file that is not a regular one, naming what it is. */
-export function notRegular(stat: fs.Stats): NodeJS.ErrnoException {
+export function notRegular(stat: Stats): NodeJS.ErrnoException {
   const kind = KINDS.find(([test]) => test(stat))?.[1] ?? 'not a regular file';
   return refusal(`is ${kind}, not a regular file`, 'ENOTREGULAR');
 }
 
 /** Throws, without opening it, when `path` is not a regular file (through links) or is larger than `maxBytes`. */
-export function checkReadableFile(path: string, maxBytes: number, what: string): fs.Stats {
-  const stat = fs.statSync(path);
+export function checkReadableFile(path: string, maxBytes: number, what: string): Stats {
+  const stat = statSync(path);
   if (!stat.isFile()) throw notRegular(stat);
   if (stat.size > maxBytes) throw refusal(`is ${formatBytes(stat.size)}, more than the ${formatBytes(maxBytes)} ${what} may be`, 'ETOOLARGE');
   return stat;
@@ -35,17 +35,17 @@ export function checkReadableFile(path: string, maxBytes: number, what: string):
 /** Reads a whole regular file of at most `maxBytes` (checked before and after opening), or throws as checkReadableFile. */
 export function readBoundedFile(path: string, maxBytes: number, what: string): Buffer {
   checkReadableFile(path, maxBytes, what);
-  const fd = fs.openSync(path, 'r');
+  const fd = openSync(path, 'r');
   try {
     // The file may have been replaced between the check and the open.
-    const stat = fs.fstatSync(fd);
+    const stat = fstatSync(fd);
     if (!stat.isFile() || stat.size > maxBytes) throw refusal(`changed while it was opened; it is no longer a regular file of at most ${formatBytes(maxBytes)}`, 'ECHANGED');
     const buffer = Buffer.allocUnsafe(Math.min(stat.size, maxBytes) + 1);
     const length = readInto(fd, buffer, 0);
     if (length > maxBytes) throw refusal(`grew past ${formatBytes(maxBytes)} while it was read`, 'ETOOLARGE');
     return buffer.subarray(0, length);
   } finally {
-    fs.closeSync(fd);
+    closeSync(fd);
   }
 }
 
@@ -53,7 +53,7 @@ export function readBoundedFile(path: string, maxBytes: number, what: string): B
 export function readInto(fd: number, into: Uint8Array, position: number): number {
   let filled = 0;
   while (filled < into.length) {
-    const read = fs.readSync(fd, into, filled, into.length - filled, position + filled);
+    const read = readSync(fd, into, filled, into.length - filled, position + filled);
     if (read === 0) break;
     filled += read;
   }

@@ -9,7 +9,7 @@
  * new state is kept. The state is never a reason for a run to fail.
  */
 import { createHash } from 'node:crypto';
-import fs from 'node:fs';
+import { closeSync, constants, fstatSync, ftruncateSync, openSync, readSync, rmSync } from 'node:fs';
 import { canonicalizeIp } from '../address/ip-address.js';
 import type { Settings } from '../settings/settings.js';
 import { writeAll, writeFileAtomic } from '../write/atomic-write.js';
@@ -58,7 +58,7 @@ export async function readWindowsIncremental(logs: readonly LogToRead[], setting
   const digests = new Digests(digestFileOf(options.stateFile), options.write, previous !== undefined);
   try {
     const result = await readWithState(logs, settings, now, ownWarnings, previous, hash, digests).finally(() => {
-      if (previous) fs.closeSync(previous.fd);
+      if (previous) closeSync(previous.fd);
     });
     const windowBytes = result.read.logs.reduce((sum, log) => sum + log.files.reduce((bytes, file) => bytes + file.bytesRead, 0), 0);
     const again = result.linesCounted ? `; counted ${result.linesCounted} lines again from the state` : '';
@@ -95,7 +95,7 @@ export async function readWindowsIncremental(logs: readonly LogToRead[], setting
 function loadState(file: string, hash: string, window: Required<AnalysisWindow>): Loaded | string {
   let fd: number;
   try {
-    fd = fs.openSync(file, 'r');
+    fd = openSync(file, 'r');
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'none yet' : `unreadable (${(error as Error).message})`;
   }
@@ -106,7 +106,7 @@ function loadState(file: string, hash: string, window: Required<AnalysisWindow>)
     let length = 0;
     while (newline < 0) {
       const chunk = Buffer.allocUnsafe(STATE_READ_BYTES);
-      const got = fs.readSync(fd, chunk, 0, chunk.length, length);
+      const got = readSync(fd, chunk, 0, chunk.length, length);
       // No header ends that far: not a state, however long it goes on.
       if (got === 0 || length > MAX_HEADER_BYTES) return 'corrupt (no header)';
       const at = chunk.subarray(0, got).indexOf(0x0a);
@@ -124,7 +124,7 @@ function loadState(file: string, hash: string, window: Required<AnalysisWindow>)
   } catch (error) {
     return `unreadable (${(error as Error).message})`;
   } finally {
-    if (!kept) fs.closeSync(fd);
+    if (!kept) closeSync(fd);
   }
 }
 
@@ -134,7 +134,7 @@ const LITTLE_ENDIAN = new Uint8Array(new Int32Array([1]).buffer)[0] === 1;
 function readTable(state: Loaded, clients: ClientTable): void {
   const layout = state.table;
   if (layout.littleEndian !== LITTLE_ENDIAN) throw new Untrusted('made on a machine of another byte order');
-  const size = fs.fstatSync(state.fd).size;
+  const size = fstatSync(state.fd).size;
   const slotBytes = layout.slots * 4;
   const arenaBytes = layout.arenaPageFill.length * ARENA_PAGE_BYTES;
   const rowBytes = layout.rowPages * ROW_PAGE_INTS * 4;
@@ -293,7 +293,7 @@ async function readLog(
     if (before) used.add(before);
     const seek = seekInGeneration(generation, seekTarget, slicer.lineTime);
     const blocks = before && previousWindow ? slicer.follow(generation, before, seek.offset, previousWindow, window) : slicer.readNew(generation, seek.offset, generation.size, window);
-    const truncated = fs.fstatSync(fdOf(generation)).size < generation.size;
+    const truncated = fstatSync(fdOf(generation)).size < generation.size;
     if (truncated) throw new Untrusted(`${generation.path} shrank while it was read`);
     files.push({ path: generation.path, offset: seek.offset, seekReads: seek.reads, bytesRead: generation.size - seek.offset, truncated, replaced: isReplaced(generation) });
     fileStates.push({ dev: generation.dev, ino: generation.ino, from: seek.offset, size: generation.size, ...fingerprints(generation, generation.size), blocks });
@@ -331,8 +331,8 @@ export function digestFileOf(stateFile: string): string {
 
 /** Removes the state and its digests: for a run that keeps none, or one whose state describes another window. */
 export function removeState(stateFile: string): void {
-  fs.rmSync(stateFile, { force: true });
-  fs.rmSync(digestFileOf(stateFile), { force: true });
+  rmSync(stateFile, { force: true });
+  rmSync(digestFileOf(stateFile), { force: true });
 }
 
 /** The digest file is made again when more than half of it is digests no block names any more, and it is larger than this. */
@@ -362,13 +362,13 @@ class Digests {
     named: boolean,
   ) {
     this.writable = keeping;
-    const { O_RDONLY, O_RDWR, O_CREAT, O_APPEND, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
+    const { O_RDONLY, O_RDWR, O_CREAT, O_APPEND, O_NOFOLLOW, O_NONBLOCK } = constants;
     try {
       // Appended to and emptied by a run that may be root's: never through a link, into a pipe, or into a file not the run's own.
-      this.fd = fs.openSync(file, (keeping ? O_RDWR | O_CREAT | O_APPEND : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK, 0o600);
-      const stat = fs.fstatSync(this.fd);
+      this.fd = openSync(file, (keeping ? O_RDWR | O_CREAT | O_APPEND : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK, 0o600);
+      const stat = fstatSync(this.fd);
       if (!stat.isFile() || stat.nlink !== 1 || (process.getuid !== undefined && stat.uid !== process.getuid())) throw new Error(`${file} is not a file of this user's`);
-      if (keeping && !named) fs.ftruncateSync(this.fd, 0);
+      if (keeping && !named) ftruncateSync(this.fd, 0);
       this.end = keeping && !named ? 0 : stat.size;
     } catch {
       // None yet, or not one to use: the blocks are read from the log when they move, and the run goes on.
@@ -444,7 +444,7 @@ class Digests {
   }
 
   close(): void {
-    if (this.fd !== undefined) fs.closeSync(this.fd);
+    if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
   }
 }

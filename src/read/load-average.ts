@@ -1,5 +1,5 @@
 /** The machine's 15-minute load average: the one input of a run that is not a file we own. */
-import fs from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { InputError, describeSystemError } from '../errors.js';
 
 /** Parses the third field of a /proc/loadavg line; undefined when it is not a number. */
@@ -12,7 +12,7 @@ export function parseLoadAverage(text: string): number | undefined {
 export function readLoadAverage(file: string): number {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readFileSync(file, 'utf8');
   } catch (error) {
     throw new InputError(`cannot read the load average: ${describeSystemError(error, file)} (give --loadavg N to set it)`);
   }

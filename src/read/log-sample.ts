@@ -1,5 +1,5 @@
 /** The first and the last lines of a log, for `check-log`: a sample from both ends, whatever the log's size. */
-import fs from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { NEWLINE } from './line-fields.js';
 import { InputError, describeSystemError } from '../errors.js';
 import { notRegular } from './bounded-file.js';
@@ -31,12 +31,12 @@ function lines(bytes: Buffer, dropFirst: boolean, dropLast: boolean): Buffer[] {
 export function readLogSample(file: string): LogSample {
   let fd: number | undefined;
   try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-    const stat = fs.fstatSync(fd);
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    const stat = fstatSync(fd);
     if (!stat.isFile()) throw notRegular(stat);
     const readAt = (position: number, length: number) => {
       const buffer = Buffer.alloc(length);
-      return buffer.subarray(0, fs.readSync(fd as number, buffer, 0, length, position));
+      return buffer.subarray(0, readSync(fd as number, buffer, 0, length, position));
     };
     const headBytes = readAt(0, Math.min(SAMPLE_BYTES, stat.size));
     const whole = stat.size <= SAMPLE_BYTES;
@@ -47,6 +47,6 @@ export function readLogSample(file: string): LogSample {
   } catch (error) {
     throw new InputError(`cannot read the log ${describeSystemError(error, file)}`);
   } finally {
-    if (fd !== undefined) fs.closeSync(fd);
+    if (fd !== undefined) closeSync(fd);
   }
 }

@@ -4,7 +4,19 @@
  * and the WindowReader: it decides which files and from where, never what a
  * line means.
  */
-import fs from 'node:fs';
+import {
+  type ReadStream,
+  type Stats,
+  closeSync,
+  constants,
+  createReadStream,
+  fstatSync,
+  open as fsOpen,
+  openSync,
+  read as fsRead,
+  readSync,
+  statSync,
+} from 'node:fs';
 import { InputError, describeSystemError } from '../errors.js';
 import { zlib } from '../lazy-modules.js';
 import { notRegular } from './bounded-file.js';
@@ -49,19 +61,19 @@ export interface Generation {
  * waits for a writer, for ever under cron; what is not a regular file (a
  * FIFO, /dev/zero, a directory) is refused, named for what it is.
  */
-function openRegular(path: string): { fd: number; stat: fs.Stats } {
-  const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+function openRegular(path: string): { fd: number; stat: Stats } {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
-    const stat = fs.fstatSync(fd);
+    const stat = fstatSync(fd);
     if (!stat.isFile()) throw notRegular(stat);
     return { fd, stat };
   } catch (error) {
-    fs.closeSync(fd);
+    closeSync(fd);
     throw error;
   }
 }
 
-function generationOf(path: string, fd: number | undefined, stat: fs.Stats): Generation {
+function generationOf(path: string, fd: number | undefined, stat: Stats): Generation {
   return { path, fd, compressed: path.endsWith('.gz'), size: stat.size, dev: stat.dev, ino: stat.ino };
 }
 
@@ -82,7 +94,7 @@ export function findGenerations(logFile: string, rotatedSuffixes: readonly strin
   for (const suffix of rotatedSuffixes) {
     const path = logFile + suffix;
     try {
-      const stat = fs.statSync(path);
+      const stat = statSync(path);
       if (!stat.isFile()) throw notRegular(stat);
       generations.push(generationOf(path, undefined, stat));
     } catch (error) {
@@ -102,7 +114,7 @@ function openGeneration(generation: Generation, open: Generation[], warnings: st
   try {
     const { fd, stat } = openRegular(generation.path);
     if (open.some((other) => other.fd !== undefined && other.dev === stat.dev && other.ino === stat.ino)) {
-      fs.closeSync(fd);
+      closeSync(fd);
       return false;
     }
     Object.assign(generation, generationOf(generation.path, fd, stat));
@@ -120,7 +132,7 @@ export function fdOf(generation: Generation): number {
 }
 
 export function closeGenerations(generations: Generation[]): void {
-  for (const generation of generations) if (generation.fd !== undefined) fs.closeSync(generation.fd);
+  for (const generation of generations) if (generation.fd !== undefined) closeSync(generation.fd);
 }
 
 /** The time of the first readable line near the start of a file, or undefined for an empty or unreadable head. */
@@ -146,7 +158,7 @@ export function lastLineTime(generations: Generation[], lineTime: LineTime): num
   if (log.compressed || log.size === 0) return NaN;
   const length = Math.min(HEAD_BYTES, log.size);
   const tail = Buffer.alloc(length);
-  const read = fs.readSync(fdOf(log), tail, 0, length, log.size - length);
+  const read = readSync(fdOf(log), tail, 0, length, log.size - length);
   let end = read;
   while (end > 0) {
     const start = tail.lastIndexOf(NEWLINE, end - 1) + 1;
@@ -161,16 +173,16 @@ export function lastLineTime(generations: Generation[], lineTime: LineTime): num
 
 function readPlainHead(fd: number): Buffer {
   const head = Buffer.alloc(HEAD_BYTES);
-  return head.subarray(0, fs.readSync(fd, head, 0, HEAD_BYTES, 0));
+  return head.subarray(0, readSync(fd, head, 0, HEAD_BYTES, 0));
 }
 
 // destroy() closes a stream's descriptor even with autoClose off; the
 // generation's descriptor is closed by closeGenerations alone.
-const KEEP_DESCRIPTOR_OPEN = { open: fs.open, read: fs.read, close: (_fd: number, callback: (error: null) => void) => callback(null) };
+const KEEP_DESCRIPTOR_OPEN = { open: fsOpen, read: fsRead, close: (_fd: number, callback: (error: null) => void) => callback(null) };
 
 /** A read stream over an open descriptor that leaves it open, from its start. */
-function streamFrom(fd: number): fs.ReadStream {
-  return fs.createReadStream('', { fd, autoClose: false, start: 0, fs: KEEP_DESCRIPTOR_OPEN });
+function streamFrom(fd: number): ReadStream {
+  return createReadStream('', { fd, autoClose: false, start: 0, fs: KEEP_DESCRIPTOR_OPEN });
 }
 
 /** The decompressed bytes of a gzip generation, from its start; close() stops reading and leaves the descriptor open. */
@@ -251,7 +263,7 @@ export async function readGenerations(
 /** Where a plain generation's lines from `target` on start, as the full read finds it (size as found). */
 export function seekInGeneration(generation: Generation, target: number, lineTime: LineTime): SeekResult {
   const fd = fdOf(generation);
-  const readAt = (buffer: Buffer, position: number): number => fs.readSync(fd, buffer, 0, buffer.length, position);
+  const readAt = (buffer: Buffer, position: number): number => readSync(fd, buffer, 0, buffer.length, position);
   return seekToTime(readAt, generation.size, target, { lineTime });
 }
 
@@ -265,7 +277,7 @@ function readPlain(generation: Generation, seekTarget: number, reader: WindowRea
     let nextProgress = position + PROGRESS_STEP_BYTES;
     // Up to the size seen at the start: lines appended meanwhile belong to the next run.
     while (position < size && !reader.done) {
-      const bytes = fs.readSync(fd, chunk, 0, Math.min(chunk.length, size - position), position);
+      const bytes = readSync(fd, chunk, 0, Math.min(chunk.length, size - position), position);
       if (bytes === 0) {
         warnings.push(`${path} shrank while it was read (truncated?): ${size - position} bytes of the window were not read`);
         break;
@@ -278,7 +290,7 @@ function readPlain(generation: Generation, seekTarget: number, reader: WindowRea
       }
     }
     progress?.(path, size - seek.offset, size - seek.offset);
-    const truncated = position < size && !reader.done ? true : fs.fstatSync(fd).size < size;
+    const truncated = position < size && !reader.done ? true : fstatSync(fd).size < size;
     return { path, offset: seek.offset, seekReads: seek.reads, bytesRead: position - seek.offset, truncated, replaced: isReplaced(generation) };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code) throw new InputError(`cannot read the log ${describeSystemError(error, path)}`);
@@ -307,6 +319,6 @@ async function readCompressed(generation: Generation, reader: WindowReader): Pro
 
 /** Whether the generation's path now names another file than the one opened (or none). */
 export function isReplaced(generation: Generation): boolean {
-  const now = fs.statSync(generation.path, { throwIfNoEntry: false });
+  const now = statSync(generation.path, { throwIfNoEntry: false });
   return now === undefined || now.dev !== generation.dev || now.ino !== generation.ino;
 }

@@ -1,5 +1,5 @@
 /** The last lines of a file that may be large (a change log grows for years), read backwards from its end. */
-import fs from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { NEWLINE } from './log-line.js';
 
 const CHUNK_BYTES = 64 * 1024;
@@ -11,9 +11,9 @@ const CHUNK_BYTES = 64 * 1024;
  */
 export function readLastLines(file: string, count: number, chunkBytes = CHUNK_BYTES): string[] {
   if (count <= 0) return [];
-  const fd = fs.openSync(file, 'r');
+  const fd = openSync(file, 'r');
   try {
-    const size = fs.fstatSync(fd).size;
+    const size = fstatSync(fd).size;
     const chunks: Buffer[] = [];
     let position = size;
     let newlines = 0;
@@ -22,7 +22,7 @@ export function readLastLines(file: string, count: number, chunkBytes = CHUNK_BY
       const length = Math.min(chunkBytes, position);
       position -= length;
       const chunk = Buffer.allocUnsafe(length);
-      fs.readSync(fd, chunk, 0, length, position);
+      readSync(fd, chunk, 0, length, position);
       const searchEnd = position + length === size && chunk[length - 1] === NEWLINE ? length - 1 : length;
       for (let at = chunk.indexOf(NEWLINE); at >= 0 && at < searchEnd; at = chunk.indexOf(NEWLINE, at + 1)) newlines++;
       chunks.unshift(chunk);
@@ -32,6 +32,6 @@ export function readLastLines(file: string, count: number, chunkBytes = CHUNK_BY
     if (lines[lines.length - 1] === '') lines.pop();
     return lines.slice(-count);
   } finally {
-    fs.closeSync(fd);
+    closeSync(fd);
   }
 }

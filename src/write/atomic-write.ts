@@ -9,19 +9,36 @@
  * lines and no run's lines are lost to another's. Symbolic links are written
  * through to their targets (write-target.ts).
  */
-import fs from 'node:fs';
-import path from 'node:path';
+import {
+  type Stats,
+  closeSync,
+  constants,
+  existsSync,
+  fchmodSync,
+  fchownSync,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { ExitError, OutputError, describeSystemError } from '../errors.js';
 import { readInto } from '../read/bounded-file.js';
 import { lockFileWithin, namesOpenFile } from './file-lock.js';
 import { resolveWriteTarget } from './write-target.js';
 
 const TEMP_MARK = '.ipanalyse-tmp-';
-const { O_RDWR, O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+const { O_RDWR, O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW } = constants;
 
 function tempPathFor(target: string): string {
   const suffix = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
-  return path.join(path.dirname(target), `.${path.basename(target)}${TEMP_MARK}${suffix}`);
+  return join(dirname(target), `.${basename(target)}${TEMP_MARK}${suffix}`);
 }
 
 /**
@@ -41,35 +58,35 @@ export function writeFileAtomic(target: string, content: string | Uint8Array | I
   let renamed = false;
   let stage = temp;
   try {
-    fs.mkdirSync(path.dirname(real), { recursive: true });
-    let previous: fs.Stats | undefined;
+    mkdirSync(dirname(real), { recursive: true });
+    let previous: Stats | undefined;
     try {
-      previous = fs.statSync(real);
+      previous = statSync(real);
     } catch (error) {
       // A first run: the default owner and mode.
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
-    fd = fs.openSync(temp, 'wx', firstMode);
+    fd = openSync(temp, 'wx', firstMode);
     if (previous) keepOwner(fd, previous);
     // After the chown, which clears set-id bits; and open() applied the umask, often 077 under cron:
     // a map the web server cannot read throttles nobody.
-    fs.fchmodSync(fd, previous ? previous.mode & 0o777 : firstMode);
+    fchmodSync(fd, previous ? previous.mode & 0o777 : firstMode);
     if (typeof content === 'string') writeAll(fd, Buffer.from(content, 'utf8'));
     else if (content instanceof Uint8Array) writeAll(fd, content);
     // Parts written one after the other (an incremental state's views of its table), never joined into one copy.
     else for (const chunk of content) writeAll(fd, chunk);
-    if (durable) fs.fsyncSync(fd);
-    fs.closeSync(fd);
+    if (durable) fsyncSync(fd);
+    closeSync(fd);
     fd = undefined;
     stage = real;
-    fs.renameSync(temp, real);
+    renameSync(temp, real);
     renamed = true;
-    if (durable) syncDirectory(path.dirname(real));
+    if (durable) syncDirectory(dirname(real));
   } catch (error) {
     throw new OutputError(`cannot write ${describeSystemError(error, stage)}`);
   } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-    if (!renamed) fs.rmSync(temp, { force: true });
+    if (fd !== undefined) closeSync(fd);
+    if (!renamed) rmSync(temp, { force: true });
   }
 }
 
@@ -77,14 +94,14 @@ export function writeFileAtomic(target: string, content: string | Uint8Array | I
  * Gives the temporary file the old file's owner and group. Only root can
  * give a file away; anyone else keeps at least the group when a member of it.
  */
-function keepOwner(fd: number, previous: fs.Stats): void {
+function keepOwner(fd: number, previous: Stats): void {
   if (previous.uid === process.geteuid?.() && previous.gid === process.getegid?.()) return;
   try {
-    fs.fchownSync(fd, previous.uid, previous.gid);
+    fchownSync(fd, previous.uid, previous.gid);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EPERM') throw error;
     try {
-      fs.fchownSync(fd, -1, previous.gid);
+      fchownSync(fd, -1, previous.gid);
     } catch {
       // Not a member: the file is ours, with the old mode.
     }
@@ -111,8 +128,8 @@ export function appendChangeLines(target: string, text: string): string | undefi
   const real = resolveWriteTarget(target);
   try {
     // Nothing to append: only a torn end to repair, and no log to create.
-    if (text === '' && !fs.existsSync(real)) return undefined;
-    fs.mkdirSync(path.dirname(real), { recursive: true });
+    if (text === '' && !existsSync(real)) return undefined;
+    mkdirSync(dirname(real), { recursive: true });
     for (let attempt = 0; ; attempt++) {
       const { fd, created } = openForAppend(real);
       try {
@@ -121,22 +138,22 @@ export function appendChangeLines(target: string, text: string): string | undefi
         }
         // logrotate may have moved the log away while we waited: append to the file its name now has.
         if (!namesOpenFile(real, fd) && attempt < REOPENS) continue;
-        if (created) fs.fchmodSync(fd, 0o644);
+        if (created) fchmodSync(fd, 0o644);
         const warning = repairTornEnd(fd, real);
         if (text === '') return warning;
-        const start = fs.fstatSync(fd).size;
+        const start = fstatSync(fd).size;
         try {
           writeAll(fd, Buffer.from(text, 'utf8'));
-          fs.fsyncSync(fd);
+          fsyncSync(fd);
         } catch (error) {
           takeBack(fd, start);
           throw error;
         }
-        if (created) syncDirectory(path.dirname(real));
+        if (created) syncDirectory(dirname(real));
         return warning;
       } finally {
         // Closing drops the lock.
-        fs.closeSync(fd);
+        closeSync(fd);
       }
     }
   } catch (error) {
@@ -150,10 +167,10 @@ function openForAppend(file: string): { fd: number; created: boolean } {
   const flags = O_RDWR | O_APPEND | O_NOFOLLOW;
   try {
     try {
-      return { fd: fs.openSync(file, flags | O_CREAT | O_EXCL, 0o644), created: true };
+      return { fd: openSync(file, flags | O_CREAT | O_EXCL, 0o644), created: true };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      return { fd: fs.openSync(file, flags), created: false };
+      return { fd: openSync(file, flags), created: false };
     }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new OutputError(`cannot append to ${file}: it became a symbolic link`);
@@ -163,7 +180,7 @@ function openForAppend(file: string): { fd: number; created: boolean } {
 
 function takeBack(fd: number, size: number): void {
   try {
-    fs.ftruncateSync(fd, size);
+    ftruncateSync(fd, size);
   } catch {
     // Then the next append cuts the torn line off.
   }
@@ -180,7 +197,7 @@ const TAIL_CHUNK = 64 * 1024;
  * Anything else, say a note typed without a final newline, is ended instead.
  */
 function repairTornEnd(fd: number, file: string): string | undefined {
-  const size = fs.fstatSync(fd).size;
+  const size = fstatSync(fd).size;
   if (size === 0 || readAt(fd, size - 1, 1)[0] === 0x0a) return undefined;
   let lineStart = 0;
   for (let end = size; end > 0; end -= TAIL_CHUNK) {
@@ -193,7 +210,7 @@ function repairTornEnd(fd: number, file: string): string | undefined {
   }
   const head = readAt(fd, lineStart, Math.min(STAMP.length, size - lineStart)).toString('latin1');
   if (startsLikeChangeLine(head)) {
-    fs.ftruncateSync(fd, lineStart);
+    ftruncateSync(fd, lineStart);
     return `cut a torn last line (${size - lineStart} bytes, from a run killed while appending) off ${file}`;
   }
   writeAll(fd, Buffer.from('\n'));
@@ -219,7 +236,7 @@ function readAt(fd: number, position: number, length: number): Buffer {
  */
 export function writeAll(fd: number, bytes: Uint8Array): void {
   for (let offset = 0; offset < bytes.length; ) {
-    const written = fs.writeSync(fd, bytes, offset, bytes.length - offset);
+    const written = writeSync(fd, bytes, offset, bytes.length - offset);
     if (written <= 0) throw Object.assign(new Error('short write'), { code: 'ENOSPC' });
     offset += written;
   }
@@ -229,12 +246,12 @@ export function writeAll(fd: number, bytes: Uint8Array): void {
 function syncDirectory(directory: string): void {
   let fd: number | undefined;
   try {
-    fd = fs.openSync(directory, 'r');
-    fs.fsyncSync(fd);
+    fd = openSync(directory, 'r');
+    fsyncSync(fd);
   } catch {
     // Best effort only.
   } finally {
-    if (fd !== undefined) fs.closeSync(fd);
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
@@ -247,13 +264,13 @@ export function removeStaleTempFiles(targets: readonly string[]): string[] {
   // Each file's own name, and the target its link leads to: by directory, so that each is listed once.
   const prefixes = new Map<string, Set<string>>();
   const add = (place: string) => {
-    const directory = path.dirname(place);
+    const directory = dirname(place);
     let ours = prefixes.get(directory);
     if (ours === undefined) prefixes.set(directory, (ours = new Set()));
-    ours.add(`.${path.basename(place)}${TEMP_MARK}`);
+    ours.add(`.${basename(place)}${TEMP_MARK}`);
   };
   for (const target of targets) {
-    add(path.resolve(target));
+    add(resolve(target));
     try {
       add(resolveWriteTarget(target));
     } catch {
@@ -265,14 +282,14 @@ export function removeStaleTempFiles(targets: readonly string[]): string[] {
     const ours = [...prefixSet];
     let names: string[];
     try {
-      names = fs.readdirSync(directory);
+      names = readdirSync(directory);
     } catch {
       continue;
     }
     for (const name of names) {
       if (!ours.some((prefix) => name.startsWith(prefix))) continue;
-      const stale = path.join(directory, name);
-      fs.rmSync(stale, { force: true });
+      const stale = join(directory, name);
+      rmSync(stale, { force: true });
       removed.push(stale);
     }
   }

@@ -5,7 +5,7 @@
  * however it dies: there is no pid to outlive its process, no age and no
  * heartbeat to get wrong while a run blocks its event loop for minutes.
  */
-import fs from 'node:fs';
+import { fstatSync, lstatSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { OutputError } from '../errors.js';
 
@@ -74,8 +74,8 @@ export function lockFileWithin(fd: number, milliseconds: number): boolean {
  */
 export function namesOpenFile(file: string, fd: number): boolean {
   try {
-    const named = fs.lstatSync(file);
-    const open = fs.fstatSync(fd);
+    const named = lstatSync(file);
+    const open = fstatSync(fd);
     return named.ino === open.ino && named.dev === open.dev;
   } catch {
     return false;

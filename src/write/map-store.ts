@@ -3,7 +3,7 @@
  * include. The one module that reads or writes them; their text is made in
  * map-file.ts.
  */
-import fs from 'node:fs';
+import { statSync } from 'node:fs';
 import { type ExitError, OutputError, describeSystemError } from '../errors.js';
 import { readBoundedFile } from '../read/bounded-file.js';
 import { writeFileAtomic } from './atomic-write.js';
@@ -40,7 +40,7 @@ export function readPreviousMap(mapFile: string): { text: string | undefined; wa
 export function readMapWithAge(mapFile: string): { text: string; modified: Date } | undefined {
   const text = readMapText(mapFile);
   // Stat after reading: a run renaming a new map over it in between only makes the time a little newer.
-  const modified = text === undefined ? undefined : fs.statSync(mapFile, { throwIfNoEntry: false })?.mtime;
+  const modified = text === undefined ? undefined : statSync(mapFile, { throwIfNoEntry: false })?.mtime;
   return text !== undefined && modified ? { text, modified } : undefined;
 }
 

@@ -3,7 +3,7 @@
  * -s reload`), and the memory of a reload that failed: until one succeeds,
  * the web server may be serving an old map, so every following run retries.
  */
-import fs from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { childProcess } from '../lazy-modules.js';
 import { writeFileAtomic } from './atomic-write.js';
 
@@ -84,7 +84,7 @@ export function pendingReloadFile(mapFile: string): string {
 /** The failure that left a reload pending, or undefined when none is. */
 export function readPendingReload(mapFile: string): string | undefined {
   try {
-    return fs.readFileSync(pendingReloadFile(mapFile), 'utf8').trim() || 'an earlier ON_CHANGE failed';
+    return readFileSync(pendingReloadFile(mapFile), 'utf8').trim() || 'an earlier ON_CHANGE failed';
   } catch {
     return undefined;
   }
@@ -95,5 +95,5 @@ export function markReloadPending(mapFile: string, failure: string): void {
 }
 
 export function clearPendingReload(mapFile: string): void {
-  fs.rmSync(pendingReloadFile(mapFile), { force: true });
+  rmSync(pendingReloadFile(mapFile), { force: true });
 }

@@ -7,8 +7,8 @@
  * it names (pid 1 in a container, a reused pid), and a live run's lock is
  * never taken, however long the run blocks.
  */
-import fs from 'node:fs';
-import path from 'node:path';
+import { closeSync, constants, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { ExitCode, ExitError, OutputError, describeSystemError } from '../errors.js';
 import { namesOpenFile, tryLockFile } from './file-lock.js';
 
@@ -25,7 +25,7 @@ export class LockedError extends ExitError {
   }
 }
 
-const { O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
+const { O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = constants;
 // A lock file that vanishes between our open and our lock was released by its holder; a few retries always settle it.
 const ATTEMPTS = 10;
 
@@ -37,7 +37,7 @@ const ATTEMPTS = 10;
 export function acquireRunLock(mapFile: string): RunLock {
   const lockPath = `${mapFile}.lock`;
   try {
-    fs.mkdirSync(path.dirname(lockPath), { recursive: true });
+    mkdirSync(dirname(lockPath), { recursive: true });
   } catch (error) {
     throw new OutputError(`cannot create the lock ${describeSystemError(error, lockPath)}`);
   }
@@ -47,7 +47,7 @@ export function acquireRunLock(mapFile: string): RunLock {
     const { fd, created } = opened;
     let held = false;
     try {
-      const stat = fs.fstatSync(fd);
+      const stat = fstatSync(fd);
       if (!stat.isFile()) throw new OutputError(`${lockPath} is not a regular file, so not a lock ipanalyse made; remove it`);
       // No name left: its holder released it while we opened it.
       if (stat.nlink === 0) continue;
@@ -60,8 +60,8 @@ export function acquireRunLock(mapFile: string): RunLock {
       // A run that releases removes the file before it closes it.
       if (!namesOpenFile(lockPath, fd)) continue;
       const previous = created ? undefined : readOwner(fd);
-      fs.ftruncateSync(fd, 0);
-      fs.writeSync(fd, `${process.pid}\n`, 0);
+      ftruncateSync(fd, 0);
+      writeSync(fd, `${process.pid}\n`, 0);
       held = true;
       const was = previous === undefined ? 'left by a run that was killed' : `left by pid ${previous}, which no longer holds it`;
       return { warning: created ? undefined : `took over the stale lock ${lockPath} (${was})`, release: releaser(fd, lockPath) };
@@ -69,7 +69,7 @@ export function acquireRunLock(mapFile: string): RunLock {
       if (error instanceof ExitError) throw error;
       throw new OutputError(`cannot take the lock ${describeSystemError(error, lockPath)}`);
     } finally {
-      if (!held) fs.closeSync(fd);
+      if (!held) closeSync(fd);
     }
   }
   throw new LockedError(`${lockPath} kept changing hands; nothing done, retry later`);
@@ -81,13 +81,13 @@ export function acquireRunLock(mapFile: string): RunLock {
  */
 function openLockFile(lockPath: string): { fd: number; created: boolean } | undefined {
   try {
-    return { fd: fs.openSync(lockPath, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o644), created: true };
+    return { fd: openSync(lockPath, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o644), created: true };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw new OutputError(`cannot create the lock ${describeSystemError(error, lockPath)}`);
   }
   try {
     // O_NONBLOCK: a fifo planted here must not hang the run before fstat can refuse it.
-    return { fd: fs.openSync(lockPath, O_RDWR | O_NOFOLLOW | O_NONBLOCK), created: false };
+    return { fd: openSync(lockPath, O_RDWR | O_NOFOLLOW | O_NONBLOCK), created: false };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return undefined;
@@ -98,7 +98,7 @@ function openLockFile(lockPath: string): { fd: number; created: boolean } | unde
 
 function readOwner(fd: number): number | undefined {
   const buffer = Buffer.alloc(24);
-  const length = fs.readSync(fd, buffer, 0, buffer.length, 0);
+  const length = readSync(fd, buffer, 0, buffer.length, 0);
   const pid = Number.parseInt(buffer.toString('latin1', 0, length), 10);
   return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
 }
@@ -110,11 +110,11 @@ function releaser(fd: number, lockPath: string): () => void {
     released = true;
     try {
       // Removed while still locked, so that a run that opened it before cannot use it once we close it.
-      if (namesOpenFile(lockPath, fd)) fs.unlinkSync(lockPath);
+      if (namesOpenFile(lockPath, fd)) unlinkSync(lockPath);
     } catch {
       // Left behind, it is only a file: the next run takes it over with a warning.
     } finally {
-      fs.closeSync(fd);
+      closeSync(fd);
     }
   };
 }

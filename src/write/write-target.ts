@@ -4,8 +4,8 @@
  * leave the web server reading the old target, so writes go to the file the
  * links lead to, and the links stay.
  */
-import fs from 'node:fs';
-import path from 'node:path';
+import { type Stats, lstatSync, readlinkSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { OutputError, describeSystemError } from '../errors.js';
 
 // The kernel's own limit on links followed in one lookup.
@@ -20,18 +20,18 @@ const MAX_LINKS = 40;
  * or its owner also owns what it points to (so could write it anyway).
  */
 export function resolveWriteTarget(file: string): string {
-  let current = path.resolve(file);
+  let current = resolve(file);
   for (let links = 0; ; links++) {
-    let stat: fs.Stats;
+    let stat: Stats;
     try {
-      stat = fs.lstatSync(current);
+      stat = lstatSync(current);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return current;
       throw new OutputError(`cannot write ${describeSystemError(error, current)}`);
     }
     if (!stat.isSymbolicLink()) return current;
     if (links === MAX_LINKS) throw new OutputError(`cannot write ${file}: more than ${MAX_LINKS} symbolic links in a row`);
-    const next = path.resolve(path.dirname(current), fs.readlinkSync(current));
+    const next = resolve(dirname(current), readlinkSync(current));
     if (stat.uid !== 0 && stat.uid !== process.geteuid?.() && ownerOf(next) !== stat.uid) {
       throw new OutputError(
         `not following the symbolic link ${current}: it belongs to uid ${stat.uid}, and ${next} does not; if it is meant, give the link to root (chown -h root)`,
@@ -43,9 +43,9 @@ export function resolveWriteTarget(file: string): string {
 
 /** The owner of `file`, or of the directory it would be created in. */
 function ownerOf(file: string): number | undefined {
-  for (const candidate of [file, path.dirname(file)]) {
+  for (const candidate of [file, dirname(file)]) {
     try {
-      return fs.lstatSync(candidate).uid;
+      return lstatSync(candidate).uid;
     } catch {
       // Missing: the directory decides.
     }
