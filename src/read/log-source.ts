@@ -24,7 +24,9 @@ import { NEWLINE, parseLineTime } from './log-line.js';
 import { type LineTime, type SeekResult, seekToTime } from './seek-to-time.js';
 import type { AnalysisWindow, WindowReader } from './window-stats.js';
 
-const READ_CHUNK_BYTES = 1024 * 1024;
+// A chunk that stays in a core's cache between the kernel's copy and the parse: the realistic hour (281 MB) was read
+// in 36 ms in chunks of 128 KiB, and in 116-150 ms in chunks of 1 MiB, by a loop of reads alone on this machine.
+const READ_CHUNK_BYTES = 128 * 1024;
 const HEAD_BYTES = 64 * 1024;
 
 export interface LogFileRead {
