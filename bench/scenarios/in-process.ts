@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import { newLogEntry, newRequestClassifier, parseLine } from '../../src/read/log-line.js';
+import { READ_CHUNK_BYTES } from '../../src/read/log-source.js';
 import { newWindowReader } from '../../src/read/read-window.js';
 import type { AnalysisWindow } from '../../src/read/window-stats.js';
 import type { Settings } from '../../src/settings/settings.js';
@@ -16,9 +17,9 @@ const MIN_SHARE_PERCENT = 80;
 
 function readerOverRange({ file, from, to }: ByteRange, settings: Settings, window: AnalysisWindow) {
   const reader = newWindowReader(settings, window);
-  // As log-source.ts readPlain: 1 MiB reads from the seek offset, pushed as they come.
+  // As log-source.ts readPlain: reads of its chunk size from the seek offset, pushed as they come.
   const fd = fs.openSync(file, 'r');
-  const chunk = Buffer.allocUnsafe(1024 * 1024);
+  const chunk = Buffer.allocUnsafe(READ_CHUNK_BYTES);
   let position = from;
   try {
     while (position < to && !reader.done) {
