@@ -183,9 +183,17 @@ test('incremental runs: the same map, change log and summary as full reads, run 
       if (run === 150) fs.rmSync(stateFile); // a state lost
       if (run === 250) fs.writeFileSync(stateFile, '{"version": 1, "logs": [tr'); // a state torn
       if (run === 260) {
-        // A byte of the client table changed on disk: its header still fits, its table does not.
+        // A byte of the client table changed on disk: its header (two lines) still fits, its table does not.
         const bytes = fs.readFileSync(stateFile);
-        bytes[bytes.indexOf(0x0a) + 7] ^= 0x01;
+        bytes[bytes.indexOf(0x0a, bytes.indexOf(0x0a) + 1) + 7] ^= 0x01;
+        fs.writeFileSync(stateFile, bytes);
+      }
+      if (run === 266) {
+        // A digit of a block's figures changed: still JSON, and still a block, but not the header its hash vouches for.
+        const bytes = fs.readFileSync(stateFile);
+        const blocks = bytes.indexOf('"blocks":[[');
+        const digit = bytes.findIndex((byte, i) => i > blocks + 11 && byte >= 0x30 && byte <= 0x38);
+        bytes[digit] += 1;
         fs.writeFileSync(stateFile, bytes);
       }
       if (run === 262) flipByte(digestFileOf(stateFile), 3);
@@ -209,6 +217,7 @@ test('incremental runs: the same map, change log and summary as full reads, run 
       if (before !== undefined) fs.writeFileSync(stateFile, before);
       const b = await runAnalysis({ settings: full, logFile, now: at, loadAverage: 1, format: 'nginx', dryRun: false, full: true });
       if (run === 260) assert.match(a.stateNote ?? '', /discarded \(corrupt client table\)/);
+      if (run === 266) assert.match(a.stateNote ?? '', /^state: corrupt \(header\); the window was read whole/);
       // A state that describes the log is never judged otherwise: that would cost a whole read, with the same result.
       assert.doesNotMatch(a.stateNote ?? '', /counts below zero/, `run ${run}`);
       if (/dropped \d+ clients/.test(a.stateNote ?? '')) remade++;

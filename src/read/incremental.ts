@@ -14,7 +14,7 @@ import { canonicalizeIp } from '../address/ip-address.js';
 import type { Settings } from '../settings/settings.js';
 import { writeAll, writeFileAtomic } from '../write/atomic-write.js';
 import { readInto } from './bounded-file.js';
-import { type BlockState, type FileState, type IncrementalState, type LogState, STATE_VERSION, blockMoved, parseState, stateHeader } from './incremental-state.js';
+import { type BlockState, type FileState, type IncrementalState, type LogState, STATE_VERSION, blockMoved, parseState, parseVersionLine, stateHeader } from './incremental-state.js';
 import { DIGEST_LINE_BYTES, DigestBuilder, DigestMismatch, type LineDigest, countDigest, digestFromBytes, digestParts, hashDigest, renumberDigest } from './line-digest.js';
 import { type Generation, type LogFileRead, closeGenerations, fdOf, findGenerations, generationsToRead, isReplaced, lastLineTime, seekInGeneration } from './log-source.js';
 import { DISORDER_SECONDS, type LogRead, type LogToRead, type WindowsRead, newClientTable, readWindows, windowReaderOptions } from './read-window.js';
@@ -91,6 +91,23 @@ export async function readWindowsIncremental(logs: readonly LogToRead[], setting
   }
 }
 
+/** The line of the state file that starts at `position`, without its newline; undefined when no line ends there. */
+function readLineAt(fd: number, position: number): Buffer | undefined {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for (;;) {
+    // No header ends that far: not a state, however long it goes on.
+    if (length > MAX_HEADER_BYTES) return undefined;
+    const chunk = Buffer.allocUnsafe(STATE_READ_BYTES);
+    const got = readSync(fd, chunk, 0, chunk.length, position + length);
+    if (got === 0) return undefined;
+    const at = chunk.subarray(0, got).indexOf(0x0a);
+    chunks.push(chunk.subarray(0, at < 0 ? got : at));
+    if (at >= 0) return Buffer.concat(chunks);
+    length += got;
+  }
+}
+
 /** The state in the file if its header fits this run, or why not. The file stays open for its client table (readTable). */
 function loadState(file: string, hash: string, window: Required<AnalysisWindow>): Loaded | string {
   let fd: number;
@@ -101,26 +118,20 @@ function loadState(file: string, hash: string, window: Required<AnalysisWindow>)
   }
   let kept = false;
   try {
-    const chunks: Buffer[] = [];
-    let newline = -1;
-    let length = 0;
-    while (newline < 0) {
-      const chunk = Buffer.allocUnsafe(STATE_READ_BYTES);
-      const got = readSync(fd, chunk, 0, chunk.length, length);
-      // No header ends that far: not a state, however long it goes on.
-      if (got === 0 || length > MAX_HEADER_BYTES) return 'corrupt (no header)';
-      const at = chunk.subarray(0, got).indexOf(0x0a);
-      newline = at < 0 ? -1 : length + at;
-      chunks.push(chunk.subarray(0, at < 0 ? got : at));
-      length += got;
-    }
-    const parsed = parseState(Buffer.concat(chunks).toString('utf8'));
+    // The first line tells the version: a state of another version may have no second.
+    const first = readLineAt(fd, 0);
+    if (first === undefined) return 'corrupt (no header)';
+    const versionLine = parseVersionLine(first.toString('utf8'));
+    if (typeof versionLine === 'string') return versionLine;
+    const second = readLineAt(fd, first.length + 1);
+    if (second === undefined) return 'corrupt (no header)';
+    const parsed = parseState(second, versionLine.headerHash);
     if (typeof parsed === 'string') return parsed;
     if (parsed.settingsHash !== hash) return 'made with other settings or logs';
     if (window.now < parsed.window.now) return 'from a later time: the clock went backwards';
     if (window.start - parsed.window.start > window.end - window.start) return 'older than the window';
     kept = true;
-    return Object.assign(parsed, { fd, tableFrom: newline + 1 });
+    return Object.assign(parsed, { fd, tableFrom: first.length + 1 + second.length + 1 });
   } catch (error) {
     return `unreadable (${(error as Error).message})`;
   } finally {
@@ -171,7 +182,7 @@ function* stateBytes(state: Omit<IncrementalState, 'clientsHash' | 'table'>, cli
   const digest = createHash('sha256');
   for (const part of parts) digest.update(part);
   const table = { littleEndian: LITTLE_ENDIAN, seed: keys.seed, keys: keys.count, slots: keys.slots.length, arenaPageFill: keys.arenaPageFill, clients: clientCount, emptyRows, rowPages: rowPages.length };
-  yield stateHeader({ ...state, clientsHash: digest.digest('base64'), table });
+  yield* stateHeader({ ...state, clientsHash: digest.digest('base64'), table });
   yield* parts;
 }
 
