@@ -83,9 +83,9 @@ export interface IncrementalState {
   window: Required<AnalysisWindow>;
   logs: LogState[];
   /**
-   * SHA-256 (base64) of the client table, which follows the JSON line as
-   * the table's own memory: its slots, its arena pages, its row pages
-   * (ClientTable.snapshot), as the machine's int32s. A JSON array of 150k
+   * SHA-256 (base64) of the client table, which follows the header's two
+   * lines as the table's own memory: its slots, its arena pages, its row
+   * pages (ClientTable.snapshot), as the machine's int32s. A JSON array of 150k
    * clients costs a run more than reading what changed, and rebuilding the
    * table, hashing each key again, a third of a step: the next run reads
    * the parts into place and uses them as they are.
