@@ -40,7 +40,7 @@ export interface IncrementalOptions {
 /** A state whose header fits the run; its client table is read from `fd` at `tableFrom`. */
 type Loaded = IncrementalState & { fd: number; tableFrom: number };
 
-/** Reads of the state file's header: as large as its blocks' list, a few for a big window. */
+/** The largest read of the state file's header: a few for a big window. */
 const STATE_READ_BYTES = 1 << 20;
 /** A header lists a block per 128 KiB of the window: 64 MiB of it would describe terabytes. */
 const MAX_HEADER_BYTES = 64 << 20;
@@ -91,14 +91,19 @@ export async function readWindowsIncremental(logs: readonly LogToRead[], setting
   }
 }
 
-/** The line of the state file that starts at `position`, without its newline; undefined when no line ends there. */
+/**
+ * The line of the state file that starts at `position`, without its
+ * newline; undefined when no line ends there. Read in chunks that double
+ * from 4 KiB: the first line is a few dozen bytes, the second a few hundred
+ * KiB, and a chunk is memory the kernel maps in page by page.
+ */
 function readLineAt(fd: number, position: number): Buffer | undefined {
   const chunks: Buffer[] = [];
   let length = 0;
-  for (;;) {
+  for (let size = 4096; ; size = Math.min(2 * size, STATE_READ_BYTES)) {
     // No header ends that far: not a state, however long it goes on.
     if (length > MAX_HEADER_BYTES) return undefined;
-    const chunk = Buffer.allocUnsafe(STATE_READ_BYTES);
+    const chunk = Buffer.allocUnsafe(size);
     const got = readSync(fd, chunk, 0, chunk.length, position + length);
     if (got === 0) return undefined;
     const at = chunk.subarray(0, got).indexOf(0x0a);
