@@ -11,7 +11,6 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { spawn, spawnSync } from 'node:child_process';
@@ -22,7 +21,7 @@ import type { WindowStats } from '../src/read/window-stats.js';
 import { type RunReport, runAnalysis, stateFileOf } from '../src/run.js';
 import { type Settings, defaultSettings } from '../src/settings/settings.js';
 import { mulberry32 } from './support/log-generator.js';
-import { readIfExists } from './support/files.js';
+import { readIfExists, withScratchDirectory } from './support/files.js';
 import { CLI } from './support/paths.js';
 import { CHILD_ENV } from './support/run-cli.js';
 
@@ -83,10 +82,10 @@ class Traffic {
   }
 }
 
-/** Changes a byte `fromEnd` bytes before the end of `file`. */
-function flipByte(file: string, fromEnd: number): void {
+/** Changes the lowest bit of the byte of `file` that `at` picks (a digit stays a digit). */
+function flipByte(file: string, at: (bytes: Buffer) => number): void {
   const bytes = fs.readFileSync(file);
-  bytes[bytes.length - fromEnd] ^= 0x01;
+  bytes[at(bytes)] ^= 0x01;
   fs.writeFileSync(file, bytes);
 }
 
@@ -136,9 +135,8 @@ function summaryOf(report: RunReport): unknown {
   };
 }
 
-test('incremental runs: the same map, change log and summary as full reads, run after run', async () => {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ipanalyse-incremental-'));
-  try {
+test('incremental runs: the same map, change log and summary as full reads, run after run', () =>
+  withScratchDirectory('ipanalyse-incremental-', async (root) => {
     const logFile = path.join(root, 'access.log');
     const incrementalDir = path.join(root, 'incremental');
     const fullDir = path.join(root, 'full');
@@ -182,21 +180,16 @@ test('incremental runs: the same map, change log and summary as full reads, run 
       }
       if (run === 150) fs.rmSync(stateFile); // a state lost
       if (run === 250) fs.writeFileSync(stateFile, '{"version": 1, "logs": [tr'); // a state torn
-      if (run === 260) {
-        // A byte of the client table changed on disk: its header (two lines) still fits, its table does not.
-        const bytes = fs.readFileSync(stateFile);
-        bytes[bytes.indexOf(0x0a, bytes.indexOf(0x0a) + 1) + 7] ^= 0x01;
-        fs.writeFileSync(stateFile, bytes);
-      }
+      // A byte of the client table changed on disk: its header (two lines) still fits, its table does not.
+      if (run === 260) flipByte(stateFile, (bytes) => bytes.indexOf(0x0a, bytes.indexOf(0x0a) + 1) + 7);
+      if (run === 262) flipByte(digestFileOf(stateFile), (bytes) => bytes.length - 3);
+      // A digit of a block's figures changed: still JSON, and still a block, but not the header its hash vouches for.
       if (run === 266) {
-        // A digit of a block's figures changed: still JSON, and still a block, but not the header its hash vouches for.
-        const bytes = fs.readFileSync(stateFile);
-        const blocks = bytes.indexOf('"blocks":[[');
-        const digit = bytes.findIndex((byte, i) => i > blocks + 11 && byte >= 0x30 && byte <= 0x38);
-        bytes[digit] += 1;
-        fs.writeFileSync(stateFile, bytes);
+        flipByte(stateFile, (bytes) => {
+          const blocks = bytes.indexOf('"blocks":[[');
+          return bytes.findIndex((byte, i) => i > blocks + 11 && byte >= 0x30 && byte <= 0x39);
+        });
       }
-      if (run === 262) flipByte(digestFileOf(stateFile), 3);
       const clockStep = run === 270 ? -120 : 0; // the clock stepped back for a run
       const at = new Date((now + clockStep) * 1000);
       if (run === 120 || run === 300) {
@@ -236,10 +229,7 @@ test('incremental runs: the same map, change log and summary as full reads, run 
     for (const kind of ['new bulks', 'new block', 'unblocked', 'debulked']) assert.match(changeLog, new RegExp(kind), `no ${kind} in the change log`);
     assert.ok(compared >= RUNS - 2);
     if (process.env.INCREMENTAL_NOTES) console.log([...notes], changeLog);
-  } finally {
-    fs.rmSync(root, { recursive: true, force: true });
-  }
-});
+  }));
 
 /**
  * Cron minutes on a tidy log in `root` (its access.log, an hour of it
@@ -272,13 +262,12 @@ async function tidyMinutes(root: string, runs: number, before: (run: number, sta
   return reports;
 }
 
-test('incremental runs on a tidy log: the blocks a boundary moves over are counted again from their digests, exactly', async () => {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ipanalyse-incremental-digests-'));
-  try {
+test('incremental runs on a tidy log: the blocks a boundary moves over are counted again from their digests, exactly', () =>
+  withScratchDirectory('ipanalyse-incremental-digests-', async (root) => {
     const reports = await tidyMinutes(root, 200, (run, stateFile) => {
       // The digests lost, or a byte of one changed: their blocks are read from the log, and the runs go on from the state.
       if (run === 60) fs.rmSync(digestFileOf(stateFile));
-      if (run === 90) flipByte(digestFileOf(stateFile), 2000);
+      if (run === 90) flipByte(digestFileOf(stateFile), (bytes) => bytes.length - 2000);
     });
     const notes = reports.map((report) => report.stateNote ?? '');
     const fromDigests = notes.reduce((sum, note) => sum + Number(/counted (\d+) lines again/.exec(note)?.[1] ?? 0), 0);
@@ -288,14 +277,10 @@ test('incremental runs on a tidy log: the blocks a boundary moves over are count
     assert.ok(fromDigests > lines, `only ${fromDigests} lines counted from digests, of ${lines}`);
     // Digests made before the table was made again name its old rows: the runs after it count them renumbered.
     assert.ok(remade >= 2, `the table was made again only ${remade} times`);
-  } finally {
-    fs.rmSync(root, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('a link planted where the digests are kept is not followed: the runs go on, reading moved blocks from the log', async () => {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ipanalyse-incremental-link-'));
-  try {
+test('a link planted where the digests are kept is not followed: the runs go on, reading moved blocks from the log', () =>
+  withScratchDirectory('ipanalyse-incremental-link-', async (root) => {
     const victim = path.join(root, 'victim');
     fs.writeFileSync(victim, 'not the run\'s to append to, or to empty\n');
     const digestFile = digestFileOf(stateFileOf(settingsFor(path.join(root, 'incremental')).BLOCKEDFILE));
@@ -304,14 +289,10 @@ test('a link planted where the digests are kept is not followed: the runs go on,
     for (const report of await tidyMinutes(root, 20)) assert.doesNotMatch(report.stateNote ?? '', /counted \d+ lines again/);
     assert.equal(fs.readFileSync(victim, 'utf8'), 'not the run\'s to append to, or to empty\n');
     assert.ok(fs.lstatSync(digestFile).isSymbolicLink());
-  } finally {
-    fs.rmSync(root, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('INCREMENTAL = False keeps no state: a real run removes the one left from before, a dry run leaves it', async () => {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ipanalyse-incremental-off-'));
-  try {
+test('INCREMENTAL = False keeps no state: a real run removes the one left from before, a dry run leaves it', () =>
+  withScratchDirectory('ipanalyse-incremental-off-', async (root) => {
     const logFile = path.join(root, 'access.log');
     const settings = settingsFor(root);
     const stateFile = stateFileOf(settings.BLOCKEDFILE);
@@ -324,10 +305,7 @@ test('INCREMENTAL = False keeps no state: a real run removes the one left from b
     assert.ok(fs.existsSync(stateFile) && fs.existsSync(digestFileOf(stateFile)), 'a dry run writes nothing, and removes nothing');
     await runAnalysis({ settings: off, logFile, now: at, loadAverage: 1, format: 'nginx', dryRun: false });
     assert.ok(!fs.existsSync(stateFile) && !fs.existsSync(digestFileOf(stateFile)));
-  } finally {
-    fs.rmSync(root, { recursive: true, force: true });
-  }
-});
+  }));
 
 /** The settings of settingsFor as a settings file, for runs of bin/ipanalyse. */
 const SETTINGS_FILE = `MIN_LOG_SIZE = 0
@@ -345,9 +323,8 @@ BLACKLIST = '192.0.2.2 192.0.2.128/25'
 INCREMENTAL = True
 `;
 
-test('kill -9 at random instants of incremental runs: the next run decides as a full read from the same map', async () => {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ipanalyse-incremental-kill-'));
-  try {
+test('kill -9 at random instants of incremental runs: the next run decides as a full read from the same map', () =>
+  withScratchDirectory('ipanalyse-incremental-kill-', async (root) => {
     const settingsFile = path.join(root, 'ip_blocks.conf');
     fs.writeFileSync(settingsFile, SETTINGS_FILE);
     const logFile = path.join(root, 'access.log');
@@ -395,18 +372,14 @@ test('kill -9 at random instants of incremental runs: the next run decides as a 
       assert.equal(readIfExists(path.join(work, 'restricted_ip.log')), readIfExists(path.join(check, 'restricted_ip.log')), `kill ${kill}: change logs differ`);
     }
     assert.ok(killedMidway > KILLS / 3, `only ${killedMidway} of ${KILLS} kills found the run still going`);
-  } finally {
-    fs.rmSync(root, { recursive: true, force: true });
-  }
-});
+  }));
 
 function formatNow(epoch: number): string {
   return new Date(epoch * 1000).toISOString().slice(0, 19).replace('T', ' ');
 }
 
-test('a run whose state gives way to a whole read warns once of what it skipped', async () => {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ipanalyse-incremental-warnings-'));
-  try {
+test('a run whose state gives way to a whole read warns once of what it skipped', () =>
+  withScratchDirectory('ipanalyse-incremental-warnings-', async (root) => {
     const logFile = path.join(root, 'access.log');
     const at = START + 3600;
     fs.writeFileSync(logFile, Array.from({ length: 50 }, (_, i) => `198.51.100.${i} - - [${clfTime(at - 60 + i)}] "GET /search?q=${i} HTTP/1.1" 200 12 "-" "curl/8"\n`).join(''));
@@ -429,7 +402,4 @@ test('a run whose state gives way to a whole read warns once of what it skipped'
         report.warnings.join('\n'),
       );
     }
-  } finally {
-    fs.rmSync(root, { recursive: true, force: true });
-  }
-});
+  }));
