@@ -76,8 +76,8 @@ export interface LogState {
   files: FileState[];
 }
 
+/** The state as the header's second line holds it; the first holds its version (STATE_VERSION). */
 export interface IncrementalState {
-  version: number;
   /** Of the settings and logs the counts were made with: any other setting makes other counts. */
   settingsHash: string;
   window: Required<AnalysisWindow>;
@@ -226,7 +226,7 @@ export function parseState(body: Uint8Array, headerHash: string): IncrementalSta
   // The hash vouches for the bytes, not for what wrote them: the checks that cost little stay, against a mistake of the
   // writer's own; each block's fields are left to the hash.
   const state = value as IncrementalState;
-  if (typeof state !== 'object' || state === null || state.version !== STATE_VERSION) return 'corrupt';
+  if (typeof state !== 'object' || state === null) return 'corrupt';
   if (!isWindow(state.window) || !Array.isArray(state.logs) || typeof state.clientsHash !== 'string' || !isLayout(state.table) || !Array.isArray(state.listed) || typeof state.settingsHash !== 'string') return 'corrupt';
   for (const log of state.logs) if (!isLog(log)) return 'corrupt';
   for (const entry of state.listed) if (!Array.isArray(entry) || typeof entry[0] !== 'string' || !isCount(entry[1])) return 'corrupt';

@@ -273,7 +273,6 @@ async function readWithState(
     for (const read of reads) (read.stats as WindowStats).clients = clients;
     const stats = mergeWindowStats(reads.map((read) => read.stats as WindowStats));
     const newState = {
-      version: STATE_VERSION,
       settingsHash: hash,
       window,
       logs: logStates,
